@@ -1,0 +1,16 @@
+"""A faithful, stateful fake CutPro v1 server for tests, benchmarks and `cutpro run --simulate`.
+
+    from cutpro_async.testing import FakeCutPro
+
+    async with FakeCutPro(time_scale=6000) as fake:
+        ...  # point a client at fake.base_url with fake.api_key; read fake.charges_per_video()
+
+It is a real aiohttp server on 127.0.0.1 (the API on one port, signed storage links on
+another), runs on asyncio, and follows the CutPro API reference, faults included.
+"""
+
+from ._config import SimConfig
+from ._fake import FakeCutPro
+from ._faults import Fault, parse_faults
+
+__all__ = ["FakeCutPro", "Fault", "SimConfig", "parse_faults"]

@@ -1,0 +1,47 @@
+"""The simulator's clock: real time plus manual jumps, and job timing scaled by `time_scale`."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+
+class Clock:
+    """Positions are real seconds since start (plus jumps); job durations are API-seconds.
+
+    Timestamps the API shows are wall-clock (so a client can compare them with its own clock),
+    while a job that takes 10 API-minutes finishes in `600 / time_scale` real seconds.
+    """
+
+    def __init__(self, time_scale: float = 1.0) -> None:
+        if time_scale <= 0:
+            raise ValueError("time_scale must be > 0 (API-seconds per real second)")
+        self.time_scale = time_scale
+        self._start = time.monotonic()
+        self._wall_start = datetime.now(UTC)
+        self._offset = 0.0
+
+    def now(self) -> float:
+        """The current position, in real seconds since the simulator started."""
+        return time.monotonic() - self._start + self._offset
+
+    def after(self, api_seconds: float, start: float | None = None) -> float:
+        """The position `api_seconds` of simulated work after `start` (default: now)."""
+        return (self.now() if start is None else start) + api_seconds / self.time_scale
+
+    def to_api_seconds(self, real_seconds: float) -> float:
+        """Convert a real-time span into API-seconds."""
+        return real_seconds * self.time_scale
+
+    def wall(self, position: float | None = None) -> datetime:
+        """The wall-clock time of a position (default: now)."""
+        pos = self.now() if position is None else position
+        return self._wall_start + timedelta(seconds=pos)
+
+    def position_of(self, wall: datetime) -> float:
+        """The position of a wall-clock time."""
+        return (wall - self._wall_start).total_seconds()
+
+    def advance(self, api_seconds: float) -> None:
+        """Jump forward by `api_seconds` of simulated work (tests use it to reach expiry)."""
+        self._offset += api_seconds / self.time_scale

@@ -1,0 +1,31 @@
+"""The simulator's knobs, as one frozen value object."""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen
+class SimConfig:
+    """How the simulated CutPro behaves; every default follows the API reference.
+
+    Durations of jobs are API-seconds (divided by `time_scale` to get real seconds); link
+    lifetimes and rate-limit windows are real seconds, so a fast clock does not expire links.
+    """
+
+    time_scale: float = 100.0
+    credits: float = 10_000
+    discount_percent: float = 0
+    render_bytes: int = 256 * 1024
+    analyze_limit: int = 10
+    analyze_window: float = 60.0
+    max_concurrent_renders: int = 5
+    render_expiry_hours: float = 72
+    submission_expiry_days: float = 30
+    link_ttl: float = 3600
+    upload_ttl: float = 3600
+    submission_failure_rate: float = 0.0
+    render_failure_rate: float = 0.0
+    delete_status: int = attrs.field(default=204, validator=attrs.validators.in_((200, 204)))
+    redirect_downloads: bool = False
+    seed: int = 0

@@ -1,0 +1,168 @@
+"""`FakeCutPro`: the simulator as an async context manager, with inspection for tests."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from ..models import Transaction, TransactionType
+from ._api import make_api_app
+from ._config import SimConfig
+from ._faults import Fault, FaultPlan, parse_faults
+from ._routing import API_PREFIX
+from ._storage import make_storage_app
+from ._world import WorkspaceState, World
+
+
+def _as_faults(faults: str | Iterable[Fault]) -> list[Fault]:
+    """A spec string or Fault objects, as a list."""
+    return parse_faults(faults) if isinstance(faults, str) else list(faults)
+
+
+class FakeCutPro:
+    """A stateful fake CutPro v1 server on 127.0.0.1: the API on one port, storage on another.
+
+    `FakeCutPro(time_scale=6000, credits=500, faults="5xx=0.1")`: keyword settings override
+    `SimConfig` fields. Use `async with`; then `base_url` and `api_key` point a client at it.
+    """
+
+    def __init__(
+        self,
+        config: SimConfig | None = None,
+        *,
+        faults: str | Iterable[Fault] = (),
+        api_key: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        storage_port: int = 0,
+        **settings: Any,
+    ) -> None:
+        self.config = attrs.evolve(config or SimConfig(), **settings)
+        self.world = World(self.config)
+        self.plan = FaultPlan(_as_faults(faults), self.config.seed)
+        self.api_key = api_key or f"cp_sim_{secrets.token_hex(16)}"
+        self._workspace = self.world.add_workspace(self.config.credits)
+        self.world.add_key(self.api_key, self._workspace.info.id)
+        self._host, self._ports = host, (port, storage_port)
+        self._runners: list[web.AppRunner] = []
+        self.base_url = ""
+        self.storage_url = ""
+
+    def __repr__(self) -> str:
+        return f"<FakeCutPro {self.base_url or 'not started'}>"
+
+    @property
+    def workspace_id(self) -> str:
+        """The id of the default workspace (the one `api_key` resolves to)."""
+        return self._workspace.info.id
+
+    async def start(self) -> FakeCutPro:
+        """Start both servers; `base_url` and `storage_url` are set afterwards."""
+        storage_port = await self._serve(make_storage_app(self.world, self.plan), self._ports[1])
+        self.storage_url = f"http://{self._host}:{storage_port}"
+        self.world.signer.base_url = self.storage_url
+        api_port = await self._serve(make_api_app(self.world, self.plan), self._ports[0])
+        self.base_url = f"http://{self._host}:{api_port}{API_PREFIX}"
+        self.world.api_origin = f"http://{self._host}:{api_port}"
+        return self
+
+    async def _serve(self, app: web.Application, port: int) -> int:
+        """Run one app; returns the port it listens on."""
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        self._runners.append(runner)
+        site = web.TCPSite(runner, self._host, port, backlog=1024)
+        await site.start()
+        return int(runner.addresses[0][1])
+
+    async def close(self) -> None:
+        """Stop both servers."""
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        self._runners.clear()
+
+    async def __aenter__(self) -> FakeCutPro:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- controls -------------------------------------------------------------------------
+
+    def set_faults(self, faults: str | Iterable[Fault], seed: int | None = None) -> None:
+        """Put other faults in force from now on (an empty spec turns them off)."""
+        self.plan.replace(_as_faults(faults), seed)
+
+    def advance(self, api_seconds: float) -> None:
+        """Jump the simulated clock forward (jobs finish, links and clips expire)."""
+        self.world.clock.advance(api_seconds)
+
+    def add_workspace(self, credits: float = 1000, name: str = "Another workspace") -> str:
+        """A new workspace (reachable through `add_key`); returns its id."""
+        return self.world.add_workspace(credits, name).info.id
+
+    def add_key(self, *workspace_ids: str) -> str:
+        """A new API key for these workspaces (several need `X-Workspace-Id`); returns it."""
+        key = f"cp_sim_{secrets.token_hex(16)}"
+        self.world.add_key(key, *workspace_ids)
+        return key
+
+    def expire_submission(self, submission_id: str) -> None:
+        """Make a submission's clips expire now (410 `SUBMISSION_EXPIRED`)."""
+        for ws in self.world.workspaces.values():
+            if submission_id in ws.submissions:
+                ws.submissions[submission_id].expires = self.world.clock.now()
+                return
+        raise KeyError(submission_id)
+
+    # -- inspection -----------------------------------------------------------------------
+
+    def _state(self, workspace_id: str | None) -> WorkspaceState:
+        """A workspace's state (default: the default workspace)."""
+        return self.world.workspaces[workspace_id or self.workspace_id]
+
+    def balance(self, workspace_id: str | None = None) -> float:
+        """The workspace's credit balance."""
+        return self._state(workspace_id).balance
+
+    def ledger(self, workspace_id: str | None = None) -> list[Transaction]:
+        """Every ledger row, oldest first."""
+        return list(self._state(workspace_id).ledger)
+
+    def charges_per_video(self, workspace_id: str | None = None) -> Counter[str]:
+        """How many times each video was charged (a correct client never goes above 1)."""
+        state = self._state(workspace_id)
+        return Counter(
+            state.ledger_videos[row.id] for row in state.ledger if row.type is TransactionType.DEBIT
+        )
+
+    def credits_spent(self, workspace_id: str | None = None) -> float:
+        """Total credits debited."""
+        rows = self._state(workspace_id).ledger
+        return -sum(row.amount for row in rows if row.type is TransactionType.DEBIT)
+
+    @property
+    def requests(self) -> Counter[str]:
+        """Requests seen per route, keyed `METHOD /path/{param}` (storage: `storage ...`)."""
+        return self.world.requests
+
+    @property
+    def key_leaks(self) -> list[str]:
+        """Storage requests that carried an API key (must stay empty)."""
+        return self.world.key_leaks
+
+    @property
+    def injected(self) -> dict[str, int]:
+        """How many times each fault kind fired."""
+        return self.plan.injected

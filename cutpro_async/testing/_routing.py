@@ -1,0 +1,64 @@
+"""The route table shared by the API app and the OpenAPI document, and response helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+import orjson
+from aiohttp import web
+
+from .._converter import unstructure
+from ._world import WorkspaceState, World
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+WORLD: web.AppKey[World] = web.AppKey("world", World)
+WORKSPACE: web.RequestKey[WorkspaceState] = web.RequestKey("workspace", WorkspaceState)
+API_KEY: web.RequestKey[str] = web.RequestKey("api_key", str)
+API_PREFIX = "/api/v1"
+
+
+@attrs.frozen
+class Route:
+    """One endpoint: how it is served and how the OpenAPI document describes it."""
+
+    method: str
+    path: str
+    handler: Handler
+    operation_id: str
+    summary: str
+    status: int = 200
+    request: type | None = None
+    response: type | None = None
+    query: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """`METHOD /path/{param}`: how faults and request counts name the route."""
+        return f"{self.method} {self.path}"
+
+
+def world_of(request: web.Request) -> World:
+    """The simulator state behind this request."""
+    return request.app[WORLD]
+
+
+def workspace_of(request: web.Request) -> WorkspaceState:
+    """The workspace the request resolved to (set by the auth middleware)."""
+    return request[WORKSPACE]
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A JSON response from a model or from builtins."""
+    body = orjson.dumps(unstructure(data))
+    return web.Response(body=body, status=status, content_type="application/json", headers=headers)
+
+
+def deleted(request: web.Request) -> web.Response:
+    """Answer of a delete-like call: 204, or 200 `{}` when the simulator is set to it."""
+    if world_of(request).config.delete_status == 204:
+        return web.Response(status=204)
+    return json_response({}, 200)

@@ -1,0 +1,353 @@
+"""The simulator's state: workspaces, keys, every job record, and the credit ledger."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import TypeVar
+
+import attrs
+
+from ..models import (
+    Connection,
+    Role,
+    SourceLanguage,
+    Template,
+    Timeframe,
+    Transaction,
+    TransactionType,
+    Workspace,
+)
+from ._clock import Clock
+from ._config import SimConfig
+from ._content import ClipSpec
+from ._failure import ApiFailure, not_found
+from ._jobs import SlotScheduler, Timeline
+from ._media import Body
+from ._signing import Signer, file_path
+
+T = TypeVar("T")
+
+
+@attrs.define
+class ServedFile:
+    """A file the storage host serves; the body is built on first use and kept."""
+
+    make: Callable[[], Body]
+    content_type: str
+    filename: str
+    _body: Body | None = None
+
+    def body(self) -> Body:
+        """The file's bytes, as a random-access body."""
+        if self._body is None:
+            self._body = self.make()
+        return self._body
+
+
+@attrs.define
+class Upload:
+    """A reserved upload: what the client declared and what storage received."""
+
+    file_name: str
+    file_size: int
+    content_type: str
+    expires: float
+    received: int | None = None
+
+
+@attrs.define
+class VideoRec:
+    """A source video (analyzed URL or uploaded file)."""
+
+    video_id: str
+    title: str
+    description: str
+    author: str
+    platform: str
+    duration: float
+    created: float
+    unavailable: bool = False
+    upload: Upload | None = None
+    in_library: bool = False
+
+
+@attrs.define
+class ClipRec:
+    """A generated clip."""
+
+    id: str
+    video_id: str
+    submission_id: str
+    spec: ClipSpec
+    created: float
+    template_id: str | None = None
+
+
+@attrs.define
+class SubmissionRec:
+    """A clipping job and, once completed, its clips."""
+
+    submission_id: str
+    video_id: str
+    created: float
+    timeline: Timeline
+    timeframe: Timeframe
+    credit_cost: float
+    source_language: SourceLanguage
+    strategy_id: str | None
+    template_id: str | None
+    clips: dict[str, ClipRec] = attrs.field(factory=dict)
+    expires: float = math.inf
+
+
+@attrs.define
+class RenderRec:
+    """A render of one clip with one template state."""
+
+    render_id: str
+    edit_setting_id: str
+    clip: ClipRec
+    created: float
+    timeline: Timeline
+    expires: float
+    cancelled_at: float | None = None
+
+
+@attrs.define
+class BulkRec:
+    """A bulk ZIP job."""
+
+    job_id: str
+    render_ids: list[str]
+    created: float
+    timeline: Timeline
+    expires: float
+
+
+@attrs.define
+class PostItemRec:
+    """One clip to one account; each attempt is (start, end, fails)."""
+
+    id: str
+    connection_id: str
+    platform: str
+    edit_id: str
+    metadata: dict[str, object]
+    attempts: list[tuple[float, float, bool]] = attrs.field(factory=list)
+
+
+@attrs.define
+class PostRec:
+    """A post: items published from `starts` (None while it waits for a schedule)."""
+
+    post_id: str
+    created: float
+    scheduled: float | None
+    items: dict[str, PostItemRec]
+
+
+@attrs.define
+class WorkspaceState:
+    """Everything that belongs to one workspace."""
+
+    info: Workspace
+    balance: float
+    renders_scheduler: SlotScheduler
+    videos: dict[str, VideoRec] = attrs.field(factory=dict)
+    video_by_url: dict[str, str] = attrs.field(factory=dict)
+    submissions: dict[str, SubmissionRec] = attrs.field(factory=dict)
+    renders: dict[str, RenderRec] = attrs.field(factory=dict)
+    bulk: dict[str, BulkRec] = attrs.field(factory=dict)
+    posts: dict[str, PostRec] = attrs.field(factory=dict)
+    connections: dict[str, Connection] = attrs.field(factory=dict)
+    ledger: list[Transaction] = attrs.field(factory=list)
+    ledger_videos: dict[str, str] = attrs.field(factory=dict)  # transaction id -> video id
+    template_batch_until: float = -math.inf
+
+
+def lookup(table: dict[str, T], kind: str, ident: str) -> T:
+    """A record of the caller's workspace, or 404 (ids of other workspaces look unknown)."""
+    try:
+        return table[ident]
+    except KeyError:
+        raise not_found(kind, ident) from None
+
+
+class World:
+    """All simulated state, shared by the API and the storage apps."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.clock = Clock(config.time_scale)
+        self.signer = Signer(self.clock)
+        self.rng = random.Random(config.seed)
+        self._ids = itertools.count(1)
+        self.workspaces: dict[str, WorkspaceState] = {}
+        self.keys: dict[str, tuple[str, ...]] = {}
+        self.templates: list[Template] = _default_templates()
+        self.analyze_calls: dict[str, deque[float]] = {}
+        self.requests: Counter[str] = Counter()
+        self.key_leaks: list[str] = []
+        self.files: dict[tuple[str, str], ServedFile] = {}
+        self.api_origin = ""
+
+    def new_id(self, prefix: str) -> str:
+        """A unique opaque id (digits after a prefix, like the API's `pw...` ids)."""
+        return f"{prefix}{next(self._ids):06d}{self.rng.randrange(10**8):08d}"
+
+    def publish(self, kind: str, ident: str, served: ServedFile, ttl: float | None = None) -> str:
+        """Make a file downloadable and return a signed link to it."""
+        self.files.setdefault((kind, ident), served)
+        url = self.signer.sign(file_path(kind, ident, served.filename), ttl or self.config.link_ttl)
+        if self.config.redirect_downloads:  # a link on the API host that 302s to storage
+            url = self.api_origin + "/r" + url.removeprefix(self.signer.base_url)
+        return url
+
+    def add_workspace(self, credits: float, name: str = "Simulated workspace") -> WorkspaceState:
+        """A new workspace with an opening credit grant and a few connected accounts."""
+        ws_id = self.new_id("pw")
+        info = Workspace(
+            id=ws_id,
+            name=name,
+            is_personal=not self.workspaces,
+            status="active",
+            role=Role.ADMIN,
+            plan_id="plan_pro",
+            plan_name="Pro",
+            plan_is_free=False,
+            credits=credits,
+            seat_count=0,
+            max_total_seats=3,
+            member_count=1,
+            created_at=self.clock.wall(),
+        )
+        state = WorkspaceState(info, 0.0, SlotScheduler(self.config.max_concurrent_renders))
+        self.workspaces[ws_id] = state
+        self.record(state, TransactionType.BONUS, credits, "bonus", None, "Opening grant")
+        for platform, status in (
+            ("tiktok", "active"),
+            ("youtube", "active"),
+            ("instagram", "expired"),
+        ):
+            conn = Connection(
+                id=self.new_id("cn"),
+                platform=platform,
+                name=f"My {platform}",
+                username=f"sim_{platform}",
+                status=status,
+                created_at=self.clock.wall(),
+            )
+            state.connections[conn.id] = conn
+        return state
+
+    def add_key(self, key: str, *workspace_ids: str) -> None:
+        """Accept `key` for these workspaces (more than one needs `X-Workspace-Id`)."""
+        unknown = [ws for ws in workspace_ids if ws not in self.workspaces]
+        if unknown or not workspace_ids:
+            raise ValueError(f"a key needs existing workspaces, unknown: {unknown}")
+        self.keys[key] = workspace_ids
+
+    def record(
+        self,
+        ws: WorkspaceState,
+        kind: TransactionType,
+        amount: float,
+        reference_type: str,
+        reference_id: str | None,
+        description: str,
+    ) -> Transaction:
+        """Apply a signed amount to the balance and write the ledger row."""
+        ws.balance += amount
+        row = Transaction(
+            id=self.new_id("tx"),
+            type=kind,
+            amount=amount,
+            balance_after=ws.balance,
+            reference_type=reference_type,
+            reference_id=reference_id,
+            description=description,
+            created_at=self.clock.wall(),
+        )
+        ws.ledger.append(row)
+        return row
+
+    def resolve(self, key: str | None, workspace_id: str | None) -> WorkspaceState:
+        """The workspace a request resolves to, or the documented auth errors."""
+        allowed = self.keys.get(key or "")
+        if allowed is None:
+            raise ApiFailure(
+                401, "UNAUTHORIZED", "missing or invalid API key: send it as X-Api-Key"
+            )
+        if workspace_id is None:
+            if len(allowed) > 1:
+                raise ApiFailure(
+                    400,
+                    "WORKSPACE_REQUIRED",
+                    "this key has several workspaces: send X-Workspace-Id",
+                    {"workspace_ids": list(allowed)},
+                )
+            return self.workspaces[allowed[0]]
+        if workspace_id not in allowed:
+            raise ApiFailure(
+                403, "WORKSPACE_FORBIDDEN", f"this key has no access to workspace {workspace_id!r}"
+            )
+        return self.workspaces[workspace_id]
+
+    def check_rate(self, key: str, limit: int, window: float) -> None:
+        """Sliding-window limit for `/clips/info`; 429 with `retry_after` when exceeded."""
+        now = self.clock.now()
+        calls = self.analyze_calls.setdefault(key, deque())
+        while calls and calls[0] <= now - window:
+            calls.popleft()
+        if len(calls) >= limit:
+            wait = calls[0] + window - now
+            raise ApiFailure(
+                429,
+                "RATE_LIMIT_EXCEEDED",
+                f"at most {limit} requests per {window:g} s on this endpoint; retry later",
+                {"retry_after": round(wait, 3)},
+                {"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+        calls.append(now)
+
+
+def _default_templates() -> list[Template]:
+    """The templates every simulated workspace sees: two of its own, two public."""
+    return [
+        Template(
+            id="80009919218057216",
+            name="Bold captions",
+            description="Big yellow captions",
+            category="captions",
+            aspect_ratio="9:16",
+            auto_add_captions=True,
+        ),
+        Template(
+            id="80009919218057217",
+            name="Clean square",
+            description="No captions, 1:1",
+            category="minimal",
+            aspect_ratio="1:1",
+        ),
+        Template(
+            id="80009919218057301",
+            name="Podcast split",
+            description="Speaker split screen",
+            category="podcast",
+            aspect_ratio="9:16",
+            auto_add_captions=True,
+            is_public=True,
+        ),
+        Template(
+            id="80009919218057302",
+            name="Gaming facecam",
+            description="Facecam on top",
+            category="gaming",
+            aspect_ratio="9:16",
+            is_public=True,
+        ),
+    ]
