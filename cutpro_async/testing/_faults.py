@@ -80,22 +80,27 @@ class Fault:
 
 
 def parse_fault(item: str) -> Fault:
-    """One `KIND[:PARAM][=RATE][#MAX][@ROUTE]` item."""
+    """One `KIND[:PARAM][=RATE][#MAX][@ROUTE]` item; ValueError says what is wrong."""
     text, _, route = item.strip().partition("@")
     text, _, max_count = text.partition("#")
     text, _, rate = text.partition("=")
-    kind, _, param = text.strip().partition(":")
-    try:
-        return Fault(
-            kind=kind.strip(),
-            rate=float(rate) if rate.strip() else 1.0,
-            param=float(param) if param.strip() else None,
-            route=route.strip() or None,
-            max_count=int(max_count) if max_count.strip() else None,
-        )
-    except (ValueError, TypeError) as exc:
+    kind, _, param = (part.strip() for part in text.partition(":"))
+    if kind not in API_KINDS | STORAGE_KINDS:
         kinds = ", ".join(sorted(API_KINDS | STORAGE_KINDS))
-        raise ValueError(f"bad fault {item.strip()!r}: {exc}; kinds are {kinds}") from None
+        raise ValueError(f"unknown fault kind {kind!r} in {item.strip()!r}; kinds are {kinds}")
+    try:
+        numbers = (
+            float(rate) if rate.strip() else 1.0,
+            float(param) if param else None,
+            int(max_count) if max_count.strip() else None,
+        )
+    except ValueError:
+        raise ValueError(
+            f"bad number in fault {item.strip()!r}: use KIND[:PARAM][=RATE][#MAX][@ROUTE]"
+        ) from None
+    if not 0 <= numbers[0] <= 1:
+        raise ValueError(f"fault rate must be within 0..1 in {item.strip()!r}")
+    return Fault(kind, numbers[0], numbers[1], route.strip() or None, numbers[2])
 
 
 def parse_faults(spec: str) -> list[Fault]:
