@@ -30,6 +30,9 @@ def main() -> None:
 @click.option("--credits", default=10_000.0, show_default=True, help="Opening balance.")
 @click.option("--faults", default="", help="Fault spec, e.g. '5xx=0.1,drop=0.3@POST /clips'.")
 @click.option("--seed", default=0, show_default=True, help="Seed for content and faults.")
+@click.option(
+    "--render-bytes", default=256 * 1024, show_default=True, help="Size of rendered MP4s."
+)
 @click.option("--api-key", default=None, help="Key to accept (default: a random one).")
 def simulate(
     host: str,
@@ -39,6 +42,7 @@ def simulate(
     credits: float,
     faults: str,
     seed: int,
+    render_bytes: int,
     api_key: str | None,
 ) -> None:
     """Run the CutPro simulator until interrupted; prints its base URL and API key."""
@@ -55,6 +59,7 @@ def simulate(
         time_scale=time_scale,
         credits=credits,
         seed=seed,
+        render_bytes=render_bytes,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(fake))

@@ -1,0 +1,121 @@
+"""How fast the simulator serves: it must never be what limits a benchmark.
+
+    python -m benchmarks.simulator [--requests 20000] [--file-mib 256]
+
+Prints small-JSON requests per second of simulator CPU (one core: the server is one process,
+one thread; target >= 3,000) and file throughput compared, in the same run, with writing the
+same number of bytes to disk (target: about disk speed), with the simulator's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+
+import aiohttp
+
+from ._simproc import SimProcess
+
+CHUNK = 1024 * 1024
+
+
+async def _json_load(sim: SimProcess, total: int, concurrency: int) -> tuple[float, float]:
+    """(wall seconds, simulator CPU seconds) for `total` GET /balance calls."""
+    headers = {"X-Api-Key": sim.api_key}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+        url = sim.base_url + "/balance"
+
+        async def worker(count: int) -> None:
+            for _ in range(count):
+                async with session.get(url) as resp:
+                    await resp.read()
+                    assert resp.status == 200, resp.status
+
+        await worker(50)  # warm up
+        cpu, start = sim.cpu_seconds(), time.perf_counter()
+        await asyncio.gather(*(worker(total // concurrency) for _ in range(concurrency)))
+        return time.perf_counter() - start, sim.cpu_seconds() - cpu
+
+
+async def _render_url(sim: SimProcess) -> str:
+    """Make one render and return its signed download link."""
+    async with aiohttp.ClientSession(headers={"X-Api-Key": sim.api_key}) as s:
+
+        async def call(method: str, path: str, **kw: object) -> dict[str, object]:
+            async with s.request(method, sim.base_url + path, **kw) as resp:  # type: ignore[arg-type]
+                data: dict[str, object] = await resp.json()
+                return data
+
+        url = "https://www.youtube.com/watch?v=bench"
+        video = str((await call("POST", "/clips/info", json={"url": url}))["video_id"])
+        sub = str((await call("POST", "/clips", json={"video_id": video}))["submission_id"])
+        base = f"/clips/{video}/submissions/{sub}"
+        while (await call("GET", base))["status"] != "completed":
+            await asyncio.sleep(0.05)
+        clips = (await call("GET", f"{base}/clips?limit=1"))["clips"]
+        clip = clips[0]["id"]  # type: ignore[index]
+        render = str((await call("POST", f"{base}/clips/{clip}/render"))["render_id"])
+        while (await call("GET", f"/renders/{render}"))["status"] != "completed":
+            await asyncio.sleep(0.05)
+        return str((await call("GET", f"/renders/{render}/download"))["url"])
+
+
+async def _download(url: str, path: str) -> tuple[int, float]:
+    """(bytes, seconds) to stream a file to disk."""
+    start, size = time.perf_counter(), 0
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=60)
+    async with aiohttp.ClientSession(timeout=timeout) as s, s.get(url) as resp:
+        with open(path, "wb") as out:  # noqa: ASYNC230 - the bare-aiohttp reference, on purpose
+            async for block in resp.content.iter_chunked(CHUNK):
+                out.write(block)
+                size += len(block)
+    return size, time.perf_counter() - start
+
+
+def _disk_write(path: str, size: int) -> float:
+    """Seconds to write `size` bytes to disk in 1 MiB blocks (the reference speed)."""
+    block = os.urandom(CHUNK)
+    start = time.perf_counter()
+    with open(path, "wb") as out:
+        for _ in range(size // CHUNK):
+            out.write(block)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    """Run both measurements and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--file-mib", type=int, default=256)
+    opts = parser.parse_args()
+    size = opts.file_mib * CHUNK
+    with SimProcess(["--time-scale", "100000", "--render-bytes", str(size)]) as sim:
+        wall, cpu = asyncio.run(_json_load(sim, opts.requests, opts.concurrency))
+        url = asyncio.run(_render_url(sim))
+        with tempfile.TemporaryDirectory() as tmp:
+            cpu_before = sim.cpu_seconds()
+            got, seconds = asyncio.run(_download(url, os.path.join(tmp, "a.mp4")))
+            busy = (sim.cpu_seconds() - cpu_before) / seconds
+            disk = _disk_write(os.path.join(tmp, "b.bin"), size)
+        rss = sim.peak_rss_mib()
+    assert got == size, (got, size)
+    print(
+        f"small JSON: {opts.requests / cpu:,.0f} requests per simulator CPU-second "
+        f"(target >= 3,000); {opts.requests / wall:,.0f} req/s wall with the client on the "
+        f"other core"
+    )
+    print(
+        f"file: {size / seconds / CHUNK:,.0f} MiB/s served and written vs "
+        f"{size / disk / CHUNK:,.0f} MiB/s plain disk write: ratio {disk / seconds:.2f}; "
+        f"simulator busy {busy:.0%} of the transfer (under 100%: not the bottleneck); "
+        f"simulator peak RSS {rss:.0f} MiB for a {opts.file_mib} MiB file"
+    )
+
+
+if __name__ == "__main__":
+    main()
