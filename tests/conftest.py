@@ -37,7 +37,12 @@ class RawApi:
     api_key: str
 
     async def call(
-        self, method: str, path: str, *, key: str | None = "", headers: dict[str, str] | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        key: str | None = "",
+        headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> Reply:
         """One request; `key=None` sends no key, `key="..."` another key."""
@@ -45,7 +50,9 @@ class RawApi:
         chosen = self.api_key if key == "" else key
         if chosen is not None:
             sent["X-Api-Key"] = chosen
-        async with self.session.request(method, self.base_url + path, headers=sent, **kwargs) as resp:
+        async with self.session.request(
+            method, self.base_url + path, headers=sent, **kwargs
+        ) as resp:
             body = await resp.read()
             decoded = None
             if body and resp.content_type == "application/json":

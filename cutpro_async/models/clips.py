@@ -46,6 +46,11 @@ class ClipPage:
     clips: list[Clip]
     pagination: Pagination
 
+    @property
+    def items(self) -> list[Clip]:
+        """The page's clips."""
+        return self.clips
+
 
 @attrs.frozen
 class ApplyTemplateRequest:
@@ -82,3 +87,8 @@ class TemplatePage:
 
     templates: list[Template]
     pagination: Pagination | None = None
+
+    @property
+    def items(self) -> list[Template]:
+        """The page's templates."""
+        return self.templates

@@ -108,6 +108,11 @@ class PostPage:
     posts: list[Post]
     pagination: Pagination
 
+    @property
+    def items(self) -> list[Post]:
+        """The page's posts."""
+        return self.posts
+
 
 @attrs.frozen
 class Connection:
@@ -128,3 +133,8 @@ class ConnectionPage:
 
     connections: list[Connection]
     pagination: Pagination
+
+    @property
+    def items(self) -> list[Connection]:
+        """The page's connections."""
+        return self.connections

@@ -65,6 +65,11 @@ class RenderPage:
     renders: list[Render]
     pagination: Pagination
 
+    @property
+    def items(self) -> list[Render]:
+        """The page's renders."""
+        return self.renders
+
 
 @attrs.frozen
 class RenderUsage:

@@ -91,3 +91,8 @@ class SubmissionPage:
 
     submissions: list[Submission]
     pagination: Pagination
+
+    @property
+    def items(self) -> list[Submission]:
+        """The page's submissions."""
+        return self.submissions

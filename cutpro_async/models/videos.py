@@ -32,6 +32,11 @@ class VideoPage:
     videos: list[Video]
     pagination: Pagination
 
+    @property
+    def items(self) -> list[Video]:
+        """The page's videos."""
+        return self.videos
+
 
 @attrs.frozen
 class VideoInfo:

@@ -73,3 +73,8 @@ class TransactionPage:
 
     transactions: list[Transaction]
     pagination: Pagination
+
+    @property
+    def items(self) -> list[Transaction]:
+        """The page's transactions."""
+        return self.transactions

@@ -41,7 +41,7 @@ def _clip_view(world: World, clip: ClipRec) -> Clip:
         keywords=list(spec.keywords),
         start_time=spec.start_time,
         end_time=spec.end_time,
-        language="en",
+        language=clip.language,
         created_at=world.clock.wall(clip.created),
         thumbnail_url=thumbnail(clip.id),
         download_url=link,

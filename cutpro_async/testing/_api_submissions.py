@@ -26,8 +26,12 @@ from ._world import ClipRec, SubmissionRec, VideoRec, WorkspaceState, World, loo
 
 
 def template_exists(world: World, template_id: str | None) -> None:
-    """404 `TEMPLATE_NOT_FOUND` for a template the workspace cannot use."""
-    if template_id is not None and all(t.id != template_id for t in world.templates):
+    """404 `TEMPLATE_NOT_FOUND` unless the template is the workspace's own (`filter=mine`).
+
+    A public template must be copied into the workspace before it can be used.
+    """
+    own = {t.id for t in world.templates if not t.is_public}
+    if template_id is not None and template_id not in own:
         raise ApiFailure(
             404,
             "TEMPLATE_NOT_FOUND",
@@ -150,8 +154,17 @@ def ensure_clips(world: World, sub: SubmissionRec) -> None:
         return
     for spec in make_clips(sub.submission_id, sub.timeframe.start, sub.timeframe.end):
         clip_id = world.new_id("c")
+        language = (
+            sub.source_language.value if sub.source_language is not SourceLanguage.AUTO else "en"
+        )
         sub.clips[clip_id] = ClipRec(
-            clip_id, sub.video_id, sub.submission_id, spec, sub.timeline.ends, sub.template_id
+            clip_id,
+            sub.video_id,
+            sub.submission_id,
+            spec,
+            sub.timeline.ends,
+            language,
+            sub.template_id,
         )
 
 

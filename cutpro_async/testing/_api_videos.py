@@ -29,7 +29,8 @@ from ._world import Upload, VideoRec, WorkspaceState, World, lookup
 
 def credits_for(world: World, seconds: float) -> float:
     """1 credit per processed minute, rounded up, after the plan discount."""
-    return math.ceil(seconds / 60) * (1 - world.config.discount_percent / 100)
+    # Rounded first: 64.4 - 4.4 is 60.000000000000007 seconds, which is one minute.
+    return math.ceil(round(seconds, 6) / 60) * (1 - world.config.discount_percent / 100)
 
 
 def video_info(world: World, ws: WorkspaceState, video: VideoRec) -> VideoInfo:
@@ -140,11 +141,13 @@ async def start_upload(request: web.Request) -> web.Response:
             f"extension must be one of {', '.join(UPLOAD_EXTENSIONS)}",
             "UNSUPPORTED_FILE_TYPE",
         )
-    if not 0 < size <= MAX_UPLOAD_BYTES:
+    if size <= 0:
+        raise invalid("file_size", f"must be a positive number of bytes, got {size}")
+    if size > MAX_UPLOAD_BYTES:
         raise ApiFailure(
             413,
             "FILE_TOO_LARGE",
-            f"file_size must be 1..{MAX_UPLOAD_BYTES} bytes (2 GB)",
+            f"file_size must be at most {MAX_UPLOAD_BYTES} bytes (2 GB)",
             {"field": "file_size", "max_bytes": MAX_UPLOAD_BYTES},
         )
     if not content_type.startswith("video/"):

@@ -84,6 +84,7 @@ class ClipRec:
     submission_id: str
     spec: ClipSpec
     created: float
+    language: str
     template_id: str | None = None
 
 

@@ -1,0 +1,219 @@
+"""The transport core: one aiohttp session, auth, pacing, classified retries, error mapping."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import anyio
+import orjson
+from multidict import CIMultiDictProxy
+
+from ._converter import unstructure
+from ._pacing import Pacer
+from ._retry import SAFE_METHODS, RetryBudget, backoff, retry_after
+from ._settings import USER_AGENT, Settings
+from .errors import APIError, CutProError, RateLimited, ServerError, TransportError, error_class
+from .errors import ConnectionError as LinkError
+from .errors import TimeoutError as SlowError
+
+log = logging.getLogger("cutpro_async")
+_AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
+
+
+class Transport:
+    """Sends API requests for one client; safe to share between thousands of tasks."""
+
+    def __init__(self, settings: Settings, session: aiohttp.ClientSession | None = None) -> None:
+        self.settings = settings
+        self._session = session
+        self._owns_session = session is None
+        self.pacer = Pacer(settings.pacing)
+        self._budget = RetryBudget(settings.retry)
+        t = settings.timeouts
+        self._timeout = aiohttp.ClientTimeout(
+            total=t.total, sock_connect=t.connect, sock_read=t.read
+        )
+        self._headers = {
+            "X-Api-Key": settings.api_key,
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+        if settings.workspace_id:
+            self._headers["X-Workspace-Id"] = settings.workspace_id
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The open session; an error that says how to open it otherwise."""
+        if self._session is None or self._session.closed:
+            raise CutProError("the client is not open: use `async with CutPro() as cp:`")
+        return self._session
+
+    async def open(self) -> None:
+        """Create the session (unless the caller gave one)."""
+        if self._session is None or (self._owns_session and self._session.closed):
+            connector = aiohttp.TCPConnector(limit=self.settings.limits.max_connections)
+            self._session = aiohttp.ClientSession(connector=connector)
+            self._owns_session = True
+
+    async def close(self) -> None:
+        """Close the session if this client created it (a caller's session stays open)."""
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        route: str,
+        json: Any = None,
+        params: Mapping[str, str | int | float] | None = None,
+        safe: bool | None = None,
+    ) -> Any:
+        """Send one API call with pacing and retries; returns decoded JSON (None if empty).
+
+        `safe` says whether the call may be repeated after a failure that the server may have
+        acted on (default: by method). Failures it provably did not act on are always retried.
+        """
+        repeatable = method in SAFE_METHODS if safe is None else safe
+        body = orjson.dumps(unstructure(json)) if json is not None else None
+        attempt = 0
+        while True:
+            await self.pacer.wait_turn(route)
+            try:
+                result = await self._send(method, path, body, params, attempt)
+            except (APIError, TransportError) as exc:
+                delay = self._retry_delay(exc, repeatable, attempt, route)
+                if delay is None:
+                    raise
+                log.info(
+                    "retrying %s %s in %.2fs after %s", method, path, delay, type(exc).__name__
+                )
+                await anyio.sleep(delay)
+                attempt += 1
+                continue
+            self.pacer.on_success()
+            self._budget.on_success()
+            return result
+
+    def _retry_delay(
+        self, exc: APIError | TransportError, repeatable: bool, attempt: int, route: str
+    ) -> float | None:
+        """Seconds to wait before repeating, or None to give up and raise `exc`."""
+        policy = self.settings.retry
+        hint = exc.retry_after if isinstance(exc, APIError) else None
+        if isinstance(exc, RateLimited):
+            self.pacer.on_rate_limited(route, hint)
+        elif isinstance(exc, APIError) and not isinstance(exc, ServerError):
+            return None  # a 4xx: repeating cannot help
+        if exc.maybe_processed and not repeatable:
+            return None
+        if attempt >= policy.max_retries or (hint is not None and hint > policy.max_retry_after):
+            return None
+        if not self._budget.try_spend():
+            log.warning("retry budget exhausted: not retrying %s", type(exc).__name__)
+            return None
+        return hint if hint is not None else backoff(policy, attempt)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        params: Mapping[str, str | int | float] | None,
+        attempt: int,
+    ) -> Any:
+        """One HTTP exchange; maps transport failures and error statuses to exceptions."""
+        headers = dict(self._headers)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        started = time.perf_counter()
+        try:
+            async with self.session.request(
+                method,
+                self.settings.base_url + path,
+                data=body,
+                params=params,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as resp:
+                raw = await self._read_capped(resp)
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            cls = SlowError if isinstance(exc, aiohttp.ConnectionTimeoutError) else LinkError
+            raise cls(
+                f"{method} {path}: could not connect ({type(exc).__name__}); "
+                "check the network and base_url",
+                maybe_processed=False,
+            ) from None
+        except (aiohttp.ServerTimeoutError, TimeoutError) as exc:  # the builtin: total timeout
+            raise SlowError(
+                f"{method} {path}: no answer in time ({type(exc).__name__}); "
+                "raise Timeouts(read=..., total=...) if the API is slow",
+                maybe_processed=True,
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise LinkError(
+                f"{method} {path}: connection broke ({type(exc).__name__})", maybe_processed=True
+            ) from None
+        elapsed = time.perf_counter() - started
+        log.debug("%s %s -> %s attempt=%d %.3fs", method, path, resp.status, attempt, elapsed)
+        if resp.status >= 400:
+            raise _api_error(method, path, resp.status, raw, resp.headers)
+        return _decode(raw)
+
+    async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The body, refusing anything larger than `Limits.max_json_bytes`."""
+        cap = self.settings.limits.max_json_bytes
+        if resp.content_length is not None and resp.content_length > cap:
+            raise CutProError(
+                f"response of {resp.content_length} bytes exceeds the {cap}-byte cap "
+                "(Limits.max_json_bytes)"
+            )
+        chunks, size = [], 0
+        async for chunk in resp.content.iter_any():
+            size += len(chunk)
+            if size > cap:
+                raise CutProError(f"response exceeds the {cap}-byte cap (Limits.max_json_bytes)")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _decode(raw: bytes) -> Any:
+    """JSON, or None for an empty or non-JSON success body (some deletes send text)."""
+    if not raw.strip():
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _api_error(
+    method: str, path: str, status: int, raw: bytes, headers: CIMultiDictProxy[str]
+) -> APIError:
+    """The exception for an error response; non-JSON bodies are tolerated."""
+    data = _decode(raw)
+    if not isinstance(data, dict):
+        text = raw[:200].decode("utf-8", "replace").strip()
+        data = {"code": f"HTTP_{status}", "message": text}
+    code = str(data.get("code") or data.get("error") or f"HTTP_{status}")
+    extra: dict[str, Any] = data["extra"] if isinstance(data.get("extra"), dict) else {}
+    hint = retry_after(headers, extra) if status in (429, 503) else None
+    # A 503 with a wait hint and a 429 were refused before processing; other 5xx are unknown.
+    ambiguous = status in _AMBIGUOUS_STATUSES or (status == 503 and hint is None)
+    cls = error_class(status, code)
+    return cls(
+        status,
+        code,
+        str(data.get("message") or ""),
+        extra,
+        method=method,
+        path=path,
+        maybe_processed=ambiguous,
+        retry_after=hint,
+    )

@@ -1,0 +1,109 @@
+"""Client-side pacing: a global rate (GCRA) plus sliding-window budgets per endpoint.
+
+Each call reserves its start time synchronously (first come, first served), then sleeps until
+then, before it takes a pooled connection. A 429 pauses the affected budget for the server's
+wait and halves the global rate, which recovers step by step on success.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import anyio
+
+from .config import Budget, Pacing
+
+
+class _Window:
+    """At most `requests` starts in any `seconds` window (matches sliding-window servers)."""
+
+    def __init__(self, budget: Budget, margin: float) -> None:
+        self._span = budget.seconds + margin
+        self._starts: deque[float] = deque(maxlen=budget.requests)
+        self.paused_until = 0.0
+
+    def reserve(self, now: float) -> float:
+        """The start time of the next request."""
+        start = max(now, self.paused_until)
+        if len(self._starts) == self._starts.maxlen:
+            start = max(start, self._starts[0] + self._span)
+        self._starts.append(start)
+        return start
+
+
+class _Rate:
+    """A generic cell rate: `rate` per second with bursts of `burst` (GCRA)."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.ceiling = rate
+        self.rate = rate
+        self._burst = burst
+        self._tat = 0.0  # theoretical arrival time of the next request
+        self.paused_until = 0.0
+
+    def reserve(self, now: float) -> float:
+        """The start time of the next request."""
+        interval = 1 / self.rate
+        start = max(now, self.paused_until, self._tat - (self._burst - 1) * interval)
+        self._tat = max(self._tat, start) + interval
+        return start
+
+    def slow_down(self) -> None:
+        """Halve the rate after a 429 (never below one request per 10 s)."""
+        self.rate = max(0.1, self.rate / 2)
+
+    def recover(self) -> None:
+        """Creep back towards the configured rate after a success."""
+        self.rate = min(self.ceiling, self.rate * 1.05)
+
+
+class Pacer:
+    """The pacing of one client, shared by all of its requests."""
+
+    def __init__(self, pacing: Pacing) -> None:
+        rps = pacing.requests_per_second
+        self._global = _Rate(rps, pacing.burst) if rps is not None else None
+        self._windows = {key: _Window(b, pacing.margin) for key, b in pacing.endpoints.items()}
+
+    async def wait_turn(self, route: str) -> None:
+        """Sleep until this request may start, honouring every applicable limit."""
+        now = time.monotonic()
+        start = self._global.reserve(now) if self._global is not None else now
+        window = self._windows.get(route)
+        if window is not None:
+            start = window.reserve(start)
+        await _sleep_until(start)
+        # A 429 may have paused the budget while this call slept.
+        while (paused := self._paused_until(route)) > time.monotonic():
+            await _sleep_until(paused)
+
+    def _paused_until(self, route: str) -> float:
+        """Until when a 429 pauses requests to `route`."""
+        window = self._windows.get(route)
+        pauses = [window.paused_until if window is not None else 0.0]
+        if self._global is not None:
+            pauses.append(self._global.paused_until)
+        return max(pauses)
+
+    def on_rate_limited(self, route: str, retry_after: float | None) -> None:
+        """A 429 arrived for `route`: pause its budget (or the global rate) and slow down."""
+        pause = time.monotonic() + (retry_after or 1.0)
+        window = self._windows.get(route)
+        if window is not None:
+            window.paused_until = max(window.paused_until, pause)
+        elif self._global is not None:
+            self._global.paused_until = max(self._global.paused_until, pause)
+            self._global.slow_down()
+
+    def on_success(self) -> None:
+        """A request succeeded: let the global rate recover."""
+        if self._global is not None and self._global.rate < self._global.ceiling:
+            self._global.recover()
+
+
+async def _sleep_until(deadline: float) -> None:
+    """Sleep until a monotonic time (no-op if it has passed)."""
+    delay = deadline - time.monotonic()
+    if delay > 0:
+        await anyio.sleep(delay)

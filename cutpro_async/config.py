@@ -1,0 +1,99 @@
+"""Client settings as small frozen value objects, each with a `DEFAULT_*` instance.
+
+`None` means "disabled" wherever a limit can be turned off (e.g. `Timeouts(total=None)`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from attrs import validators as v
+
+
+def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """Optional limits must be positive when given (None disables them)."""
+    if value is not None and value <= 0:
+        raise ValueError(f"{attribute.name} must be > 0, or None to disable it (got {value})")
+
+
+def _budgets(value: Mapping[str, Budget]) -> Mapping[str, Budget]:
+    """A private copy of the endpoint budgets."""
+    return dict(value)
+
+
+@attrs.frozen
+class Timeouts:
+    """Timeouts in seconds for API calls, and the stall timeout of downloads.
+
+    API calls are bounded as a whole (`total`); downloads have no total timeout, only
+    `download_stall` (no byte for that long), so a large MP4 is never killed half-way.
+    """
+
+    connect: float | None = attrs.field(default=10.0, validator=_positive)
+    read: float | None = attrs.field(default=60.0, validator=_positive)
+    total: float | None = attrs.field(default=120.0, validator=_positive)
+    download_stall: float | None = attrs.field(default=60.0, validator=_positive)
+
+
+@attrs.frozen
+class RetryPolicy:
+    """When and how long to wait before repeating a request that is safe to repeat.
+
+    Backoff is exponential with full jitter, capped at `backoff_max`. A server-given wait
+    (`extra.retry_after` or `Retry-After`) is honoured up to `max_retry_after`; past it the
+    error is raised instead. The retry budget lets retries be at most about `budget_ratio` of
+    successful requests after the first `budget_initial`, so a dead API fails fast.
+    """
+
+    max_retries: int = attrs.field(default=4, validator=v.ge(0))
+    backoff_initial: float = attrs.field(default=0.5, validator=v.gt(0))
+    backoff_max: float = attrs.field(default=30.0, validator=v.gt(0))
+    max_retry_after: float = attrs.field(default=120.0, validator=v.ge(0))
+    budget_initial: float = attrs.field(default=20.0, validator=v.ge(0))
+    budget_ratio: float = attrs.field(default=0.2, validator=v.ge(0))
+
+
+@attrs.frozen
+class Budget:
+    """At most `requests` requests in any window of `seconds`."""
+
+    requests: int = attrs.field(validator=v.gt(0))
+    seconds: float = attrs.field(validator=v.gt(0))
+
+
+#: `/clips/info` is documented at 10 requests per minute per user.
+DEFAULT_ENDPOINT_BUDGETS: Mapping[str, Budget] = {"POST /clips/info": Budget(10, 60.0)}
+
+
+@attrs.frozen
+class Pacing:
+    """Client-side pacing shared by every request of one client.
+
+    `requests_per_second` caps the whole client (None: no cap) with bursts of `burst`;
+    `endpoints` holds per-route budgets keyed `METHOD /path/{param}`. A 429 pauses the
+    affected budget for the server's wait and halves the global rate, which then recovers.
+    """
+
+    requests_per_second: float | None = attrs.field(default=20.0, validator=_positive)
+    burst: int = attrs.field(default=10, validator=v.gt(0))
+    endpoints: Mapping[str, Budget] = attrs.field(
+        default=DEFAULT_ENDPOINT_BUDGETS, converter=_budgets, eq=False
+    )
+    #: Added to every window so that the server's clock never sees one request too many.
+    margin: float = attrs.field(default=0.05, validator=v.ge(0))
+
+
+@attrs.frozen
+class Limits:
+    """Connection pool size and the largest JSON body accepted."""
+
+    max_connections: int = attrs.field(default=16, validator=v.gt(0))
+    max_json_bytes: int = attrs.field(default=8 * 1024 * 1024, validator=v.gt(0))
+
+
+DEFAULT_TIMEOUTS = Timeouts()
+DEFAULT_RETRY = RetryPolicy()
+DEFAULT_PACING = Pacing()
+DEFAULT_LIMITS = Limits()

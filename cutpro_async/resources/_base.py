@@ -1,0 +1,98 @@
+"""What every resource shares: path building, typed calls, page walking."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
+
+from .._converter import structure
+from .._http import Transport
+from ..errors import UsageError
+from ..models import Pagination
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+Params = dict[str, str | int | float]
+
+
+class PageLike(Protocol[T_co]):
+    """Any list response: its items and (maybe) its pagination."""
+
+    @property
+    def items(self) -> Sequence[T_co]: ...
+
+    @property
+    def pagination(self) -> Pagination | None: ...
+
+
+def page_params(page: int, limit: int, **filters: str | float | None) -> Params:
+    """`page`/`limit` checked against the API's bounds, plus the filters that are set."""
+    if not isinstance(page, int) or page < 1:
+        raise UsageError(f"page must be an integer >= 1, got {page!r}")
+    if not isinstance(limit, int) or not 1 <= limit <= 100:
+        raise UsageError(f"limit must be an integer from 1 to 100, got {limit!r}")
+    params: Params = {"page": page, "limit": limit}
+    params.update(
+        {k: str(v) if isinstance(v, str) else v for k, v in filters.items() if v is not None}
+    )
+    return params
+
+
+async def walk(fetch: Callable[[int], Awaitable[PageLike[T]]]) -> AsyncIterator[T]:
+    """Every item of every page, fetching one page at a time."""
+    page = 1
+    while True:
+        result = await fetch(page)
+        for item in result.items:
+            yield item
+        if result.pagination is None or not result.pagination.has_next_page:
+            return
+        page += 1
+
+
+class Resource:
+    """One API group, bound to a client's transport."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    async def _raw(
+        self,
+        method: str,
+        template: str,
+        *,
+        ids: Mapping[str, str] | None = None,
+        json: Any = None,
+        params: Params | None = None,
+        safe: bool | None = None,
+    ) -> Any:
+        """Call `METHOD template` with ids quoted into the path; returns decoded JSON."""
+        path = template.format(
+            **{name: _segment(name, value) for name, value in (ids or {}).items()}
+        )
+        return await self._transport.request(
+            method, path, route=f"{method} {template}", json=json, params=params, safe=safe
+        )
+
+    async def _typed(
+        self,
+        cls: type[T],
+        method: str,
+        template: str,
+        *,
+        ids: Mapping[str, str] | None = None,
+        json: Any = None,
+        params: Params | None = None,
+        safe: bool | None = None,
+    ) -> T:
+        """Like `_raw`, structured into `cls`."""
+        data = await self._raw(method, template, ids=ids, json=json, params=params, safe=safe)
+        return structure(data, cls)
+
+
+def _segment(name: str, value: str) -> str:
+    """An id as one path segment (quoted, so it can never change the path)."""
+    if not isinstance(value, str) or not value:
+        raise UsageError(f"{name} must be a non-empty string id, got {value!r}")
+    return quote(value, safe="")

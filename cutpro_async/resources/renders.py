@@ -1,0 +1,74 @@
+"""`renders` of clips into MP4s, and `bulk_downloads` that zip several renders."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+from ..models import (
+    BulkDownload,
+    BulkDownloadCreated,
+    BulkDownloadRequest,
+    DownloadLink,
+    Render,
+    RenderCreated,
+    RenderLimits,
+    RenderPage,
+)
+from ._base import Resource, page_params, walk
+
+_RENDER = "/renders/{renderId}"
+
+
+class RendersResource(Resource):
+    """`POST .../render` and `/renders`."""
+
+    async def create(self, video_id: str, submission_id: str, clip_id: str) -> RenderCreated:
+        """Queue a render of a clip (or get the cached one); `AlreadyInProgress` if rendering."""
+        ids = {"videoId": video_id, "submissionId": submission_id, "clipId": clip_id}
+        template = "/clips/{videoId}/submissions/{submissionId}/clips/{clipId}/render"
+        return await self._typed(RenderCreated, "POST", template, ids=ids, safe=False)
+
+    async def list(
+        self, *, page: int = 1, limit: int = 20, status: str | None = None
+    ) -> RenderPage:
+        """One page of renders, newest first (`status`: processing, completed or failed)."""
+        params = page_params(page, limit, status=status)
+        return await self._typed(RenderPage, "GET", "/renders", params=params)
+
+    def iter(self, *, status: str | None = None) -> AsyncIterator[Render]:
+        """Every render."""
+        return walk(lambda p: self.list(page=p, limit=100, status=status))
+
+    async def limits(self) -> RenderLimits:
+        """Pending renders against the plan's concurrency cap."""
+        return await self._typed(RenderLimits, "GET", "/renders/limits")
+
+    async def get(self, render_id: str) -> Render:
+        """One render, as it is now."""
+        return await self._typed(Render, "GET", _RENDER, ids={"renderId": render_id})
+
+    async def download_link(self, render_id: str) -> DownloadLink:
+        """A signed link to a completed render's MP4 (valid about an hour)."""
+        ids = {"renderId": render_id}
+        return await self._typed(DownloadLink, "GET", _RENDER + "/download", ids=ids)
+
+    async def cancel(self, render_id: str) -> None:
+        """Cancel a running render, or delete a finished one."""
+        await self._raw("DELETE", _RENDER, ids={"renderId": render_id})
+
+
+class BulkDownloadsResource(Resource):
+    """`/renders/bulk-download`."""
+
+    async def create(self, render_ids: Sequence[str]) -> BulkDownloadCreated:
+        """Start zipping completed renders into one file."""
+        body = BulkDownloadRequest(list(render_ids))
+        return await self._typed(
+            BulkDownloadCreated, "POST", "/renders/bulk-download", json=body, safe=True
+        )
+
+    async def get(self, job_id: str) -> BulkDownload:
+        """One bulk job, with its link once completed."""
+        return await self._typed(
+            BulkDownload, "GET", "/renders/bulk-download/{jobId}", ids={"jobId": job_id}
+        )
