@@ -20,6 +20,8 @@ from ._routing import API_KEY, API_PREFIX, WORKSPACE, WORLD, Handler, Route, jso
 from ._world import World
 
 ROUTES: list[Route] = [*ACCOUNT, *VIDEOS, *SUBMISSIONS, *CLIPS, *RENDERS, *POSTS]
+# Faults that answer instead of the handler (the others act around it).
+REFUSALS = API_KINDS - {"latency", "reset", "drop", "commit502"}
 FAULTS: web.AppKey[FaultPlan] = web.AppKey("faults", FaultPlan)
 log = logging.getLogger("cutpro_async.testing")
 
@@ -47,7 +49,7 @@ def _fault_response(
     plan: FaultPlan, request: web.Request, key: str, api_key: str
 ) -> web.Response | None:
     """A response that replaces the real one before it is processed, if a fault says so."""
-    fired = {fault.kind: fault for fault in plan.pick(key, API_KINDS)}
+    fired = {fault.kind: fault for fault in plan.pick(key, REFUSALS)}
     burst = plan.burst(
         api_key, next((fired[k] for k in ("429", "429-header", "429-body") if k in fired), None)
     )

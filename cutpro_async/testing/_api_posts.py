@@ -83,11 +83,17 @@ def _item(world: World, ws: WorkspaceState, edit_id: str, target: Any) -> PostIt
     if not isinstance(target, dict):
         raise invalid("targets", "each target must be an object with connectionId and metadata")
     connection = lookup(ws.connections, "connection", field(target, "connectionId", str))
-    metadata = optional(target, "metadata", dict) or {}
+    metadata = _metadata(target)
+    return PostItemRec(world.new_id("pi"), connection.id, connection.platform, edit_id, metadata)
+
+
+def _metadata(holder: dict[str, Any]) -> dict[str, Any]:
+    """The `metadata` object of a target or item change; only known platform keys."""
+    metadata: dict[str, Any] = optional(holder, "metadata", dict) or {}
     unknown = sorted(set(metadata) - set(PLATFORMS))
     if unknown:
         raise invalid("metadata", f"unknown platform keys {unknown}; use {', '.join(PLATFORMS)}")
-    return PostItemRec(world.new_id("pi"), connection.id, connection.platform, edit_id, metadata)
+    return metadata
 
 
 def _attempt(world: World, ws: WorkspaceState, item: PostItemRec, start: float, index: int) -> None:
@@ -210,7 +216,7 @@ async def update_post(request: web.Request) -> web.Response:
         if not isinstance(change, dict):
             raise invalid("items", "each entry must be an object with an id")
         item = lookup(post.items, "item", field(change, "id", str))
-        item.metadata = optional(change, "metadata", dict) or item.metadata
+        item.metadata = _metadata(change) or item.metadata
     if scheduled is not None:
         for item in post.items.values():
             item.attempts.clear()

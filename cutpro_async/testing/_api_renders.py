@@ -21,7 +21,7 @@ from ..models import (
 from ._api_clips import clip_of
 from ._content import digest
 from ._failure import ApiFailure, conflict, invalid
-from ._jobs import progress, simple_timeline
+from ._jobs import SlotScheduler, progress, simple_timeline
 from ._media import Mp4Body, ZipBody
 from ._params import json_body, paginate, query_choice, string_list
 from ._routing import Route, deleted, json_response, workspace_of, world_of
@@ -53,17 +53,19 @@ def _view(world: World, render: RenderRec) -> Render:
     """A render as the API shows it now."""
     clock, status = world.clock, render_status(world, render)
     start, end = render.timeline.step_bounds("active")
-    now = clock.now()
+    # A cancel stops the clock of the render: nothing after it happened.
+    now = clock.now() if render.cancelled_at is None else render.cancelled_at
+    finished = status.is_terminal and (now >= end or render.cancelled_at is not None)
     return Render(
         render_id=render.render_id,
         edit_setting_id=render.edit_setting_id,
         name=render.clip.spec.title,
         status=status,
-        progress=progress(render.timeline, render.cancelled_at or now),
+        progress=progress(render.timeline, now),
         output_resolution=RESOLUTION,
         created_at=clock.wall(render.created),
         started_at=clock.wall(start) if now >= start else None,
-        completed_at=clock.wall(end) if status.is_terminal and now >= end else None,
+        completed_at=clock.wall(min(now, end)) if finished else None,
     )
 
 
@@ -196,10 +198,30 @@ async def cancel_render(request: web.Request) -> web.Response:
     if render_status(world, render) in (RenderStatus.QUEUED, RenderStatus.ACTIVE):
         now = world.clock.now()
         render.cancelled_at = now
-        ws.renders_scheduler.release(render.timeline.ends, now)
+        _replan(world, ws)
     else:
         del ws.renders[render.render_id]
     return deleted(request)
+
+
+def _replan(world: World, ws: WorkspaceState) -> None:
+    """After a cancel, queued renders move up into the freed slot, in their order."""
+    now = world.clock.now()
+    scheduler = SlotScheduler(world.config.max_concurrent_renders)
+    live = [r for r in ws.renders.values() if r.cancelled_at is None]
+    for render in live:  # running renders keep their slot
+        start, end = render.timeline.step_bounds("active")
+        if start <= now < end:
+            scheduler.book(now, end - now)
+    for render in live:
+        start, end = render.timeline.step_bounds("active")
+        if start > now:
+            new_start, new_end = scheduler.book(now, end - start)
+            render.timeline = simple_timeline(
+                render.created, new_start, new_end, render.timeline.final
+            )
+            render.expires += new_end - end
+    ws.renders_scheduler = scheduler
 
 
 async def start_bulk_download(request: web.Request) -> web.Response:
@@ -277,6 +299,7 @@ ROUTES = [
         "Queue a final MP4 render of a clip (200 when served from cache).",
         status=202,
         response=RenderCreated,
+        also=(200,),
     ),
     Route(
         "GET",

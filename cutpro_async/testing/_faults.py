@@ -10,8 +10,9 @@ of `500 502 503 504`, `reset` (connection closed before the request is processed
 default route `POST /clips`), `commit502` (processed, then answered 502).
 Storage kinds (default: file downloads): `truncate` (body cut short), `expire` (signed link
 refused as expired), `trickle:BYTES_PER_SECOND`, `stall:SECONDS` (pause mid-body), `chunked`
-(no Content-Length). A ROUTE is `METHOD /path/{param}` as the route table names it (e.g.
-`GET /renders/{renderId}`), a bare path (any method), or `PUT /uploads` for upload PUTs.
+(no Content-Length). A ROUTE is `METHOD /path/{param}` exactly as the route table names it (e.g.
+`GET /renders/{renderId}`), a bare path prefix (any method, any longer path), or
+`PUT /uploads` for upload PUTs.
 """
 
 from __future__ import annotations
@@ -74,8 +75,8 @@ class Fault:
         if target is None:
             storage = route_key.startswith(("GET /files", "PUT /uploads", "HEAD /files"))
             return storage == (self.kind in STORAGE_KINDS)
-        if " " in target:
-            return route_key == target or route_key.startswith(target + "/")
+        if " " in target:  # `METHOD /path/{param}`: that route only
+            return route_key == target
         return route_key.split(" ", 1)[1].startswith(target)
 
 

@@ -7,7 +7,6 @@ so thousands of jobs cost nothing between polls and tests can jump the clock.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
 
 import attrs
 
@@ -97,14 +96,3 @@ class SlotScheduler:
         start = max(now, self._free_at[earliest])
         self._free_at[earliest] = start + duration
         return start, start + duration
-
-    def release(self, end: float, now: float) -> None:
-        """Free a slot booked to end at `end` early (a cancelled job)."""
-        for index, free_at in enumerate(self._free_at):
-            if free_at == end:
-                self._free_at[index] = now
-                return
-
-    def pending(self, now: float) -> Sequence[float]:
-        """End positions of the slots still busy."""
-        return [end for end in self._free_at if end > now]

@@ -95,7 +95,7 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
         "summary": route.summary,
         "parameters": params,
         "responses": {
-            str(route.status): success,
+            **{str(status): success for status in (route.status, *route.also)},
             "default": {
                 "description": "Error",
                 "content": {"application/json": {"schema": _ERROR}},

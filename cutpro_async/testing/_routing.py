@@ -32,6 +32,7 @@ class Route:
     request: type | None = None
     response: type | None = None
     query: tuple[str, ...] = ()
+    also: tuple[int, ...] = ()  # other success statuses with the same body (e.g. a cache hit)
 
     @property
     def key(self) -> str:

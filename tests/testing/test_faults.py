@@ -113,10 +113,6 @@ async def test_drop_commits_then_closes_the_connection(fake: FakeCutPro, api: Ra
     assert again.json["code"] == "VIDEO_ALREADY_PROCESSING"
 
 
-@pytest.mark.xfail(
-    reason="a `METHOD /path` route also matches every longer path, so drop hits /clips/info",
-    strict=True,
-)
 async def test_default_drop_route_leaves_analyze_alone(fake: FakeCutPro, api: RawApi) -> None:
     """`drop` (default route `POST /clips`) does not touch `POST /clips/info`."""
     fake.set_faults("drop=1")
@@ -139,10 +135,6 @@ async def test_commit502_answers_502_after_charging(fake: FakeCutPro, api: RawAp
     assert len(subs.json["submissions"]) == 1
 
 
-@pytest.mark.xfail(
-    reason="latency/reset/drop/commit502 are drawn twice per request (max_count used twice)",
-    strict=True,
-)
 async def test_commit502_max_count_counts_requests(fake: FakeCutPro, api: RawApi) -> None:
     """`commit502=1#2` answers 502 to exactly two requests, and `injected` says 2."""
     fake.set_faults("commit502=1#2@GET /balance")
@@ -151,9 +143,6 @@ async def test_commit502_max_count_counts_requests(fake: FakeCutPro, api: RawApi
     assert fake.injected == {"commit502": 2}
 
 
-@pytest.mark.xfail(
-    reason="latency is drawn twice per request, so `injected` counts it twice", strict=True
-)
 async def test_injected_counts_each_latency_once(fake: FakeCutPro, api: RawApi) -> None:
     """One delayed request counts once in `injected`."""
     fake.set_faults("latency:0.01")
@@ -250,9 +239,6 @@ async def test_truncate_cuts_the_first_download_only(fake: FakeCutPro, api: RawA
     assert fake.injected == {"truncate": 1}
 
 
-@pytest.mark.xfail(
-    reason="a cut at offset 0 (`cut or end` in _stream) sends the whole body", strict=True
-)
 async def test_truncate_at_offset_zero_still_truncates() -> None:
     """A truncation whose random cut lands on byte 0 still delivers less than promised."""
     # Seed 8038 makes the plan's second draw (the cut fraction) < 1 / 16 KiB, i.e. cut == 0.
@@ -267,9 +253,6 @@ async def test_truncate_at_offset_zero_still_truncates() -> None:
         assert len(body) < 16 * 1024
 
 
-@pytest.mark.xfail(
-    reason="a HEAD request consumes the truncate fault meant for downloads", strict=True
-)
 async def test_head_does_not_use_up_a_truncate_fault(fake: FakeCutPro, api: RawApi) -> None:
     """`truncate=1#1` survives a HEAD and cuts the following GET."""
     url = await render_link(api)
@@ -294,9 +277,6 @@ async def test_expire_refuses_the_link_once(fake: FakeCutPro, api: RawApi) -> No
     assert len(body) == fake.config.render_bytes
 
 
-@pytest.mark.xfail(
-    reason="`expire` is drawn again in _stream, so `injected` counts misses too", strict=True
-)
 async def test_injected_expire_matches_the_refusals(fake: FakeCutPro, api: RawApi) -> None:
     """With `expire=0.5`, `injected['expire']` equals the number of 403 answers."""
     url = await render_link(api)

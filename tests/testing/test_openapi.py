@@ -129,7 +129,6 @@ async def test_document_passes_the_openapi_validator(document: dict[str, Any]) -
     validator.validate(document)
 
 
-@pytest.mark.xfail(reason="renderClip documents only 202, not the 200 of a cache hit", strict=True)
 async def test_render_clip_documents_the_cache_hit(document: dict[str, Any]) -> None:
     """`renderClip` documents both answers of the reference: 202 queued and 200 from cache."""
     path = "/clips/{videoId}/submissions/{submissionId}/clips/{clipId}/render"

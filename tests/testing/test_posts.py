@@ -269,10 +269,6 @@ async def test_list_posts_newest_first_with_status_filter(setup: Setup) -> None:
     assert bad.status == 422
 
 
-@pytest.mark.xfail(
-    reason="PATCH /posts/{id} accepts item metadata with unknown platform keys that POST refuses",
-    strict=True,
-)
 async def test_patch_item_metadata_is_validated_like_create(setup: Setup) -> None:
     """Item metadata changed by PATCH is held to the same platform keys as at creation."""
     created = await setup.create("tiktok", scheduled_at=iso(datetime.now(UTC) + timedelta(hours=1)))

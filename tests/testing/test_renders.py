@@ -195,10 +195,6 @@ async def test_delete_running_render_cancels_it() -> None:
         assert link.status == 409
 
 
-@pytest.mark.xfail(
-    reason="a render cancelled while queued shows started_at once its planned start passes",
-    strict=True,
-)
 async def test_render_cancelled_while_queued_never_starts() -> None:
     """A render cancelled while still queued keeps `started_at` null: it never went active."""
     async with simulator(time_scale=60, max_concurrent_renders=1) as (fake, api):
@@ -212,10 +208,6 @@ async def test_render_cancelled_while_queued_never_starts() -> None:
         assert reply.json["started_at"] is None
 
 
-@pytest.mark.xfail(
-    reason="cancelling the active render does not free its slot for the queued one",
-    strict=True,
-)
 async def test_cancelling_the_active_render_lets_the_queued_one_start() -> None:
     """With one slot, cancelling the active render makes the queued render active."""
     async with simulator(time_scale=60, max_concurrent_renders=1) as (fake, api):
