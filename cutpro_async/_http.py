@@ -33,6 +33,7 @@ class Transport:
         self._owns_session = session is None
         self.pacer = Pacer(settings.pacing)
         self._budget = RetryBudget(settings.retry)
+        self._file_limiter: anyio.CapacityLimiter | None = None
         t = settings.timeouts
         self._timeout = aiohttp.ClientTimeout(
             total=t.total, sock_connect=t.connect, sock_read=t.read
@@ -51,6 +52,13 @@ class Transport:
         if self._session is None or self._session.closed:
             raise CutProError("the client is not open: use `async with CutPro() as cp:`")
         return self._session
+
+    @property
+    def file_limiter(self) -> anyio.CapacityLimiter:
+        """The threads that read and write local files for this client's transfers."""
+        if self._file_limiter is None:
+            self._file_limiter = anyio.CapacityLimiter(self.settings.limits.file_threads)
+        return self._file_limiter
 
     async def open(self) -> None:
         """Create the session (unless the caller gave one)."""

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from ._version import __version__
-from .config import Limits, Pacing, RetryPolicy, Timeouts
+from .config import Limits, Pacing, Polling, RetryPolicy, Timeouts
 from .errors import ConfigurationError
 
 DEFAULT_BASE_URL = "https://api.cut.pro/api/v1"
@@ -27,6 +27,7 @@ class Settings:
     retry: RetryPolicy
     pacing: Pacing
     limits: Limits
+    polling: Polling
 
 
 def _is_loopback(host: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from types import TracebackType
 
 import aiohttp
@@ -12,23 +13,23 @@ from ._settings import Settings, resolve_api_key, resolve_base_url
 from .config import (
     DEFAULT_LIMITS,
     DEFAULT_PACING,
+    DEFAULT_POLLING,
     DEFAULT_RETRY,
     DEFAULT_TIMEOUTS,
     Limits,
     Pacing,
+    Polling,
     RetryPolicy,
     Timeouts,
 )
+from .jobs import BulkDownloads, Posts, Renders, Submissions, Videos
+from .jobs._common import fetch_file
+from .jobs._download import Progress
 from .resources import (
     BalanceResource,
-    BulkDownloadsResource,
     ClipsResource,
     ConnectionsResource,
-    PostsResource,
-    RendersResource,
-    SubmissionsResource,
     TemplatesResource,
-    VideosResource,
     WorkspaceResource,
 )
 
@@ -52,6 +53,7 @@ class CutPro:
         retry: RetryPolicy = DEFAULT_RETRY,
         pacing: Pacing = DEFAULT_PACING,
         limits: Limits = DEFAULT_LIMITS,
+        polling: Polling = DEFAULT_POLLING,
         session: aiohttp.ClientSession | None = None,
         allow_insecure_http: bool = False,
     ) -> None:
@@ -63,22 +65,36 @@ class CutPro:
             retry=retry,
             pacing=pacing,
             limits=limits,
+            polling=polling,
         )
         self._transport = Transport(self.settings, session)
         self.workspace = WorkspaceResource(self._transport)
         self.balance = BalanceResource(self._transport)
-        self.videos = VideosResource(self._transport)
-        self.submissions = SubmissionsResource(self._transport)
+        self.videos = Videos(self._transport)
+        self.submissions = Submissions(self._transport)
         self.clips = ClipsResource(self._transport)
         self.templates = TemplatesResource(self._transport)
-        self.renders = RendersResource(self._transport)
-        self.bulk_downloads = BulkDownloadsResource(self._transport)
-        self.posts = PostsResource(self._transport)
+        self.renders = Renders(self._transport)
+        self.bulk_downloads = BulkDownloads(self._transport)
+        self.posts = Posts(self._transport)
         self.connections = ConnectionsResource(self._transport)
 
     def __repr__(self) -> str:
         workspace = f" workspace={self.settings.workspace_id}" if self.settings.workspace_id else ""
         return f"<CutPro {self.settings.base_url}{workspace}>"
+
+    async def download(
+        self,
+        url: str,
+        path: str | Path,
+        *,
+        expected_size: int | None = None,
+        on_progress: Progress | None = None,
+    ) -> Path:
+        """Stream any signed file link to `path` (resumable, verified; no API key is sent)."""
+        return await fetch_file(
+            self._transport, url, Path(path), expected_size=expected_size, on_progress=on_progress
+        )
 
     async def open(self) -> None:
         """Open the HTTP session (done by `async with`)."""

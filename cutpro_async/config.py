@@ -87,13 +87,33 @@ class Pacing:
 
 @attrs.frozen
 class Limits:
-    """Connection pool size and the largest JSON body accepted."""
+    """Connection pool size, the largest JSON body accepted, and file-writing threads.
+
+    Downloads write ~1 MiB blocks off the event loop through at most `file_threads` threads,
+    so a thousand downloads never starve other users of `anyio.to_thread`.
+    """
 
     max_connections: int = attrs.field(default=16, validator=v.gt(0))
     max_json_bytes: int = attrs.field(default=8 * 1024 * 1024, validator=v.gt(0))
+    file_threads: int = attrs.field(default=4, validator=v.gt(0))
+
+
+@attrs.frozen
+class Polling:
+    """How waiters poll a remote job: soon at first, then backing off towards `max_interval`.
+
+    When the server estimates the time left (`estimated_time`), the next poll is aimed at it,
+    within [`first`, `max_interval`]. Each interval is jittered by +/- `jitter` (a fraction).
+    """
+
+    first: float = attrs.field(default=1.5, validator=v.gt(0))
+    max_interval: float = attrs.field(default=10.0, validator=v.gt(0))
+    factor: float = attrs.field(default=1.6, validator=v.ge(1))
+    jitter: float = attrs.field(default=0.1, validator=[v.ge(0), v.lt(1)])
 
 
 DEFAULT_TIMEOUTS = Timeouts()
 DEFAULT_RETRY = RetryPolicy()
 DEFAULT_PACING = Pacing()
 DEFAULT_LIMITS = Limits()
+DEFAULT_POLLING = Polling()

@@ -187,6 +187,34 @@ class RenderFailed(JobError):
     """A render ended `failed`, `cancelled` or `expired`."""
 
 
+class BulkDownloadFailed(JobError):
+    """A bulk ZIP job ended `failed`."""
+
+
+class PostFailed(JobError):
+    """A post ended `failed`: none of its items was published."""
+
+
+class TransferError(CutProError):
+    """A file could not be moved to or from storage (a download keeps its `.part` to resume)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class LinkExpired(TransferError):
+    """The signed link was refused as expired (403/410) and could not be refreshed."""
+
+
+class IntegrityError(TransferError):
+    """The downloaded bytes do not match the promised length or checksum."""
+
+
+class LocalFileError(CutProError, OSError):
+    """Reading or writing a local file failed (disk full, permissions, missing file)."""
+
+
 class WaitTimeout(CutProError, builtins.TimeoutError):
     """A waiter's deadline passed before the job finished (the job itself goes on)."""
 

@@ -117,14 +117,14 @@ async def get_file(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(reason="No such file")
     body = served.body()
     headers = {
-        "ETag": body.etag,
+        "ETag": served.etag(),
         "Accept-Ranges": "bytes",
         "Content-Type": served.content_type,
         "Content-Disposition": "attachment",
     }
     start, end, status = 0, body.size, 200
     wanted = request.headers.get("Range")
-    if wanted and request.headers.get("If-Range", body.etag) == body.etag:
+    if wanted and request.headers.get("If-Range", served.etag()) == served.etag():
         span = parse_range(wanted, body.size)
         if span is None:
             return web.Response(status=416, headers={"Content-Range": f"bytes */{body.size}"})

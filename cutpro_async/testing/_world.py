@@ -26,7 +26,7 @@ from ._config import SimConfig
 from ._content import ClipSpec
 from ._failure import ApiFailure, not_found
 from ._jobs import SlotScheduler, Timeline
-from ._media import Body
+from ._media import Body, s3_etag
 from ._signing import Signer, file_path
 
 T = TypeVar("T")
@@ -40,12 +40,19 @@ class ServedFile:
     content_type: str
     filename: str
     _body: Body | None = None
+    _etag: str | None = None
 
     def body(self) -> Body:
         """The file's bytes, as a random-access body."""
         if self._body is None:
             self._body = self.make()
         return self._body
+
+    def etag(self) -> str:
+        """The file's ETag, computed once (S3-style: see `s3_etag`)."""
+        if self._etag is None:
+            self._etag = s3_etag(self.body())
+        return self._etag
 
 
 @attrs.define

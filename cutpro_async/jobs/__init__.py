@@ -1,0 +1,12 @@
+"""Jobs and transfers: waiters that poll remote jobs, streaming downloads and uploads.
+
+The classes here extend the per-endpoint resources with behaviour made of several calls;
+`CutPro` exposes them under the same attribute names.
+"""
+
+from .posts import Posts
+from .renders import BulkDownloads, Renders
+from .submissions import Submissions
+from .videos import Videos
+
+__all__ = ["BulkDownloads", "Posts", "Renders", "Submissions", "Videos"]

@@ -1,0 +1,281 @@
+"""Streaming, resumable, verified downloads from signed storage links.
+
+Bytes go to `<name>.part` in ~1 MiB blocks written off the event loop; a `.part` left by a
+crash, a cancel or a cut connection is resumed with `Range` + `If-Range` (its validator is kept
+in `<name>.part.etag`). The file takes its final name only after its length (and the MD5, when
+the ETag is one) checks out, so a file under its final name is always complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import IO
+
+import aiohttp
+import anyio
+import attrs
+
+from .._retry import backoff
+from ..config import RetryPolicy, Timeouts
+from ..errors import IntegrityError, LinkExpired, TransferError
+from ._files import local_error, redact_url
+
+log = logging.getLogger("cutpro_async")
+CHUNK = 1024 * 1024
+_MD5_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
+_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+Progress = Callable[[int, int | None], object]
+
+
+class _Again(Exception):
+    """This attempt failed in a way that another attempt (resuming) may fix."""
+
+
+@attrs.define
+class _Part:
+    """The `.part` file of a download and its validator sidecar."""
+
+    final: Path
+
+    @property
+    def path(self) -> Path:
+        """Where bytes are written until complete."""
+        return self.final.with_name(self.final.name + ".part")
+
+    @property
+    def meta(self) -> Path:
+        """Where the ETag of the bytes in `.part` is kept for `If-Range`."""
+        return self.final.with_name(self.final.name + ".part.etag")
+
+    def state(self) -> tuple[int, str | None]:
+        """Bytes already in `.part` and their ETag (0 and None when there is nothing to resume)."""
+        try:
+            size = self.path.stat().st_size
+            etag = self.meta.read_text().strip() or None
+        except FileNotFoundError:
+            return 0, None
+        return (size, etag) if etag else (0, None)
+
+    def reset(self) -> None:
+        """Forget the partial bytes."""
+        self.path.unlink(missing_ok=True)
+        self.meta.unlink(missing_ok=True)
+
+
+@attrs.define
+class Download:
+    """One file to fetch; `run()` does it with retries, resume and link refresh."""
+
+    session: aiohttp.ClientSession
+    url: str = attrs.field(repr=redact_url)
+    dest: Path
+    timeouts: Timeouts
+    retry: RetryPolicy
+    limiter: anyio.CapacityLimiter
+    refresh: Callable[[], Awaitable[str]] | None = None
+    expected_size: int | None = None
+    on_progress: Progress | None = None
+
+    async def run(self) -> Path:
+        """Download to `dest` (returned at once if it already exists: it is complete)."""
+        if self.dest.exists():
+            return self.dest
+        part, attempt, refreshed = _Part(self.dest), 0, 0
+        while True:
+            try:
+                return await self._attempt(part)
+            except LinkExpired:
+                if self.refresh is None or refreshed >= 2:
+                    raise
+                refreshed += 1
+                log.info("download link expired; refreshing it (%s)", redact_url(self.url))
+                self.url = await self.refresh()
+            except _Again as exc:
+                if attempt >= self.retry.max_retries:
+                    raise TransferError(
+                        f"gave up on {redact_url(self.url)} after {attempt + 1} "
+                        f"attempts ({exc}); call again to resume"
+                    ) from None
+                log.info("download of %s interrupted (%s); resuming", self.dest.name, exc)
+                await anyio.sleep(backoff(self.retry, attempt))
+                attempt += 1
+
+    async def _attempt(self, part: _Part) -> Path:
+        """One request: resume or restart, stream, verify, rename."""
+        offset, etag = await anyio.to_thread.run_sync(part.state, limiter=self.limiter)
+        headers = {"Accept-Encoding": "identity"}
+        if offset and etag:
+            headers.update({"Range": f"bytes={offset}-", "If-Range": etag})
+        t = self.timeouts
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=t.connect, sock_read=t.download_stall
+        )
+        try:
+            async with self.session.get(self.url, headers=headers, timeout=timeout) as resp:
+                return await self._receive(part, resp, offset if resp.status == 206 else 0)
+        except (
+            aiohttp.ClientPayloadError,
+            aiohttp.ServerTimeoutError,
+            aiohttp.ClientOSError,
+            aiohttp.ServerDisconnectedError,
+            TimeoutError,
+        ) as exc:
+            raise _Again(type(exc).__name__) from None
+
+    async def _receive(self, part: _Part, resp: aiohttp.ClientResponse, offset: int) -> Path:
+        """Check the answer, then write its body after the `offset` bytes already kept."""
+        total = _check_status(resp, offset, self.url)
+        if total is None and resp.status == 416:
+            await anyio.to_thread.run_sync(part.reset, limiter=self.limiter)
+            raise _Again("range not satisfiable; restarting")
+        if resp.status == 416:
+            return await self._finish(part, offset, offset, None)
+        etag = resp.headers.get("ETag")
+        await anyio.to_thread.run_sync(_save_meta, part, etag, offset, limiter=self.limiter)
+        digest = await self._digest_of(part, offset) if etag and _MD5_ETAG.match(etag) else None
+        done = await self._stream(part, resp, offset, total, digest)
+        if total is not None and done < total:
+            raise _Again(f"body ended at {done} of {total} bytes")
+        return await self._finish(part, done, total, digest, etag)
+
+    async def _digest_of(self, part: _Part, offset: int) -> hashlib._Hash | None:
+        """An MD5 primed with the bytes already in `.part` (to verify a resumed file)."""
+        return await anyio.to_thread.run_sync(_md5_of, part.path, offset, limiter=self.limiter)
+
+    async def _stream(
+        self,
+        part: _Part,
+        resp: aiohttp.ClientResponse,
+        offset: int,
+        total: int | None,
+        digest: hashlib._Hash | None,
+    ) -> int:
+        """Append the body to `.part`; returns the bytes now in it."""
+        file = await self._open(part.path, "ab" if offset else "wb")
+        done = offset
+        try:
+            async for block in resp.content.iter_chunked(CHUNK):
+                await self._write(file, part.path, block, digest)
+                done += len(block)
+                if self.on_progress is not None:
+                    self.on_progress(done, total)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(_close, file, limiter=self.limiter)
+        return done
+
+    async def _open(self, path: Path, mode: str) -> IO[bytes]:
+        """Open a file off the event loop, with a clear error."""
+        try:
+            return await anyio.to_thread.run_sync(_open_file, path, mode, limiter=self.limiter)
+        except OSError as exc:
+            raise local_error("open", path, exc) from None
+
+    async def _write(
+        self, file: IO[bytes], path: Path, block: bytes, digest: hashlib._Hash | None
+    ) -> None:
+        """Write (and hash) one block off the event loop."""
+        try:
+            await anyio.to_thread.run_sync(_write_block, file, block, digest, limiter=self.limiter)
+        except OSError as exc:
+            raise local_error("write", path, exc) from None
+
+    async def _finish(
+        self,
+        part: _Part,
+        done: int,
+        total: int | None,
+        digest: hashlib._Hash | None,
+        etag: str | None = None,
+    ) -> Path:
+        """Verify length and checksum, then give the file its final name."""
+        expected = self.expected_size if self.expected_size is not None else total
+        problem = None
+        if expected is not None and done != expected:
+            problem = f"got {done} bytes, expected {expected}"
+        elif digest is not None and etag and digest.hexdigest() != etag.strip('"').lower():
+            problem = "the MD5 of the bytes does not match the ETag"
+        if problem is not None:
+            await anyio.to_thread.run_sync(part.reset, limiter=self.limiter)
+            raise IntegrityError(f"{self.dest.name}: {problem}; the partial file was removed")
+        await anyio.to_thread.run_sync(_publish, part, limiter=self.limiter)
+        return self.dest
+
+
+def _check_status(resp: aiohttp.ClientResponse, offset: int, url: str) -> int | None:
+    """The full size of the file (None if unknown); raises for refusals and odd answers."""
+    status = resp.status
+    if status in (401, 403, 410):
+        raise LinkExpired(
+            f"storage refused {redact_url(url)} ({status}): the link expired or "
+            "was tampered with; ask the API for a new one",
+            status=status,
+        )
+    if status == 416:
+        match = re.match(r"bytes \*/(\d+)", resp.headers.get("Content-Range", ""))
+        size = int(match.group(1)) if match else None
+        return size if size == offset and offset else None
+    if status in (408, 429) or status >= 500:
+        raise _Again(f"storage answered {status}")
+    if status == 206:
+        match = _RANGE.match(resp.headers.get("Content-Range", ""))
+        if not match or int(match.group(1)) != offset:
+            raise _Again("storage sent another range than asked")
+        return None if match.group(3) == "*" else int(match.group(3))
+    if status != 200:
+        raise TransferError(f"storage answered {status} for {redact_url(url)}", status=status)
+    return resp.content_length
+
+
+def _save_meta(part: _Part, etag: str | None, offset: int) -> None:
+    """Remember the validator of the bytes being written (or forget a stale one)."""
+    part.path.parent.mkdir(parents=True, exist_ok=True)
+    if etag:
+        part.meta.write_text(etag)
+    elif not offset:
+        part.meta.unlink(missing_ok=True)
+
+
+def _md5_of(path: Path, length: int) -> hashlib._Hash:
+    """MD5 of the first `length` bytes of a file."""
+    digest = hashlib.md5(usedforsecurity=False)
+    if length == 0:
+        return digest
+    with path.open("rb") as file:
+        while length > 0 and (block := file.read(min(CHUNK, length))):
+            digest.update(block)
+            length -= len(block)
+    return digest
+
+
+def _open_file(path: Path, mode: str) -> IO[bytes]:
+    """Open for writing, creating the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open(mode)
+
+
+def _write_block(file: IO[bytes], block: bytes, digest: hashlib._Hash | None) -> None:
+    """Write one block and feed the checksum."""
+    file.write(block)
+    if digest is not None:
+        digest.update(block)
+
+
+def _close(file: IO[bytes]) -> None:
+    """Flush to disk and close."""
+    try:
+        file.flush()
+        os.fsync(file.fileno())
+    finally:
+        file.close()
+
+
+def _publish(part: _Part) -> None:
+    """Rename `.part` into place (atomic) and drop the sidecar."""
+    os.replace(part.path, part.final)
+    part.meta.unlink(missing_ok=True)

@@ -1,0 +1,65 @@
+"""`videos` with `upload`: a local file in three steps, checked before any request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+
+from ..models import VideoInfo
+from ..resources import VideosResource
+from ._upload import CONTENT_TYPES, MediaInfo, Upload, check_duration, check_file, probe
+
+
+class Videos(VideosResource):
+    """Videos, plus `upload`."""
+
+    async def upload(
+        self,
+        path: str | Path,
+        *,
+        duration: float | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        on_progress: Callable[[int, int | None], object] | None = None,
+    ) -> VideoInfo:
+        """Upload a local video and register it; returns its info and credit cost.
+
+        Extension, size (<= 2 GB) and duration (>= 60 s) are checked before any request.
+        Duration and size are read with MediaInfo unless all three are given.
+        """
+        file = Path(path)
+        size = check_file(file)
+        media = await self._media(file, duration, width, height)
+        check_duration(file, media.duration)
+        content_type = CONTENT_TYPES[file.suffix.lower()]
+        ticket = await self.start_upload(file.name, size, content_type)
+        settings = self._transport.settings
+        await Upload(
+            self._transport.session,
+            ticket.upload_url,
+            file,
+            size,
+            content_type,
+            settings.timeouts,
+            settings.retry,
+            self._transport.file_limiter,
+            on_progress,
+        ).run()
+        return await self.complete_upload(
+            ticket.video_id,
+            file.name,
+            duration=media.duration,
+            width=media.width,
+            height=media.height,
+        )
+
+    async def _media(
+        self, file: Path, duration: float | None, width: int | None, height: int | None
+    ) -> MediaInfo:
+        """The caller's figures, or the file's own read off the event loop."""
+        if duration is not None and width is not None and height is not None:
+            return MediaInfo(float(duration), int(width), int(height))
+        found = await anyio.to_thread.run_sync(probe, file, limiter=self._transport.file_limiter)
+        return MediaInfo(duration or found.duration, width or found.width, height or found.height)
