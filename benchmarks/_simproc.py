@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 from types import TracebackType
 
+import aiohttp
 import attrs
 
 
@@ -63,3 +65,29 @@ class SimProcess:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024
         return 0.0
+
+
+async def render_links(sim: SimProcess, count: int) -> list[str]:
+    """Signed download links of `count` distinct finished renders (at most 20)."""
+    async with aiohttp.ClientSession(headers={"X-Api-Key": sim.api_key}) as session:
+
+        async def call(method: str, path: str, body: object = None) -> dict[str, object]:
+            async with session.request(method, sim.base_url + path, json=body) as resp:
+                data: dict[str, object] = await resp.json()
+                return data
+
+        info = await call("POST", "/clips/info", {"url": "https://youtu.be/bench?duration=3600"})
+        video = str(info["video_id"])
+        sub = str((await call("POST", "/clips", {"video_id": video}))["submission_id"])
+        base = f"/clips/{video}/submissions/{sub}"
+        while (await call("GET", base))["status"] != "completed":
+            await asyncio.sleep(0.05)
+        clips = (await call("GET", f"{base}/clips?limit={count}"))["clips"]
+        renders = [
+            str((await call("POST", f"{base}/clips/{clip['id']}/render"))["render_id"])
+            for clip in clips  # type: ignore[attr-defined]
+        ]
+        for render in renders:
+            while (await call("GET", f"/renders/{render}"))["status"] != "completed":
+                await asyncio.sleep(0.05)
+        return [str((await call("GET", f"/renders/{r}/download"))["url"]) for r in renders]

@@ -17,7 +17,7 @@ import time
 
 import aiohttp
 
-from ._simproc import SimProcess
+from ._simproc import SimProcess, render_links
 
 CHUNK = 1024 * 1024
 
@@ -39,29 +39,6 @@ async def _json_load(sim: SimProcess, total: int, concurrency: int) -> tuple[flo
         cpu, start = sim.cpu_seconds(), time.perf_counter()
         await asyncio.gather(*(worker(total // concurrency) for _ in range(concurrency)))
         return time.perf_counter() - start, sim.cpu_seconds() - cpu
-
-
-async def _render_url(sim: SimProcess) -> str:
-    """Make one render and return its signed download link."""
-    async with aiohttp.ClientSession(headers={"X-Api-Key": sim.api_key}) as s:
-
-        async def call(method: str, path: str, **kw: object) -> dict[str, object]:
-            async with s.request(method, sim.base_url + path, **kw) as resp:  # type: ignore[arg-type]
-                data: dict[str, object] = await resp.json()
-                return data
-
-        url = "https://www.youtube.com/watch?v=bench"
-        video = str((await call("POST", "/clips/info", json={"url": url}))["video_id"])
-        sub = str((await call("POST", "/clips", json={"video_id": video}))["submission_id"])
-        base = f"/clips/{video}/submissions/{sub}"
-        while (await call("GET", base))["status"] != "completed":
-            await asyncio.sleep(0.05)
-        clips = (await call("GET", f"{base}/clips?limit=1"))["clips"]
-        clip = clips[0]["id"]  # type: ignore[index]
-        render = str((await call("POST", f"{base}/clips/{clip}/render"))["render_id"])
-        while (await call("GET", f"/renders/{render}"))["status"] != "completed":
-            await asyncio.sleep(0.05)
-        return str((await call("GET", f"/renders/{render}/download"))["url"])
 
 
 async def _download(url: str, path: str) -> tuple[int, float]:
@@ -96,7 +73,7 @@ def main() -> None:
     size = opts.file_mib * CHUNK
     with SimProcess(["--time-scale", "100000", "--render-bytes", str(size)]) as sim:
         wall, cpu = asyncio.run(_json_load(sim, opts.requests, opts.concurrency))
-        url = asyncio.run(_render_url(sim))
+        (url,) = asyncio.run(render_links(sim, 1))
         with tempfile.TemporaryDirectory() as tmp:
             cpu_before = sim.cpu_seconds()
             got, seconds = asyncio.run(_download(url, os.path.join(tmp, "a.mp4")))

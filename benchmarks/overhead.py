@@ -1,0 +1,78 @@
+"""Per-call CPU overhead of the client versus a bare aiohttp call (target <= 1.5x).
+
+    python -m benchmarks.overhead [--calls 3000] [--rounds 5]
+
+The simulator runs in its own process; only this process's CPU time is counted. Both sides
+make the same sequential GET /balance calls over keep-alive, in alternating rounds, and the
+ratio of CPU per call is reported as a median with its spread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+
+import aiohttp
+import orjson
+
+from cutpro_async import CutPro, Pacing
+
+from ._simproc import SimProcess
+
+
+async def _bare(sim: SimProcess, calls: int) -> float:
+    """CPU seconds for `calls` bare aiohttp GETs with JSON decoding."""
+    headers = {"X-Api-Key": sim.api_key}
+    async with aiohttp.ClientSession() as session:
+        start = time.process_time()
+        for _ in range(calls):
+            async with session.get(sim.base_url + "/balance", headers=headers) as resp:
+                orjson.loads(await resp.read())
+        return time.process_time() - start
+
+
+async def _client(sim: SimProcess, calls: int) -> float:
+    """CPU seconds for `calls` client calls (pacing on, at a rate that never waits)."""
+    pacing = Pacing(requests_per_second=1e6, burst=1000)
+    async with CutPro(sim.api_key, base_url=sim.base_url, pacing=pacing) as cp:
+        start = time.process_time()
+        for _ in range(calls):
+            await cp.balance.get()
+        return time.process_time() - start
+
+
+def measure(calls: int, rounds: int) -> list[float]:
+    """Client/bare CPU ratios, one per round."""
+    ratios = []
+    with SimProcess(["--time-scale", "100000"]) as sim:
+        asyncio.run(_bare(sim, 200))  # warm up both paths
+        asyncio.run(_client(sim, 200))
+        for index in range(rounds):
+            # Alternate which side goes first, so drift in the machine's speed cancels out.
+            if index % 2:
+                client = asyncio.run(_client(sim, calls))
+                bare = asyncio.run(_bare(sim, calls))
+            else:
+                bare = asyncio.run(_bare(sim, calls))
+                client = asyncio.run(_client(sim, calls))
+            ratios.append(client / bare)
+    return ratios
+
+
+def main() -> None:
+    """Print the ratio."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=5)
+    opts = parser.parse_args()
+    ratios = measure(opts.calls, opts.rounds)
+    print(
+        f"client CPU per call / bare aiohttp: median {statistics.median(ratios):.2f}x "
+        f"(min {min(ratios):.2f}, max {max(ratios):.2f}; target <= 1.5x)"
+    )
+
+
+if __name__ == "__main__":
+    main()
