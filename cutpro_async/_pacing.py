@@ -2,7 +2,8 @@
 
 Each call reserves its start time synchronously (first come, first served), then sleeps until
 then, before it takes a pooled connection. A 429 pauses the affected budget for the server's
-wait and halves the global rate, which recovers step by step on success.
+wait and halves the global rate (once per pause, never below a sixteenth of it), which climbs
+back by a twentieth of it per success.
 """
 
 from __future__ import annotations
@@ -49,13 +50,14 @@ class _Rate:
         self._tat = max(self._tat, start) + interval
         return start
 
-    def slow_down(self) -> None:
-        """Halve the rate after a 429 (never below one request per 10 s)."""
-        self.rate = max(0.1, self.rate / 2)
+    def slow_down(self, now: float) -> None:
+        """Halve the rate after a 429, once per pause (a burst of 429s is one signal)."""
+        if now >= self.paused_until:
+            self.rate = max(self.ceiling / 16, self.rate / 2)
 
     def recover(self) -> None:
-        """Creep back towards the configured rate after a success."""
-        self.rate = min(self.ceiling, self.rate * 1.05)
+        """Climb back towards the configured rate: a twentieth of it per success."""
+        self.rate = min(self.ceiling, self.rate + self.ceiling / 20)
 
 
 class Pacer:
@@ -88,13 +90,14 @@ class Pacer:
 
     def on_rate_limited(self, route: str, retry_after: float | None) -> None:
         """A 429 arrived for `route`: pause its budget (or the global rate) and slow down."""
-        pause = time.monotonic() + (retry_after or 1.0)
+        now = time.monotonic()
+        pause = now + (retry_after or 1.0)
         window = self._windows.get(route)
         if window is not None:
             window.paused_until = max(window.paused_until, pause)
         elif self._global is not None:
+            self._global.slow_down(now)
             self._global.paused_until = max(self._global.paused_until, pause)
-            self._global.slow_down()
 
     def on_success(self) -> None:
         """A request succeeded: let the global rate recover."""

@@ -73,7 +73,7 @@ class Pacing:
 
     `requests_per_second` caps the whole client (None: no cap) with bursts of `burst`;
     `endpoints` holds per-route budgets keyed `METHOD /path/{param}`. A 429 pauses the
-    affected budget for the server's wait and halves the global rate, which then recovers.
+    affected budget for the server's wait and halves the global rate, which then climbs back.
     """
 
     requests_per_second: float | None = attrs.field(default=20.0, validator=_positive)

@@ -21,6 +21,7 @@ import anyio
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from .._groups import sole_error
 from .._retry import backoff
 from ..config import RetryPolicy, Timeouts
 from ..errors import IntegrityError, LinkExpired, TransferError
@@ -173,7 +174,7 @@ class Download:
                     async for block in _blocks(resp):
                         await send.send(block)
         except BaseExceptionGroup as group_error:
-            raise _sole(group_error) from None
+            raise sole_error(group_error) from None
         finally:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(_close, file, limiter=self.limiter)
@@ -249,13 +250,6 @@ async def _blocks(resp: aiohttp.ClientResponse) -> AsyncIterator[list[bytes]]:
             group, size = [], 0
     if group:
         yield group
-
-
-def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The one real error of a reader/writer pair (the other side was only cancelled)."""
-    errors = [e for e in group.exceptions if not isinstance(e, anyio.get_cancelled_exc_class())]
-    first = (errors or list(group.exceptions))[0]
-    return _sole(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _check_status(resp: aiohttp.ClientResponse, offset: int, url: str) -> int | None:

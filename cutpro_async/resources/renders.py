@@ -23,10 +23,14 @@ class RendersResource(Resource):
     """`POST .../render` and `/renders`."""
 
     async def create(self, video_id: str, submission_id: str, clip_id: str) -> RenderCreated:
-        """Queue a render of a clip (or get the cached one); `AlreadyInProgress` if rendering."""
+        """Queue a render of a clip (or get the cached one); `AlreadyInProgress` if rendering.
+
+        Rendering is free and a repeated request finds the first render (409 or cache hit),
+        so this call is retried like a read after an ambiguous failure.
+        """
         ids = {"videoId": video_id, "submissionId": submission_id, "clipId": clip_id}
         template = "/clips/{videoId}/submissions/{submissionId}/clips/{clipId}/render"
-        return await self._typed(RenderCreated, "POST", template, ids=ids, safe=False)
+        return await self._typed(RenderCreated, "POST", template, ids=ids, safe=True)
 
     async def list(
         self, *, page: int = 1, limit: int = 20, status: str | None = None

@@ -1,0 +1,75 @@
+"""Batch orchestration: many videos through the whole pipeline, durably, within a budget.
+
+    async with CutPro() as cp:
+        store = await SQLiteStore.open("clips/.cutpro-state.sqlite")
+        summary = await Batch(cp, RunOptions(out="clips"), store).run(urls)
+
+`clip_video` runs the whole pipeline for one source and returns the downloaded paths.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..client import CutPro
+from .events import (
+    BytesDownloaded,
+    CreditsSpent,
+    Event,
+    FileSaved,
+    Priced,
+    StageFinished,
+    StageStarted,
+    Summary,
+    VideoDone,
+    VideoFailed,
+    VideoSkipped,
+)
+from .manifest import write_manifest
+from .options import Concurrency, RunOptions
+from .pipeline import Batch
+from .record import Record
+from .sources import normalize
+from .store import MemoryStore, SQLiteStore, Store, StoreLocked
+
+
+async def clip_video(client: CutPro, source: str, out: str | Path, **options: Any) -> list[Path]:
+    """Run the whole pipeline for one URL or local file; returns the downloaded MP4 paths.
+
+    Keyword options are those of `RunOptions` (`top_k`, `min_rating`, `timeframe`, ...).
+    The error that stopped the video is raised as is.
+    """
+    store = MemoryStore()
+    batch = Batch(client, RunOptions(out=out, **options), store)
+    await batch.run([source])
+    key = normalize(source)
+    if key in batch.errors:
+        raise batch.errors[key]
+    record = await store.load(key)
+    return [Path(saved.path) for saved in record.files] if record else []
+
+
+__all__ = [
+    "Batch",
+    "BytesDownloaded",
+    "Concurrency",
+    "CreditsSpent",
+    "Event",
+    "FileSaved",
+    "MemoryStore",
+    "Priced",
+    "Record",
+    "RunOptions",
+    "SQLiteStore",
+    "StageFinished",
+    "StageStarted",
+    "Store",
+    "StoreLocked",
+    "Summary",
+    "VideoDone",
+    "VideoFailed",
+    "VideoSkipped",
+    "clip_video",
+    "write_manifest",
+]

@@ -1,0 +1,133 @@
+"""Typed progress events of a batch run, and its summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+STAGES = ("analyze", "submit", "wait", "render", "download")
+
+
+@attrs.frozen
+class StageStarted:
+    """A video entered a stage."""
+
+    source: str
+    stage: str
+
+
+@attrs.frozen
+class StageFinished:
+    """A video finished a stage."""
+
+    source: str
+    stage: str
+
+
+@attrs.frozen
+class Priced:
+    """The cost of a video is known (analysis or upload done)."""
+
+    source: str
+    video_id: str
+    credits: float
+
+
+@attrs.frozen
+class CreditsSpent:
+    """A submission was charged (or adopted after a crash)."""
+
+    source: str
+    credits: float
+    total: float
+
+
+@attrs.frozen
+class BytesDownloaded:
+    """Download progress of one clip."""
+
+    source: str
+    clip_id: str
+    done: int
+    total: int | None
+
+
+@attrs.frozen
+class FileSaved:
+    """A clip's MP4 is on disk, verified."""
+
+    source: str
+    clip_id: str
+    path: Path
+    size: int
+    sha256: str
+
+
+@attrs.frozen
+class VideoDone:
+    """Every chosen clip of a video is on disk (or priced, in a dry run)."""
+
+    source: str
+    files: int
+
+
+@attrs.frozen
+class VideoSkipped:
+    """A video was not processed (already done, over budget, ...)."""
+
+    source: str
+    reason: str
+
+
+@attrs.frozen
+class VideoFailed:
+    """A video failed; the others go on."""
+
+    source: str
+    stage: str
+    error: str
+
+
+Event = (
+    StageStarted
+    | StageFinished
+    | Priced
+    | CreditsSpent
+    | BytesDownloaded
+    | FileSaved
+    | VideoDone
+    | VideoSkipped
+    | VideoFailed
+)
+
+
+@attrs.define
+class Summary:
+    """What a run did."""
+
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    credits_spent: float = 0.0
+    credits_priced: float = 0.0
+    files: int = 0
+    bytes: int = 0
+    elapsed: float = 0.0
+    interrupted: bool = False
+
+    def count(self, event: Event) -> None:
+        """Fold one event into the totals."""
+        if isinstance(event, VideoDone):
+            self.done += 1
+        elif isinstance(event, VideoFailed):
+            self.failed += 1
+        elif isinstance(event, VideoSkipped):
+            self.skipped += 1
+        elif isinstance(event, CreditsSpent):
+            self.credits_spent += event.credits
+        elif isinstance(event, Priced):
+            self.credits_priced += event.credits
+        elif isinstance(event, FileSaved):
+            self.files += 1
+            self.bytes += event.size

@@ -1,0 +1,61 @@
+"""What a batch run should do, as one frozen value object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+from attrs import validators as v
+
+from .events import STAGES
+
+
+@attrs.frozen
+class Concurrency:
+    """How many videos may be in each stage at once; each stage has its own pool.
+
+    Analysis is also paced by the client (10 per minute), so a larger pool there only queues.
+    """
+
+    analyze: int = attrs.field(default=4, validator=v.gt(0))
+    submit: int = attrs.field(default=4, validator=v.gt(0))
+    wait: int = attrs.field(default=1000, validator=v.gt(0))
+    render: int = attrs.field(default=8, validator=v.gt(0))
+    download: int = attrs.field(default=4, validator=v.gt(0))
+
+    def of(self, stage: str) -> int:
+        """The pool size of a stage."""
+        assert stage in STAGES
+        value: int = getattr(self, stage)
+        return value
+
+
+def _timeframe(_: object, __: object, value: tuple[float, float] | None) -> None:
+    """A timeframe is (start, end) seconds with 0 <= start < end."""
+    if value is not None and not 0 <= value[0] < value[1]:
+        raise ValueError(f"timeframe needs 0 <= start < end, got {value}")
+
+
+@attrs.frozen
+class RunOptions:
+    """The choices of a batch run.
+
+    `naming` is a template with `{video_id}`, `{clip_id}`, `{render_id}`, `{rank}` (1 = best).
+    `budget` caps the credits this record may spend (None: only the balance limits it);
+    `dry_run` prices every video and spends nothing.
+    """
+
+    out: Path = attrs.field(converter=Path)
+    top_k: int = attrs.field(default=3, validator=v.gt(0))
+    min_rating: float | None = attrs.field(default=None, validator=v.optional([v.ge(0), v.le(10)]))
+    strategy_id: str | None = None
+    template_id: str | None = None
+    timeframe: tuple[float, float] | None = attrs.field(default=None, validator=_timeframe)
+    source_language: str = "auto"
+    render: bool = True
+    naming: str = "{video_id}_{clip_id}.mp4"
+    budget: float | None = attrs.field(default=None, validator=v.optional(v.ge(0)))
+    dry_run: bool = False
+    retry_failed: bool = False
+    concurrency: Concurrency = Concurrency()
+    max_in_flight: int = attrs.field(default=2000, validator=v.gt(0))

@@ -1,0 +1,377 @@
+"""The orchestrator: every video through analyze → submit → wait → render → download.
+
+Each stage has its own pool, so a slow stage never starves a fast one; the record is saved
+after every step, so a crashed or interrupted run resumes where it stopped without paying
+twice; one video's failure is recorded and never stops the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from .._groups import sole_error
+from ..client import CutPro
+from ..errors import AlreadyInProgress, CutProError, Expired, RenderFailed, SubmissionFailed
+from ..models import Clip
+from . import record as stages
+from .events import (
+    STAGES,
+    BytesDownloaded,
+    CreditsSpent,
+    Event,
+    FileSaved,
+    Priced,
+    StageFinished,
+    StageStarted,
+    Summary,
+    VideoDone,
+    VideoFailed,
+    VideoSkipped,
+)
+from .options import RunOptions
+from .record import ChosenClip, Record, SavedFile
+from .sources import Sources, is_url, iterate
+from .store import Store
+
+log = logging.getLogger("cutpro_async")
+
+
+class _Skip(Exception):
+    """This video is not processed (budget, balance); the reason is recorded."""
+
+
+class Batch:
+    """Runs sources through the pipeline with one client, one store and one set of options."""
+
+    def __init__(self, client: CutPro, options: RunOptions, store: Store) -> None:
+        self.client = client
+        self.options = options
+        self.store = store
+        self.summary = Summary()
+        self.errors: dict[str, BaseException] = {}
+        self._pools = {s: anyio.CapacityLimiter(options.concurrency.of(s)) for s in STAGES}
+        self._listeners: list[Callable[[Event], object]] = []
+        self._spent = 0.0
+        self._balance = math.inf
+        self._soft = anyio.CancelScope()
+
+    # -- running --------------------------------------------------------------------------
+
+    async def run(
+        self, sources: Sources, on_event: Callable[[Event], object] | None = None
+    ) -> Summary:
+        """Process every source; returns the summary (also kept in `self.summary`)."""
+        if on_event is not None:
+            self._listeners.append(on_event)
+        started = time.monotonic()
+        try:
+            await self._prepare()
+            with self._soft:
+                await self._feed(sources)
+            self.summary.interrupted = self._soft.cancel_called
+        finally:
+            self.summary.elapsed = time.monotonic() - started
+            if on_event is not None:
+                self._listeners.remove(on_event)
+        return self.summary
+
+    @contextlib.asynccontextmanager
+    async def events(self, sources: Sources) -> AsyncIterator[MemoryObjectReceiveStream[Event]]:
+        """`async with batch.events(sources) as events: async for event in events: ...`."""
+        send, receive = anyio.create_memory_object_stream[Event](math.inf)
+
+        async def drive() -> None:
+            async with send:
+                await self.run(sources, send.send_nowait)
+
+        async with anyio.create_task_group() as group, receive:
+            group.start_soon(drive)
+            yield receive
+
+    def stop(self) -> None:
+        """Stop taking work: running steps end at their next wait, records stay resumable."""
+        self._soft.cancel()
+
+    def _emit(self, event: Event) -> None:
+        """Count an event and hand it to the listeners."""
+        self.summary.count(event)
+        for listener in self._listeners:
+            listener(event)
+
+    async def _prepare(self) -> None:
+        """Credits already spent by this record, and the balance left."""
+        self._spent = sum(
+            r.credits_cost or 0 for r in await self.store.records() if r.submission_id
+        )
+        if not self.options.dry_run or self.options.budget is None:
+            self._balance = (await self.client.balance.get()).balance
+
+    async def _feed(self, sources: Sources) -> None:
+        """Start one task per source, never more than `max_in_flight` at once."""
+        slots = anyio.Semaphore(self.options.max_in_flight)
+        async with anyio.create_task_group() as group:
+            position = 0
+            async for source in iterate(sources):
+                await slots.acquire()
+                group.start_soon(self._video, position, source, slots)
+                position += 1
+
+    async def _video(self, position: int, source: str, slots: anyio.Semaphore) -> None:
+        """One source, start to end; failures are recorded, never raised."""
+        record = Record(source, position)
+        try:
+            record = await self.store.load(source) or record
+            if self._finished(record):
+                self._emit(VideoSkipped(source, f"already {record.stage}"))
+                return
+            await self._process(record)
+        except _Skip as skip:
+            self._emit(VideoSkipped(source, str(skip)))
+        except CutProError as exc:
+            await self._failed(record, exc)
+        except Exception as exc:  # a bug must not stop the other videos
+            log.exception("unexpected error on %s", source)
+            await self._failed(record, exc)
+        finally:
+            slots.release()
+
+    def _finished(self, record: Record) -> bool:
+        """Whether a record needs no work in this run."""
+        if record.stage == stages.FAILED:
+            # Once paid for, a video is resumed for free; before that, only when asked to.
+            paid = record.submit_intent is not None and record.retryable
+            return not (self.options.retry_failed or paid)
+        if record.stage == stages.PRICED:
+            return self.options.dry_run
+        return record.stage in stages.FINAL
+
+    async def _failed(self, record: Record, exc: BaseException) -> None:
+        """Record a failure with its reason."""
+        stage = record.stage
+        record.stage, record.error = stages.FAILED, f"{type(exc).__name__}: {exc}"
+        record.retryable = not isinstance(exc, SubmissionFailed)
+        record.attempts += 1
+        self.errors[record.source] = exc
+        with anyio.CancelScope(shield=True):
+            await self.store.save(record)
+        self._emit(VideoFailed(record.source, stage, record.error))
+
+    # -- the stages -----------------------------------------------------------------------
+
+    async def _process(self, record: Record) -> None:
+        """Run whatever stages a record still needs."""
+        record.error = None
+        if record.video_id is None:
+            await self._price(record)
+        if self.options.dry_run:
+            record.stage = stages.PRICED
+            await self.store.save(record)
+            self._emit(VideoDone(record.source, 0))
+            return
+        if record.submission_id is None:
+            await self._submit(record)
+        if record.clips is None:
+            await self._choose_clips(record)
+        assert record.clips is not None
+        if self.options.render:
+            try:
+                async with anyio.create_task_group() as group:
+                    for rank, clip in enumerate(record.clips, 1):
+                        group.start_soon(self._deliver, record, clip, rank)
+            except BaseExceptionGroup as errors:
+                raise sole_error(errors) from None
+        record.stage = stages.DONE
+        await self.store.save(record)
+        self._emit(VideoDone(record.source, len(record.files)))
+
+    @contextlib.asynccontextmanager
+    async def _stage(self, record: Record, stage: str) -> AsyncIterator[None]:
+        """Hold a place in a stage's pool, with start/finish events."""
+        async with self._pools[stage]:
+            self._emit(StageStarted(record.source, stage))
+            yield
+            self._emit(StageFinished(record.source, stage))
+
+    async def _price(self, record: Record) -> None:
+        """Analyze a URL or upload a file: the video id and its cost."""
+        async with self._stage(record, "analyze"):
+            if is_url(record.source):
+                info = await self.client.videos.analyze(record.source)
+            else:
+                info = await self.client.videos.upload(record.source)
+        record.video_id, record.credits_cost = info.video_id, self._cost(info.credits_cost)
+        record.stage = stages.PRICED
+        await self.store.save(record)
+        self._emit(Priced(record.source, info.video_id, record.credits_cost))
+
+    def _cost(self, whole_video: float) -> float:
+        """The cost of the processed part: 1 credit a minute of the timeframe, at most the whole."""
+        frame = self.options.timeframe
+        return (
+            whole_video
+            if frame is None
+            else min(whole_video, math.ceil((frame[1] - frame[0]) / 60))
+        )
+
+    def _reserve(self, cost: float) -> None:
+        """Count a submission against the budget and the balance, or skip the video."""
+        budget = self.options.budget
+        if budget is not None and self._spent + cost > budget:
+            raise _Skip(f"over budget: {cost:g} credits would take the run past {budget:g}")
+        if cost > self._balance:
+            raise _Skip(f"not enough credits: needs {cost:g}, {self._balance:g} left")
+        self._spent += cost
+        self._balance -= cost
+
+    async def _submit(self, record: Record) -> None:
+        """The paid step: intent saved first, the submission id right after (shielded)."""
+        assert record.video_id is not None and record.credits_cost is not None
+        if record.submit_intent is not None:  # a previous run stopped inside this step
+            found = await self.client.submissions.reconcile(
+                record.video_id, since=record.submit_intent
+            )
+            if found is not None:
+                self._spent += record.credits_cost
+                self._balance -= record.credits_cost
+                await self._submitted(record, found.submission_id, found.credit_cost or 0.0)
+                return
+        self._reserve(record.credits_cost)
+        async with self._stage(record, "submit"):
+            with anyio.CancelScope(shield=True):  # an interrupt must not split pay and record
+                await self._pay(record)
+
+    async def _pay(self, record: Record) -> None:
+        """Save the intent, submit (never twice: see `submissions.create`), save the id."""
+        assert record.video_id is not None
+        if record.submit_intent is None:
+            record.submit_intent, record.stage = datetime.now(UTC), stages.SUBMITTING
+            await self.store.save(record)
+        opts = self.options
+        created = await self.client.submissions.create(
+            record.video_id,
+            timeframe=opts.timeframe,
+            source_language=opts.source_language,
+            strategy_id=opts.strategy_id,
+            attempt_started=record.submit_intent,
+        )
+        await self._submitted(record, created.submission_id, created.credits_charged)
+
+    async def _submitted(self, record: Record, submission_id: str, credits: float) -> None:
+        """Save the submission id: from now on a restart polls instead of paying."""
+        record.submission_id, record.stage = submission_id, stages.SUBMITTED
+        await self.store.save(record)
+        self._emit(CreditsSpent(record.source, credits, self._spent))
+
+    async def _choose_clips(self, record: Record) -> None:
+        """Wait for the clips, keep the best `top_k`, apply the template if asked."""
+        assert record.video_id is not None and record.submission_id is not None
+        async with self._stage(record, "wait"):
+            await self.client.submissions.wait(record.video_id, record.submission_id)
+        chosen: list[Clip] = []
+        async for clip in self.client.clips.iter(
+            record.video_id, record.submission_id, min_rating=self.options.min_rating
+        ):
+            chosen.append(clip)
+            if len(chosen) == self.options.top_k:
+                break
+        record.clips = [
+            ChosenClip(c.id, c.title, c.rating, c.start_time, c.end_time) for c in chosen
+        ]
+        if self.options.template_id and chosen and not record.template_applied:
+            await self.client.clips.apply_template(
+                record.video_id,
+                record.submission_id,
+                self.options.template_id,
+                [c.id for c in chosen],
+            )
+            record.template_applied = True
+        record.stage = stages.CLIPPED
+        await self.store.save(record)
+
+    async def _deliver(self, record: Record, clip: ChosenClip, rank: int) -> None:
+        """Render one clip (once), wait for it, download and hash it."""
+        for saved in record.files:
+            if saved.clip_id == clip.id and await anyio.Path(saved.path).exists():
+                return
+        try:
+            path, render_id = await self._fetch(record, clip, rank)
+        except (RenderFailed, Expired) as exc:
+            if isinstance(exc, RenderFailed) and exc.status != "expired":
+                raise
+            log.info("render of clip %s expired before download; rendering it again", clip.id)
+            record.renders.pop(clip.id, None)
+            path, render_id = await self._fetch(record, clip, rank)
+        size, digest = await anyio.to_thread.run_sync(_sha256, path)
+        record.files = [f for f in record.files if f.clip_id != clip.id]
+        record.files.append(SavedFile(clip.id, render_id, str(path), size, digest))
+        await self.store.save(record)
+        self._emit(FileSaved(record.source, clip.id, path, size, digest))
+
+    async def _fetch(self, record: Record, clip: ChosenClip, rank: int) -> tuple[Path, str]:
+        """The clip's render, finished and downloaded: (path, render id)."""
+        render_id = await self._render(record, clip)
+        async with self._stage(record, "wait"):
+            await self.client.renders.wait(render_id)
+        name = self.options.naming.format(
+            video_id=record.video_id, clip_id=clip.id, render_id=render_id, rank=rank
+        )
+
+        def progress(done: int, total: int | None) -> None:
+            self._emit(BytesDownloaded(record.source, clip.id, done, total))
+
+        async with self._stage(record, "download"):
+            path = await self.client.renders.download(
+                render_id, self.options.out, name=name, on_progress=progress
+            )
+        return path, render_id
+
+    async def _render(self, record: Record, clip: ChosenClip) -> str:
+        """The render of a clip: the recorded one, a new one, or the one already running."""
+        if clip.id in record.renders:
+            return record.renders[clip.id]
+        assert record.video_id is not None and record.submission_id is not None
+        async with self._stage(record, "render"):
+            render_id = await self._start_render(record.video_id, record.submission_id, clip.id)
+        record.renders[clip.id] = render_id
+        await self.store.save(record)
+        return render_id
+
+    async def _start_render(self, video_id: str, submission_id: str, clip_id: str) -> str:
+        """Request a render; when one is already running, learn its id.
+
+        The API names the running render in `extra.render_id` when it can; otherwise asking
+        again once it has finished returns it from the render cache.
+        """
+        polling = self.client.settings.polling
+        interval = polling.first
+        while True:
+            try:
+                return (
+                    await self.client.renders.create(video_id, submission_id, clip_id)
+                ).render_id
+            except AlreadyInProgress as exc:
+                running = exc.extra.get("render_id")
+                if isinstance(running, str):
+                    return running
+            await anyio.sleep(interval)
+            interval = min(polling.max_interval, interval * polling.factor)
+
+
+def _sha256(path: Path) -> tuple[int, str]:
+    """Size and SHA-256 of a file (read in 1 MiB blocks)."""
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as file:
+        while block := file.read(1024 * 1024):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()

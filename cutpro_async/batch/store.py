@@ -1,0 +1,161 @@
+"""Where batch records live: a small interface, and SQLite behind it by default.
+
+SQLite runs in one worker thread at a time (calls are serialised through a limiter), in WAL
+mode: a record saved before a crash (even SIGKILL) is there on restart. A lock file next to
+the database refuses a second process on the same record.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+from pathlib import Path
+from typing import IO, Protocol
+
+import anyio
+import orjson
+
+from .._converter import structure, unstructure
+from ..errors import CutProError
+from .record import Record
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    source TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    stage TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_stage ON records (stage);
+"""
+
+
+class StoreLocked(CutProError):
+    """Another process is running a batch on the same record."""
+
+
+class Store(Protocol):
+    """What the orchestrator needs from a record store (swap in a distributed one later)."""
+
+    async def load(self, source: str) -> Record | None:
+        """The record of a source, if any."""
+
+    async def save(self, record: Record) -> None:
+        """Write a record durably (replacing the previous version)."""
+
+    async def records(self) -> list[Record]:
+        """Every record, in source order."""
+
+    async def close(self) -> None:
+        """Release the store."""
+
+
+class MemoryStore:
+    """A store that forgets everything at exit (single-video runs, tests)."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, Record] = {}
+
+    async def load(self, source: str) -> Record | None:
+        """The record of a source, if any."""
+        return self._records.get(source)
+
+    async def save(self, record: Record) -> None:
+        """Keep a record."""
+        self._records[record.source] = record
+
+    async def records(self) -> list[Record]:
+        """Every record, in source order."""
+        return sorted(self._records.values(), key=lambda r: r.position)
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+class SQLiteStore:
+    """Records in an SQLite file; open with `await SQLiteStore.open(path)`."""
+
+    def __init__(self, path: Path, db: sqlite3.Connection, lock: IO[str]) -> None:
+        self.path = path
+        self._db = db
+        self._lock = lock
+        self._limiter = anyio.CapacityLimiter(1)
+
+    @classmethod
+    async def open(cls, path: str | Path) -> SQLiteStore:
+        """Open (or create) the record, refusing it if another process holds it."""
+        file = Path(path)
+        lock = await anyio.to_thread.run_sync(_take_lock, file)
+        db = await anyio.to_thread.run_sync(_connect, file)
+        return cls(file, db, lock)
+
+    async def _run(self, sql: str, *args: object) -> list[tuple[object, ...]]:
+        """One statement in the store's thread; commits."""
+
+        def work() -> list[tuple[object, ...]]:
+            with self._db:
+                return self._db.execute(sql, args).fetchall()
+
+        return await anyio.to_thread.run_sync(work, limiter=self._limiter)
+
+    async def load(self, source: str) -> Record | None:
+        """The record of a source, if any."""
+        rows = await self._run("SELECT data FROM records WHERE source = ?", source)
+        return _decode(rows[0][0]) if rows else None
+
+    async def save(self, record: Record) -> None:
+        """Write a record (replacing the previous version)."""
+        data = orjson.dumps(unstructure(record))
+        await self._run(
+            "INSERT INTO records (source, position, stage, data) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (source) DO UPDATE SET stage = excluded.stage, data = excluded.data",
+            record.source,
+            record.position,
+            record.stage,
+            data,
+        )
+
+    async def records(self) -> list[Record]:
+        """Every record, in source order."""
+        rows = await self._run("SELECT data FROM records ORDER BY position")
+        return [_decode(row[0]) for row in rows]
+
+    async def close(self) -> None:
+        """Close the database and release the lock."""
+        await anyio.to_thread.run_sync(self._db.close, limiter=self._limiter)
+        self._lock.close()
+
+
+def _decode(data: object) -> Record:
+    """A record from its stored JSON."""
+    assert isinstance(data, bytes)
+    return structure(orjson.loads(data), Record)
+
+
+def _take_lock(file: Path) -> IO[str]:
+    """An exclusive lock on `<file>.lock`; `StoreLocked` if another process has it."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(file.with_name(file.name + ".lock"), "a+")  # noqa: SIM115 - held until close
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        handle.close()
+        raise StoreLocked(
+            f"{file} is in use by {owner}: wait for that run to end, or use another --state file"
+        ) from None
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    return handle
+
+
+def _connect(file: Path) -> sqlite3.Connection:
+    """Open the database in WAL mode with the schema in place."""
+    db = sqlite3.connect(file, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.executescript(_SCHEMA)
+    return db
