@@ -21,7 +21,14 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from .._groups import sole_error
 from ..client import CutPro
-from ..errors import AlreadyInProgress, CutProError, Expired, RenderFailed, SubmissionFailed
+from ..errors import (
+    AlreadyInProgress,
+    CutProError,
+    Expired,
+    RenderFailed,
+    SubmissionFailed,
+    UsageError,
+)
 from ..models import Clip
 from . import record as stages
 from .events import (
@@ -109,10 +116,17 @@ class Batch:
             listener(event)
 
     async def _prepare(self) -> None:
-        """Credits already spent by this record, and the balance left."""
-        self._spent = sum(
-            r.credits_cost or 0 for r in await self.store.records() if r.submission_id
-        )
+        """Check the record belongs to this API; credits already spent; the balance left."""
+        records = await self.store.records()
+        endpoint = self.client.settings.base_url
+        bound = await self.store.bind(endpoint)
+        unfinished = [r for r in records if r.stage not in stages.FINAL and r.video_id]
+        if bound != endpoint and unfinished:
+            raise UsageError(
+                f"this record has {len(unfinished)} unfinished videos made against {bound}, not "
+                f"{endpoint}: resume them against the same API, or start a new record"
+            )
+        self._spent = sum(r.credits_cost or 0 for r in records if r.submission_id)
         if not self.options.dry_run or self.options.budget is None:
             self._balance = (await self.client.balance.get()).balance
 

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS records (
     data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_stage ON records (stage);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -46,6 +47,9 @@ class Store(Protocol):
 
     async def records(self) -> list[Record]:
         """Every record, in source order."""
+
+    async def bind(self, endpoint: str) -> str:
+        """Tie the records to the API they were made against; returns the first one bound."""
 
     async def close(self) -> None:
         """Release the store."""
@@ -68,6 +72,11 @@ class MemoryStore:
     async def records(self) -> list[Record]:
         """Every record, in source order."""
         return sorted(self._records.values(), key=lambda r: r.position)
+
+    async def bind(self, endpoint: str) -> str:
+        """Tie the records to an API; returns the first one bound."""
+        self._endpoint: str = getattr(self, "_endpoint", endpoint)
+        return self._endpoint
 
     async def close(self) -> None:
         """Nothing to release."""
@@ -120,6 +129,12 @@ class SQLiteStore:
         """Every record, in source order."""
         rows = await self._run("SELECT data FROM records ORDER BY position")
         return [_decode(row[0]) for row in rows]
+
+    async def bind(self, endpoint: str) -> str:
+        """Tie the records to an API; returns the first one bound."""
+        await self._run("INSERT OR IGNORE INTO meta (key, value) VALUES ('endpoint', ?)", endpoint)
+        rows = await self._run("SELECT value FROM meta WHERE key = 'endpoint'")
+        return str(rows[0][0])
 
     async def close(self) -> None:
         """Close the database and release the lock."""

@@ -1,4 +1,4 @@
-"""The `cutpro` command: thin wrappers over the library and the simulator."""
+"""`cutpro simulate`: the simulator as a standalone server."""
 
 from __future__ import annotations
 
@@ -7,17 +7,10 @@ import contextlib
 
 import click
 
-from ._version import __version__
-from .testing import FakeCutPro, parse_faults
+from ..testing import FakeCutPro, parse_faults
 
 
-@click.group()
-@click.version_option(__version__, prog_name="cutpro")
-def main() -> None:
-    """Clip long videos into short ones with the CutPro API."""
-
-
-@main.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8765, show_default=True, help="API port (0 picks a free one).")
 @click.option("--storage-port", default=0, help="Port of the signed-link storage host (0: free).")

@@ -1,0 +1,118 @@
+"""Small commands for single calls: info, balance, renders, download, status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..batch import SQLiteStore
+from ..batch.record import FINAL
+from ..client import CutPro
+from ._common import execute, fail
+
+console = Console()
+
+
+@click.command()
+@click.argument("url")
+def info(url: str) -> None:
+    """Analyze a public video URL: title, duration and credit cost (free)."""
+
+    async def work() -> None:
+        async with CutPro() as cp:
+            video = await cp.videos.analyze(url)
+        console.print(
+            f"[bold]{video.title}[/] ({video.platform}, {video.duration / 60:.1f} min)\n"
+            f"video_id {video.video_id}: costs {video.credits_cost:g} credits, "
+            f"balance {video.current_balance:g}"
+        )
+
+    execute(work())
+
+
+@click.command()
+def balance() -> None:
+    """Show the workspace's credit balance."""
+
+    async def work() -> None:
+        async with CutPro() as cp:
+            result = await cp.balance.get()
+        console.print(f"{result.balance:g} credits")
+
+    execute(work())
+
+
+@click.command()
+@click.option("--status", type=click.Choice(["processing", "completed", "failed"]), default=None)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100))
+def renders(status: str | None, limit: int) -> None:
+    """List the newest renders."""
+
+    async def work() -> None:
+        async with CutPro() as cp:
+            page = await cp.renders.list(limit=limit, status=status)
+        table = Table("render_id", "status", "progress", "name", "created")
+        for item in page.renders:
+            table.add_row(
+                item.render_id,
+                str(item.status),
+                f"{item.progress:.0f}%",
+                item.name or "",
+                item.created_at.isoformat(timespec="seconds"),
+            )
+        console.print(table)
+
+    execute(work())
+
+
+@click.command()
+@click.argument("render_id")
+@click.option("--out", default=".", type=click.Path(file_okay=False), help="Folder to save into.")
+def download(render_id: str, out: str) -> None:
+    """Download a completed render's MP4 (resumable)."""
+
+    async def work() -> None:
+        async with CutPro() as cp:
+            path = await cp.renders.download(render_id, out)
+        console.print(str(path))
+
+    execute(work())
+
+
+@click.command()
+@click.option(
+    "--state",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="The record of a run (DIR/.cutpro-state.sqlite).",
+)
+def status(state: str) -> None:
+    """Summarise a run's record: videos per stage, files, credits, failures."""
+
+    async def work() -> None:
+        store = await SQLiteStore.open(Path(state))
+        try:
+            records = await store.records()
+        finally:
+            await store.close()
+        stages: dict[str, int] = {}
+        for record in records:
+            stages[record.stage] = stages.get(record.stage, 0) + 1
+        spent = sum(r.credits_cost or 0 for r in records if r.submission_id)
+        files = sum(len(r.files) for r in records)
+        running = sum(n for stage, n in stages.items() if stage not in FINAL)
+        console.print(
+            f"{len(records)} videos: "
+            + ", ".join(f"{n} {s}" for s, n in sorted(stages.items()))
+            + f"\n{files} files, {spent:g} credits spent, {running} resumable"
+        )
+        for record in records:
+            if record.error:
+                console.print(f"[red]{record.source}[/]: {record.error}")
+
+    if not Path(state).exists():
+        fail(f"no record at {state}")
+    execute(work())
