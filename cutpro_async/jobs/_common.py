@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from .._http import Transport
+from ..errors import UsageError
 from ._download import Download, Progress
 
 
@@ -42,5 +43,5 @@ def target_path(folder: str | Path, name: str) -> Path:
     base = Path(folder)
     path = base / name
     if path.parent != base or name in ("", ".", ".."):
-        raise ValueError(f"unsafe file name {name!r}")
+        raise UsageError(f"unsafe file name {name!r}: give a plain name without folders")
     return path

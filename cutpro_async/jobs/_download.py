@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import aiohttp
 import anyio
@@ -34,6 +34,7 @@ SYNC_EVERY = 16 * CHUNK
 _MD5_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
 _RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 Progress = Callable[[int, int | None], object]
+T = TypeVar("T")
 
 
 class _Again(Exception):
@@ -111,7 +112,7 @@ class Download:
 
     async def _attempt(self, part: _Part) -> Path:
         """One request: resume or restart, stream, verify, rename."""
-        offset, etag = await anyio.to_thread.run_sync(part.state, limiter=self.limiter)
+        offset, etag = await self._disk("read", part.path, part.state)
         headers = {"Accept-Encoding": "identity"}
         if offset and etag:
             headers.update({"Range": f"bytes={offset}-", "If-Range": etag})
@@ -121,7 +122,8 @@ class Download:
         )
         try:
             async with self.session.get(self.url, headers=headers, timeout=timeout) as resp:
-                return await self._receive(part, resp, offset if resp.status == 206 else 0)
+                kept = offset if resp.status in (206, 416) else 0
+                return await self._receive(part, resp, kept, etag)
         except (
             aiohttp.ClientPayloadError,
             aiohttp.ServerTimeoutError,
@@ -131,25 +133,38 @@ class Download:
         ) as exc:
             raise _Again(type(exc).__name__) from None
 
-    async def _receive(self, part: _Part, resp: aiohttp.ClientResponse, offset: int) -> Path:
+    async def _receive(
+        self, part: _Part, resp: aiohttp.ClientResponse, offset: int, kept_etag: str | None
+    ) -> Path:
         """Check the answer, then write its body after the `offset` bytes already kept."""
         total = _check_status(resp, offset, self.url)
         if total is None and resp.status == 416:
-            await anyio.to_thread.run_sync(part.reset, limiter=self.limiter)
+            await self._disk("remove", part.path, part.reset)
             raise _Again("range not satisfiable; restarting")
-        if resp.status == 416:
-            return await self._finish(part, offset, offset, None)
+        if resp.status == 416:  # `.part` already holds every byte: verify it and finish
+            return await self._finish(
+                part, offset, offset, await self._digest_of(part, offset, kept_etag), kept_etag
+            )
         etag = resp.headers.get("ETag")
-        await anyio.to_thread.run_sync(_save_meta, part, etag, offset, limiter=self.limiter)
-        digest = await self._digest_of(part, offset) if etag and _MD5_ETAG.match(etag) else None
+        await self._disk("write", part.meta, _save_meta, part, etag, offset)
+        digest = await self._digest_of(part, offset, etag)
         done = await self._stream(part, resp, offset, total, digest)
         if total is not None and done < total:
             raise _Again(f"body ended at {done} of {total} bytes")
         return await self._finish(part, done, total, digest, etag)
 
-    async def _digest_of(self, part: _Part, offset: int) -> hashlib._Hash | None:
-        """An MD5 primed with the bytes already in `.part` (to verify a resumed file)."""
-        return await anyio.to_thread.run_sync(_md5_of, part.path, offset, limiter=self.limiter)
+    async def _digest_of(self, part: _Part, offset: int, etag: str | None) -> hashlib._Hash | None:
+        """An MD5 primed with the bytes already in `.part`, when the ETag is an MD5 to check."""
+        if not etag or not _MD5_ETAG.match(etag):
+            return None
+        return await self._disk("read", part.path, _md5_of, part.path, offset)
+
+    async def _disk(self, action: str, path: Path, work: Callable[..., T], *args: object) -> T:
+        """A file operation off the event loop; OS errors become a clear `LocalFileError`."""
+        try:
+            return await anyio.to_thread.run_sync(work, *args, limiter=self.limiter)
+        except OSError as exc:
+            raise local_error(action, path, exc) from None
 
     async def _stream(
         self,
@@ -164,7 +179,7 @@ class Download:
         The network and the disk work at the same time: blocks pass through a short queue
         (at most `QUEUE` MiB per download) to a writer that works off the event loop.
         """
-        file = await self._open(part.path, "ab" if offset else "wb")
+        file = await self._disk("open", part.path, _open_file, part.path, "ab" if offset else "wb")
         send, receive = anyio.create_memory_object_stream[list[bytes]](QUEUE)
         written = [offset]
         try:
@@ -174,11 +189,21 @@ class Download:
                     async for block in _blocks(resp):
                         await send.send(block)
         except BaseExceptionGroup as group_error:
+            await self._close_quietly(file)
             raise sole_error(group_error) from None
-        finally:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(_close, file, limiter=self.limiter)
+        except BaseException:
+            await self._close_quietly(file)
+            raise
+        await self._disk("write", part.path, _close, file)  # disk full may show only here
         return written[0]
+
+    async def _close_quietly(self, file: IO[bytes]) -> None:
+        """Close after a failure without hiding it (the `.part` stays for resuming)."""
+        with anyio.CancelScope(shield=True):
+            try:
+                await anyio.to_thread.run_sync(_close, file, limiter=self.limiter)
+            except OSError as exc:
+                log.debug("closing a partial download failed too: %s", exc)
 
     async def _drain(
         self,
@@ -192,26 +217,10 @@ class Download:
         """Write queued blocks in order, counting what reached the file."""
         async with blocks:
             async for block in blocks:
-                await self._write(file, path, block, digest)
+                await self._disk("write", path, _write_block, file, block, digest)
                 written[0] += sum(map(len, block))
                 if self.on_progress is not None:
                     self.on_progress(written[0], total)
-
-    async def _open(self, path: Path, mode: str) -> IO[bytes]:
-        """Open a file off the event loop, with a clear error."""
-        try:
-            return await anyio.to_thread.run_sync(_open_file, path, mode, limiter=self.limiter)
-        except OSError as exc:
-            raise local_error("open", path, exc) from None
-
-    async def _write(
-        self, file: IO[bytes], path: Path, block: list[bytes], digest: hashlib._Hash | None
-    ) -> None:
-        """Write (and hash) one block off the event loop."""
-        try:
-            await anyio.to_thread.run_sync(_write_block, file, block, digest, limiter=self.limiter)
-        except OSError as exc:
-            raise local_error("write", path, exc) from None
 
     async def _finish(
         self,
@@ -229,9 +238,9 @@ class Download:
         elif digest is not None and etag and digest.hexdigest() != etag.strip('"').lower():
             problem = "the MD5 of the bytes does not match the ETag"
         if problem is not None:
-            await anyio.to_thread.run_sync(part.reset, limiter=self.limiter)
+            await self._disk("remove", part.path, part.reset)
             raise IntegrityError(f"{self.dest.name}: {problem}; the partial file was removed")
-        await anyio.to_thread.run_sync(_publish, part, limiter=self.limiter)
+        await self._disk("rename", part.path, _publish, part)
         return self.dest
 
 

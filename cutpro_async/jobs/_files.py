@@ -10,19 +10,35 @@ from urllib.parse import urlsplit
 
 from ..errors import LocalFileError
 
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
+_UNSAFE = re.compile(r'[<>:"/\\|?*]+')
+_RESERVED = frozenset(
+    ["CON", "PRN", "AUX", "NUL"] + [f"{p}{n}" for p in ("COM", "LPT") for n in range(1, 10)]
+)
 MAX_NAME_BYTES = 200
 
 
+def _visible(char: str) -> str:
+    """Control and line/paragraph separator characters become `_`."""
+    return "_" if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") else char
+
+
+def _cap(name: str, limit: int = MAX_NAME_BYTES) -> str:
+    """At most `limit` UTF-8 bytes, shortening the stem first and keeping a short extension."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or len(ext.encode()) > limit // 2:
+        stem, ext = name, ""
+    room = limit - (len(ext.encode()) + 1 if ext else 0)
+    stem = stem.encode()[:room].decode(errors="ignore")
+    return f"{stem}.{ext}" if ext else stem
+
+
 def sanitize_filename(name: str, fallback: str = "download") -> str:
-    """A file name safe on every OS: no separators, control characters or leading dots."""
-    cleaned = _UNSAFE.sub("_", unicodedata.normalize("NFC", name)).strip(" .")
-    stem, dot, ext = cleaned.rpartition(".")
-    if not dot:
-        stem, ext = cleaned, ""
-    while len(cleaned.encode()) > MAX_NAME_BYTES and stem:
-        stem = stem[:-1]
-        cleaned = f"{stem}.{ext}" if ext else stem
+    """A file name safe on every OS: no separators, control characters, leading dots,
+    reserved device names (CON, NUL, ...), and at most 200 bytes."""
+    cleaned = "".join(_visible(c) for c in unicodedata.normalize("NFC", name))
+    cleaned = _cap(_UNSAFE.sub("_", cleaned).strip(" .")).strip(" .")
+    if cleaned.split(".", 1)[0].upper() in _RESERVED:
+        cleaned = f"_{cleaned}"
     return cleaned or fallback
 
 
@@ -30,6 +46,8 @@ def redact_url(url: str) -> str:
     """A URL without its query and credentials (signed links keep their secret there)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
 

@@ -41,7 +41,7 @@ def file_name(link: DownloadLink, render_id: str, name: Namer | None) -> str:
     }
     try:
         return sanitize_filename(name.format(**fields))
-    except (KeyError, IndexError, ValueError) as exc:
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
         raise UsageError(
             f"bad name template {name!r}: {exc}; fields are {', '.join(fields)}"
         ) from None

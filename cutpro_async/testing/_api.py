@@ -78,7 +78,7 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     world, plan = world_of(request), request.app[FAULTS]
     key = _route_key(request)
     world.requests[key] += 1
-    if request.path == f"{API_PREFIX}/openapi.json" or request.path.startswith("/r/"):
+    if request.path == f"{API_PREFIX}/openapi.json" or request.path.startswith(("/r/", "/_sim/")):
         return await handler(request)
     api_key = request.headers.get("X-Api-Key") or _bearer(request)
     fired = (
@@ -135,6 +135,11 @@ async def _openapi(request: web.Request) -> web.Response:
     return json_response(openapi_document(ROUTES, str(request.url.origin()) + API_PREFIX))
 
 
+async def _stats(request: web.Request) -> web.Response:
+    """`GET /_sim/requests`: requests seen per route, for benchmarks in another process."""
+    return json_response(dict(world_of(request).requests))
+
+
 async def _redirect(request: web.Request) -> web.Response:
     """`/r/files/...` on the API host: a 302 to the same file on the storage host."""
     target = world_of(request).signer.base_url + request.path_qs.removeprefix("/r")
@@ -150,6 +155,7 @@ def make_api_app(world: World, plan: FaultPlan) -> web.Application:
     app[FAULTS] = plan
     app.router.add_get(f"{API_PREFIX}/openapi.json", _openapi)
     app.router.add_get("/r/{tail:.*}", _redirect)
+    app.router.add_get("/_sim/requests", _stats)
     for route in ROUTES:
         app.router.add_route(route.method, API_PREFIX + route.path, route.handler)
     return app

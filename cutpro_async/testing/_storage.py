@@ -36,16 +36,15 @@ async def storage_middleware(request: web.Request, handler: Handler) -> web.Stre
     if "X-Api-Key" in request.headers or "Authorization" in request.headers:
         world.key_leaks.append(f"{request.method} {request.path}")
     plan = request.app[PLAN]
-    expired = (
-        any(f.kind == "expire" for f in plan.pick(kind, ("expire",))) if plan.faults else False
-    )
+    fired = {f.kind: f for f in plan.pick(kind, _GATE_KINDS)} if plan.faults else {}
+    refusal = await _gate_fault(request, fired, plan)
+    if refusal is not None:
+        return refusal
     problem = (
         "request has expired"
-        if expired
+        if "expire" in fired
         else world.signer.check(
-            request.path,
-            request.query.get("expires"),
-            request.query.get("signature"),
+            request.path, request.query.get("expires"), request.query.get("signature")
         )
     )
     if problem is not None:
@@ -56,6 +55,31 @@ async def storage_middleware(request: web.Request, handler: Handler) -> web.Stre
         return s3_error(
             exc.status, "NoSuchKey" if exc.status == 404 else "InvalidRequest", exc.reason
         )
+
+
+# Faults decided before the handler: an expired link, and (when a fault names a storage
+# route, e.g. `503=1#1@PUT /uploads`) latency, resets and 5xx answers.
+_GATE_KINDS = ("expire", "latency", "reset", "5xx", "500", "502", "503", "504")
+
+
+async def _gate_fault(
+    request: web.Request, fired: dict[str, Fault], plan: FaultPlan
+) -> web.StreamResponse | None:
+    """Apply latency; answer for a reset or a 5xx instead of the handler."""
+    if "latency" in fired:
+        await asyncio.sleep(fired["latency"].value)
+    if "reset" in fired and request.transport is not None:
+        request.transport.abort()
+        return web.Response(status=500)
+    status = next((int(k) for k in ("500", "502", "503", "504") if k in fired), None)
+    if "5xx" in fired:
+        status = (502, 503, 504)[int(plan.random() * 3)]
+    if status is None:
+        return None
+    headers = {"Retry-After": "1"} if status == 503 else None
+    response = s3_error(status, "ServiceUnavailable", "Simulated storage trouble; retry")
+    response.headers.update(headers or {})
+    return response
 
 
 def _upload_of(request: web.Request) -> Upload:
@@ -178,12 +202,14 @@ async def _write_body(
     size = TRICKLE_CHUNK if trickle else CHUNK
     stall_at = (start + end) // 2 if "stall" in fired else None
     for chunk in iter_chunks(body, start, end, size):
+        if stall_at is not None and start + len(chunk) > stall_at:
+            cut = stall_at - start  # pause mid-chunk, so even a one-chunk body stalls
+            await response.write(chunk[:cut])
+            await asyncio.sleep(fired["stall"].value)
+            chunk, start, stall_at = chunk[cut:], stall_at, None
         await response.write(chunk)
         if trickle:
             await asyncio.sleep(len(chunk) / trickle.value)
-        if stall_at is not None and start + len(chunk) > stall_at:
-            await asyncio.sleep(fired["stall"].value)
-            stall_at = None
         start += len(chunk)
 
 
