@@ -16,7 +16,15 @@ from ._converter import unstructure
 from ._pacing import Pacer
 from ._retry import SAFE_METHODS, RetryBudget, backoff, retry_after
 from ._settings import USER_AGENT, Settings
-from .errors import APIError, CutProError, RateLimited, ServerError, TransportError, error_class
+from .errors import (
+    APIError,
+    CutProError,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TransportError,
+    error_class,
+)
 from .errors import ConnectionError as LinkError
 from .errors import TimeoutError as SlowError
 
@@ -89,12 +97,17 @@ class Transport:
         """
         repeatable = method in SAFE_METHODS if safe is None else safe
         body = orjson.dumps(unstructure(json)) if json is not None else None
-        attempt = 0
+        attempt, acted = 0, False
         while True:
             await self.pacer.wait_turn(route)
             try:
                 result = await self._send(method, path, body, params, attempt)
+            except NotFound:
+                if method == "DELETE" and acted:
+                    return None  # an earlier attempt deleted it, then the answer was lost
+                raise
             except (APIError, TransportError) as exc:
+                acted = acted or exc.maybe_processed
                 delay = self._retry_delay(exc, repeatable, attempt, route)
                 if delay is None:
                     raise
@@ -115,7 +128,8 @@ class Transport:
         policy = self.settings.retry
         hint = exc.retry_after if isinstance(exc, APIError) else None
         if isinstance(exc, RateLimited):
-            self.pacer.on_rate_limited(route, hint)
+            # A pause longer than we would wait ourselves must not freeze every other call.
+            self.pacer.on_rate_limited(route, min(hint or 1.0, policy.max_retry_after))
         elif isinstance(exc, APIError) and not isinstance(exc, ServerError):
             return None  # a 4xx: repeating cannot help
         if exc.maybe_processed and not repeatable:

@@ -79,7 +79,7 @@ class Pacing:
     requests_per_second: float | None = attrs.field(default=20.0, validator=_positive)
     burst: int = attrs.field(default=10, validator=v.gt(0))
     endpoints: Mapping[str, Budget] = attrs.field(
-        default=DEFAULT_ENDPOINT_BUDGETS, converter=_budgets, eq=False
+        default=DEFAULT_ENDPOINT_BUDGETS, converter=_budgets, hash=False
     )
     #: Added to every window so that the server's clock never sees one request too many.
     margin: float = attrs.field(default=0.05, validator=v.ge(0))

@@ -136,6 +136,10 @@ class ServerError(APIError):
     hint = "transient server trouble; retried automatically where it is safe"
 
 
+class UnexpectedResponse(CutProError):
+    """A success answer this client cannot read (not JSON, or not the documented shape)."""
+
+
 class TransportError(CutProError):
     """The request did not complete at the HTTP level."""
 
@@ -157,15 +161,16 @@ class SubmissionUncertain(CutProError):
     """A paid `POST /clips` failed ambiguously and its outcome could not be confirmed.
 
     Nothing was re-sent, so nothing was charged twice. Call `submissions.create` again with the
-    same `attempt_started` to reconcile, or look at `submissions.list(video_id)`.
+    same `attempt_started`: it adopts the submission if the attempt created one, and only
+    submits otherwise (`submissions.reconcile` answers the question without submitting).
     """
 
     def __init__(self, video_id: str, cause: BaseException) -> None:
         self.video_id = video_id
         super().__init__(
             f"could not confirm whether the submission of video {video_id!r} was created "
-            f"({type(cause).__name__}); nothing was re-sent: call submissions.create again with "
-            "the same attempt_started to reconcile"
+            f"({type(cause).__name__}); nothing was re-sent: call submissions.create again "
+            "with the same attempt_started (it adopts the submission if one was created)"
         )
 
 

@@ -26,7 +26,9 @@ from ..errors import (
     CutProError,
     Expired,
     RenderFailed,
+    ServerError,
     SubmissionFailed,
+    TransportError,
     UsageError,
 )
 from ..models import Clip
@@ -51,6 +53,7 @@ from .sources import Sources, is_url, iterate
 from .store import Store
 
 log = logging.getLogger("cutpro_async")
+RENDER_ASKS = 100  # render requests for one clip before giving up (free, polled with backoff)
 
 
 class _Skip(Exception):
@@ -276,7 +279,6 @@ class Batch:
             timeframe=opts.timeframe,
             source_language=opts.source_language,
             strategy_id=opts.strategy_id,
-            attempt_started=record.submit_intent,
         )
         await self._submitted(record, created.submission_id, created.credits_charged)
 
@@ -368,17 +370,22 @@ class Batch:
         """
         polling = self.client.settings.polling
         interval = polling.first
-        while True:
+        for _ in range(RENDER_ASKS):
             try:
-                return (
-                    await self.client.renders.create(video_id, submission_id, clip_id)
-                ).render_id
+                created = await self.client.renders.create(video_id, submission_id, clip_id)
+                return created.render_id
             except AlreadyInProgress as exc:
                 running = exc.extra.get("render_id")
                 if isinstance(running, str):
                     return running
+            except (ServerError, TransportError) as exc:
+                if not exc.maybe_processed:
+                    raise  # provably not created, and already retried by the client
             await anyio.sleep(interval)
             interval = min(polling.max_interval, interval * polling.factor)
+        raise AlreadyInProgress(
+            409, "RENDER_ALREADY_IN_PROGRESS", f"clip {clip_id} stayed rendering without an id"
+        )
 
 
 def _sha256(path: Path) -> tuple[int, str]:

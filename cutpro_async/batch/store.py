@@ -1,8 +1,10 @@
 """Where batch records live: a small interface, and SQLite behind it by default.
 
 SQLite runs in one worker thread at a time (calls are serialised through a limiter), in WAL
-mode: a record saved before a crash (even SIGKILL) is there on restart. A lock file next to
-the database refuses a second process on the same record.
+mode: a record saved before a crash (even SIGKILL) is there on restart. Saves that arrive
+while a write is under way are committed together in the next transaction (group commit), and
+each `save` returns only once its record is committed. A lock file next to the database
+refuses a second process on the same record.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_stage ON records (stage);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+_UPSERT = (
+    "INSERT INTO records (source, position, stage, data) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (source) DO UPDATE SET stage = excluded.stage, data = excluded.data"
+)
 
 
 class StoreLocked(CutProError):
@@ -90,6 +98,10 @@ class SQLiteStore:
         self._db = db
         self._lock = lock
         self._limiter = anyio.CapacityLimiter(1)
+        self._pending: dict[str, tuple[int, str, bytes]] = {}
+        self._batch = 0  # the batch that new saves join
+        self._committed = -1  # the last batch written
+        self._writer = anyio.Lock()
 
     @classmethod
     async def open(cls, path: str | Path) -> SQLiteStore:
@@ -114,16 +126,28 @@ class SQLiteStore:
         return _decode(rows[0][0]) if rows else None
 
     async def save(self, record: Record) -> None:
-        """Write a record (replacing the previous version)."""
+        """Write a record (replacing the previous version); returns once it is committed."""
         data = orjson.dumps(unstructure(record))
-        await self._run(
-            "INSERT INTO records (source, position, stage, data) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (source) DO UPDATE SET stage = excluded.stage, data = excluded.data",
-            record.source,
-            record.position,
-            record.stage,
-            data,
-        )
+        self._pending[record.source] = (record.position, record.stage, data)
+        mine = self._batch
+        async with self._writer:
+            if self._committed >= mine:
+                return  # another save wrote this batch, ours included
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Commit every pending save in one transaction."""
+        batch, self._pending = self._pending, {}
+        number, self._batch = self._batch, self._batch + 1
+        rows = [(source, *row) for source, row in batch.items()]
+
+        def work() -> None:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany(_UPSERT, rows)
+
+        await anyio.to_thread.run_sync(work, limiter=self._limiter)
+        self._committed = number
 
     async def records(self) -> list[Record]:
         """Every record, in source order."""
@@ -137,7 +161,10 @@ class SQLiteStore:
         return str(rows[0][0])
 
     async def close(self) -> None:
-        """Close the database and release the lock."""
+        """Commit what is pending, close the database and release the lock."""
+        async with self._writer:
+            if self._pending:
+                await self._flush()
         await anyio.to_thread.run_sync(self._db.close, limiter=self._limiter)
         self._lock.close()
 

@@ -27,6 +27,18 @@ from ..testing import FakeCutPro, parse_faults
     "--render-bytes", default=256 * 1024, show_default=True, help="Size of rendered MP4s."
 )
 @click.option("--api-key", default=None, help="Key to accept (default: a random one).")
+@click.option(
+    "--analyze-limit", default=10, show_default=True, help="POST /clips/info calls per window."
+)
+@click.option(
+    "--analyze-window", default=60.0, show_default=True, help="That window, in real seconds."
+)
+@click.option(
+    "--render-expiry-hours", default=72.0, show_default=True, help="API-hours a render lasts."
+)
+@click.option(
+    "--submission-expiry-days", default=30.0, show_default=True, help="API-days clips last."
+)
 def simulate(
     host: str,
     port: int,
@@ -37,6 +49,10 @@ def simulate(
     seed: int,
     render_bytes: int,
     api_key: str | None,
+    analyze_limit: int,
+    analyze_window: float,
+    render_expiry_hours: float,
+    submission_expiry_days: float,
 ) -> None:
     """Run the CutPro simulator until interrupted; prints its base URL and API key."""
     try:
@@ -53,6 +69,10 @@ def simulate(
         credits=credits,
         seed=seed,
         render_bytes=render_bytes,
+        analyze_limit=analyze_limit,
+        analyze_window=analyze_window,
+        render_expiry_hours=render_expiry_hours,
+        submission_expiry_days=submission_expiry_days,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(fake))

@@ -57,14 +57,17 @@ class _Part:
         """Where the ETag of the bytes in `.part` is kept for `If-Range`."""
         return self.final.with_name(self.final.name + ".part.etag")
 
-    def state(self) -> tuple[int, str | None]:
-        """Bytes already in `.part` and their ETag (0 and None when there is nothing to resume)."""
+    def state(self) -> tuple[bool, int, str | None]:
+        """Whether the final file exists (it is complete), else the bytes in `.part` and their
+        ETag (0 and None when there is nothing to resume)."""
+        if self.final.exists():
+            return True, 0, None
         try:
             size = self.path.stat().st_size
             etag = self.meta.read_text().strip() or None
         except FileNotFoundError:
-            return 0, None
-        return (size, etag) if etag else (0, None)
+            return False, 0, None
+        return (False, size, etag) if etag else (False, 0, None)
 
     def reset(self) -> None:
         """Forget the partial bytes."""
@@ -88,8 +91,6 @@ class Download:
 
     async def run(self) -> Path:
         """Download to `dest` (returned at once if it already exists: it is complete)."""
-        if self.dest.exists():
-            return self.dest
         part, attempt, refreshed = _Part(self.dest), 0, 0
         while True:
             try:
@@ -112,7 +113,9 @@ class Download:
 
     async def _attempt(self, part: _Part) -> Path:
         """One request: resume or restart, stream, verify, rename."""
-        offset, etag = await self._disk("read", part.path, part.state)
+        complete, offset, etag = await self._disk("read", part.path, part.state)
+        if complete:
+            return self.dest
         headers = {"Accept-Encoding": "identity"}
         if offset and etag:
             headers.update({"Range": f"bytes={offset}-", "If-Range": etag})
@@ -136,28 +139,45 @@ class Download:
     async def _receive(
         self, part: _Part, resp: aiohttp.ClientResponse, offset: int, kept_etag: str | None
     ) -> Path:
-        """Check the answer, then write its body after the `offset` bytes already kept."""
-        total = _check_status(resp, offset, self.url)
-        if total is None and resp.status == 416:
-            await self._disk("remove", part.path, part.reset)
-            raise _Again("range not satisfiable; restarting")
-        if resp.status == 416:  # `.part` already holds every byte: verify it and finish
-            return await self._finish(
-                part, offset, offset, await self._digest_of(part, offset, kept_etag), kept_etag
-            )
-        etag = resp.headers.get("ETag")
-        await self._disk("write", part.meta, _save_meta, part, etag, offset)
-        digest = await self._digest_of(part, offset, etag)
-        done = await self._stream(part, resp, offset, total, digest)
-        if total is not None and done < total:
-            raise _Again(f"body ended at {done} of {total} bytes")
-        return await self._finish(part, done, total, digest, etag)
+        """Check the answer, write its body after the `offset` bytes kept, verify, publish.
 
-    async def _digest_of(self, part: _Part, offset: int, etag: str | None) -> hashlib._Hash | None:
-        """An MD5 primed with the bytes already in `.part`, when the ETag is an MD5 to check."""
-        if not etag or not _MD5_ETAG.match(etag):
-            return None
-        return await self._disk("read", part.path, _md5_of, part.path, offset)
+        Small files cost three trips to the file thread: open, write, close-verify-rename.
+        """
+        total = _check_status(resp, offset, self.url)
+        if resp.status == 416:
+            if total is None:
+                await self._disk("remove", part.path, part.reset)
+                raise _Again("range not satisfiable; restarting")
+            check = self._check(offset, kept_etag)  # `.part` already holds every byte
+            await self._disk("finish", part.path, _finish, None, part, check)
+            return self.dest
+        etag = resp.headers.get("ETag")
+        md5 = bool(etag and _MD5_ETAG.match(etag))
+        if resp.status == 200 and total is not None and total <= CHUNK:
+            # A small file: one trip to the file thread writes, checks and renames it.
+            data = await resp.read()
+            await self._disk("write", part.path, _write_small, part, data, self._check(total, etag))
+            if self.on_progress is not None:
+                self.on_progress(len(data), total)
+            return self.dest
+        file, digest = await self._disk("open", part.path, _begin, part, etag, offset, md5)
+        try:
+            done = await self._stream(file, part.path, resp, offset, total, digest)
+        except BaseException:
+            await self._close_quietly(file)
+            raise
+        if total is not None and done < total:
+            await self._close_quietly(file)
+            raise _Again(f"body ended at {done} of {total} bytes")
+        check = self._check(total, etag)
+        await self._disk("finish", part.path, _finish, file, part, check, done, digest)
+        return self.dest
+
+    def _check(self, total: int | None, etag: str | None) -> _Check:
+        """What the finished file must match."""
+        expected = self.expected_size if self.expected_size is not None else total
+        md5 = etag.strip('"').lower() if etag and _MD5_ETAG.match(etag) else None
+        return _Check(self.dest.name, expected, md5)
 
     async def _disk(self, action: str, path: Path, work: Callable[..., T], *args: object) -> T:
         """A file operation off the event loop; OS errors become a clear `LocalFileError`."""
@@ -168,33 +188,28 @@ class Download:
 
     async def _stream(
         self,
-        part: _Part,
+        file: IO[bytes],
+        path: Path,
         resp: aiohttp.ClientResponse,
         offset: int,
         total: int | None,
         digest: hashlib._Hash | None,
     ) -> int:
-        """Append the body to `.part`; returns the bytes now in it.
+        """Append the body to the open `.part`; returns the bytes now in it.
 
         The network and the disk work at the same time: blocks pass through a short queue
         (at most `QUEUE` MiB per download) to a writer that works off the event loop.
         """
-        file = await self._disk("open", part.path, _open_file, part.path, "ab" if offset else "wb")
         send, receive = anyio.create_memory_object_stream[list[bytes]](QUEUE)
         written = [offset]
         try:
             async with anyio.create_task_group() as group:
-                group.start_soon(self._drain, receive, file, part.path, digest, written, total)
+                group.start_soon(self._drain, receive, file, path, digest, written, total)
                 async with send:
                     async for block in _blocks(resp):
                         await send.send(block)
         except BaseExceptionGroup as group_error:
-            await self._close_quietly(file)
             raise sole_error(group_error) from None
-        except BaseException:
-            await self._close_quietly(file)
-            raise
-        await self._disk("write", part.path, _close, file)  # disk full may show only here
         return written[0]
 
     async def _close_quietly(self, file: IO[bytes]) -> None:
@@ -222,26 +237,14 @@ class Download:
                 if self.on_progress is not None:
                     self.on_progress(written[0], total)
 
-    async def _finish(
-        self,
-        part: _Part,
-        done: int,
-        total: int | None,
-        digest: hashlib._Hash | None,
-        etag: str | None = None,
-    ) -> Path:
-        """Verify length and checksum, then give the file its final name."""
-        expected = self.expected_size if self.expected_size is not None else total
-        problem = None
-        if expected is not None and done != expected:
-            problem = f"got {done} bytes, expected {expected}"
-        elif digest is not None and etag and digest.hexdigest() != etag.strip('"').lower():
-            problem = "the MD5 of the bytes does not match the ETag"
-        if problem is not None:
-            await self._disk("remove", part.path, part.reset)
-            raise IntegrityError(f"{self.dest.name}: {problem}; the partial file was removed")
-        await self._disk("rename", part.path, _publish, part)
-        return self.dest
+
+@attrs.frozen
+class _Check:
+    """What a finished download must match before it gets its final name."""
+
+    name: str
+    size: int | None
+    md5: str | None
 
 
 async def _blocks(resp: aiohttp.ClientResponse) -> AsyncIterator[list[bytes]]:
@@ -286,13 +289,27 @@ def _check_status(resp: aiohttp.ClientResponse, offset: int, url: str) -> int | 
     return resp.content_length
 
 
-def _save_meta(part: _Part, etag: str | None, offset: int) -> None:
-    """Remember the validator of the bytes being written (or forget a stale one)."""
+def _begin(
+    part: _Part, etag: str | None, offset: int, md5: bool
+) -> tuple[IO[bytes], hashlib._Hash | None]:
+    """Record the validator, prime the checksum with kept bytes, open `.part` for writing."""
     part.path.parent.mkdir(parents=True, exist_ok=True)
     if etag:
         part.meta.write_text(etag)
     elif not offset:
         part.meta.unlink(missing_ok=True)
+    digest = _md5_of(part.path, offset) if md5 else None
+    return part.path.open("ab" if offset else "wb"), digest
+
+
+def _write_small(part: _Part, data: bytes, check: _Check) -> None:
+    """Write a whole small file to `.part`, then finish it (no resume sidecar needed)."""
+    part.path.parent.mkdir(parents=True, exist_ok=True)
+    part.meta.unlink(missing_ok=True)
+    digest = hashlib.md5(data, usedforsecurity=False) if check.md5 else None
+    with part.path.open("wb") as file:
+        file.write(data)
+        _finish(file, part, check, len(data), digest)
 
 
 def _md5_of(path: Path, length: int) -> hashlib._Hash:
@@ -305,12 +322,6 @@ def _md5_of(path: Path, length: int) -> hashlib._Hash:
             digest.update(block)
             length -= len(block)
     return digest
-
-
-def _open_file(path: Path, mode: str) -> IO[bytes]:
-    """Open for writing, creating the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.open(mode)
 
 
 def _write_block(file: IO[bytes], block: list[bytes], digest: hashlib._Hash | None) -> None:
@@ -338,7 +349,29 @@ def _close(file: IO[bytes]) -> None:
         file.close()
 
 
-def _publish(part: _Part) -> None:
-    """Rename `.part` into place (atomic) and drop the sidecar."""
+def _finish(
+    file: IO[bytes] | None,
+    part: _Part,
+    check: _Check,
+    done: int | None = None,
+    digest: hashlib._Hash | None = None,
+) -> None:
+    """Close (if open), verify length and MD5, then rename `.part` into place (atomic).
+
+    A `.part` that fails the check is removed, since resuming it could never succeed.
+    """
+    if file is not None:
+        _close(file)  # closing twice (after `with`) is harmless
+    size = part.path.stat().st_size if done is None else done
+    if digest is None and check.md5 is not None and done is None:
+        digest = _md5_of(part.path, size)
+    problem = None
+    if check.size is not None and size != check.size:
+        problem = f"got {size} bytes, expected {check.size}"
+    elif digest is not None and check.md5 is not None and digest.hexdigest() != check.md5:
+        problem = "the MD5 of the bytes does not match the ETag"
+    if problem is not None:
+        part.reset()
+        raise IntegrityError(f"{check.name}: {problem}; the partial file was removed")
     os.replace(part.path, part.final)
     part.meta.unlink(missing_ok=True)

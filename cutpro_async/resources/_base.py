@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
+import cattrs
+
 from .._converter import structure
 from .._http import Transport
-from ..errors import UsageError
+from ..errors import UnexpectedResponse, UsageError
 from ..models import Pagination
 
 T = TypeVar("T")
@@ -88,11 +90,17 @@ class Resource:
     ) -> T:
         """Like `_raw`, structured into `cls`."""
         data = await self._raw(method, template, ids=ids, json=json, params=params, safe=safe)
-        return structure(data, cls)
+        try:
+            return structure(data, cls)
+        except (ValueError, TypeError, KeyError, AttributeError, cattrs.BaseValidationError) as exc:
+            raise UnexpectedResponse(
+                f"{method} {template}: the answer is not a {cls.__name__} ({type(exc).__name__}); "
+                "the API may have changed: upgrade cutpro-async or report it"
+            ) from exc
 
 
 def _segment(name: str, value: str) -> str:
     """An id as one path segment (quoted, so it can never change the path)."""
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or value in (".", ".."):
         raise UsageError(f"{name} must be a non-empty string id, got {value!r}")
     return quote(value, safe="")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
+from ..errors import NotFound, ServerError, TransportError
 from ..models import (
     BulkDownload,
     BulkDownloadCreated,
@@ -13,6 +14,7 @@ from ..models import (
     RenderCreated,
     RenderLimits,
     RenderPage,
+    RenderStatus,
 )
 from ._base import Resource, page_params, walk
 
@@ -25,12 +27,12 @@ class RendersResource(Resource):
     async def create(self, video_id: str, submission_id: str, clip_id: str) -> RenderCreated:
         """Queue a render of a clip (or get the cached one); `AlreadyInProgress` if rendering.
 
-        Rendering is free and a repeated request finds the first render (409 or cache hit),
-        so this call is retried like a read after an ambiguous failure.
+        After an ambiguous failure (`maybe_processed`) call it again: it answers 409 with the
+        running render (`extra.render_id`) or, once that finished, the cached render.
         """
         ids = {"videoId": video_id, "submissionId": submission_id, "clipId": clip_id}
         template = "/clips/{videoId}/submissions/{submissionId}/clips/{clipId}/render"
-        return await self._typed(RenderCreated, "POST", template, ids=ids, safe=True)
+        return await self._typed(RenderCreated, "POST", template, ids=ids, safe=False)
 
     async def list(
         self, *, page: int = 1, limit: int = 20, status: str | None = None
@@ -57,8 +59,30 @@ class RendersResource(Resource):
         return await self._typed(DownloadLink, "GET", _RENDER + "/download", ids=ids)
 
     async def cancel(self, render_id: str) -> None:
-        """Cancel a running render, or delete a finished one."""
-        await self._raw("DELETE", _RENDER, ids={"renderId": render_id})
+        """Cancel a running render, or delete a finished one.
+
+        Not repeated after an ambiguous failure: a second DELETE would delete the render the
+        first one cancelled.
+        """
+        try:
+            await self._raw("DELETE", _RENDER, ids={"renderId": render_id}, safe=False)
+        except (ServerError, TransportError) as exc:
+            if not exc.maybe_processed:
+                raise
+            await self._after_ambiguous_cancel(render_id)
+
+    async def _after_ambiguous_cancel(self, render_id: str) -> None:
+        """Finish a cancel whose answer was lost, without turning it into a delete.
+
+        Gone or `cancelled`: the DELETE went through. Still there otherwise: it did not, and
+        sending it again is the cancel (or delete) the caller asked for.
+        """
+        try:
+            render = await self.get(render_id)
+        except NotFound:
+            return
+        if render.status is not RenderStatus.CANCELLED:
+            await self._raw("DELETE", _RENDER, ids={"renderId": render_id}, safe=False)
 
 
 class BulkDownloadsResource(Resource):

@@ -12,6 +12,8 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import anyio
+
 from ..errors import (
     AlreadyInProgress,
     CutProError,
@@ -33,6 +35,8 @@ from ._base import Resource, page_params, walk
 log = logging.getLogger("cutpro_async")
 #: How far the server's clock may lag ours when matching "created since the attempt".
 CLOCK_SKEW = timedelta(seconds=60)
+#: Seconds to wait after a timed-out submit before looking for what it may have created.
+TIMEOUT_GRACE = 5.0
 _IDS = "/clips/{videoId}/submissions"
 
 
@@ -82,8 +86,10 @@ class SubmissionsResource(Resource):
     ) -> SubmissionCreated:
         """Start clipping a video; spends credits once, however the network behaves.
 
-        `attempt_started` (default: now) is when the caller decided to submit; submissions
-        created since then with the same settings are adopted instead of paying again.
+        `attempt_started` is when the caller first decided to submit (e.g. recorded before a
+        crash): a submission created since then with the same settings is adopted instead of
+        paying again, before anything is sent. Without it, only this call's own attempts are
+        reconciled.
         """
         request = SubmitRequest(
             video_id,
@@ -93,6 +99,10 @@ class SubmissionsResource(Resource):
             template_id,
         )
         started = attempt_started or datetime.now(UTC)
+        if attempt_started is not None:
+            earlier = await self.reconcile(video_id, since=attempt_started, request=request)
+            if earlier is not None:
+                return adopted(video_id, earlier)
         for _ in range(self._transport.settings.retry.max_retries + 1):
             try:
                 return await self._typed(
@@ -129,6 +139,10 @@ class SubmissionsResource(Resource):
         self, request: SubmitRequest, started: datetime, cause: Exception
     ) -> SubmissionCreated | None:
         """The submission an ambiguous attempt created, or None if it created none."""
+        if isinstance(cause, TimeoutError):
+            # A request that timed out may still be committing on the server: give it time
+            # to show up before concluding it created nothing.
+            await anyio.sleep(TIMEOUT_GRACE)
         try:
             found = await self.reconcile(request.video_id, since=started, request=request)
         except CutProError as exc:

@@ -103,3 +103,12 @@ async def completed_render(cp: CutPro, done: Done, index: int = 0) -> Render:
     render = await poll_render(cp, created.render_id)
     assert render.status is RenderStatus.COMPLETED, render
     return render
+
+
+async def jumped_submission(fake: FakeCutPro, cp: CutPro) -> Done:
+    """A completed submission on a slow simulator, reached by jumping its clock."""
+    info = await cp.videos.analyze(video_url(600))
+    created = await cp.submissions.create(info.video_id)
+    fake.advance(3600)
+    page = await cp.clips.list(info.video_id, created.submission_id)
+    return Done(info, created, page.clips)

@@ -1,0 +1,162 @@
+"""Record stores: SQLite round trips, the lock against a second process, endpoint binding."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from cutpro_async import CutPro, UsageError
+from cutpro_async.batch import Batch, MemoryStore, Record, RunOptions, SQLiteStore, StoreLocked
+from cutpro_async.batch.record import ChosenClip, SavedFile
+from cutpro_async.testing import FakeCutPro
+
+from .conftest import video_url
+
+pytestmark = pytest.mark.anyio
+
+OPEN_SCRIPT = """
+import sys, anyio
+from cutpro_async.batch import SQLiteStore, StoreLocked
+async def main():
+    try:
+        store = await SQLiteStore.open(sys.argv[1])
+    except StoreLocked as exc:
+        print(exc)
+        raise SystemExit(3)
+    await store.close()
+anyio.run(main)
+"""
+
+
+def full_record() -> Record:
+    """A record with every field set."""
+    return Record(
+        "https://www.youtube.com/watch?v=x",
+        7,
+        stage="clipped",
+        video_id="v1",
+        credits_cost=12.0,
+        submit_intent=datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC),
+        submission_id="s1",
+        clips=[ChosenClip("c1", "A title é", 8.5, 1.25, 61.0)],
+        template_applied=True,
+        renders={"c1": "r1"},
+        files=[SavedFile("c1", "r1", "/tmp/x.mp4", 1234, "ab" * 32)],
+        error="ServerError: x",
+        retryable=False,
+        attempts=2,
+    )
+
+
+def open_elsewhere(path: Path) -> subprocess.CompletedProcess[str]:
+    """Try to open the store at `path` from another Python process."""
+    return subprocess.run(
+        [sys.executable, "-c", OPEN_SCRIPT, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_sqlite_round_trips_a_record(tmp_path: Path) -> None:
+    """A saved record loads back equal, also after the store is closed and reopened."""
+    path = tmp_path / "state.sqlite"
+    record = full_record()
+    store = await SQLiteStore.open(path)
+    try:
+        await store.save(record)
+        await store.save(Record("b", 1))
+        assert await store.load(record.source) == record
+        assert await store.load("missing") is None
+    finally:
+        await store.close()
+    store = await SQLiteStore.open(path)
+    try:
+        assert await store.records() == [Record("b", 1), record]
+    finally:
+        await store.close()
+
+
+async def test_save_replaces_the_previous_version(tmp_path: Path) -> None:
+    """Saving a record again replaces it rather than adding a row."""
+    store = await SQLiteStore.open(tmp_path / "state.sqlite")
+    try:
+        record = Record("a", 0)
+        await store.save(record)
+        record.stage, record.video_id = "priced", "v9"
+        await store.save(record)
+        assert await store.records() == [record]
+    finally:
+        await store.close()
+
+
+async def test_second_process_is_refused_while_open(tmp_path: Path) -> None:
+    """Another process cannot open a record that is open, and says who holds it; once closed
+    it can."""
+    path = tmp_path / "state.sqlite"
+    store = await SQLiteStore.open(path)
+    try:
+        refused = open_elsewhere(path)
+    finally:
+        await store.close()
+    assert refused.returncode == 3, refused.stderr
+    assert f"in use by pid {os.getpid()}" in refused.stdout
+    assert "another --state file" in refused.stdout
+    assert open_elsewhere(path).returncode == 0
+
+
+async def test_second_open_in_the_same_process_is_refused_too(tmp_path: Path) -> None:
+    """flock locks an open file description, so a second open in one process is refused as
+    well (two batches in one program cannot share a record by accident)."""
+    path = tmp_path / "state.sqlite"
+    store = await SQLiteStore.open(path)
+    try:
+        with pytest.raises(StoreLocked, match="in use by pid"):
+            await SQLiteStore.open(path)
+    finally:
+        await store.close()
+    again = await SQLiteStore.open(path)
+    await again.close()
+
+
+async def test_bind_returns_the_first_endpoint() -> None:
+    """Both stores remember the first endpoint they were bound to."""
+    memory = MemoryStore()
+    assert await memory.bind("http://a") == "http://a"
+    assert await memory.bind("http://b") == "http://a"
+
+
+async def test_unfinished_records_of_another_api_are_refused(
+    sim: tuple[FakeCutPro, CutPro], tmp_path: Path
+) -> None:
+    """A record with unfinished videos made against another API raises `UsageError`."""
+    _, cp = sim
+    store = await SQLiteStore.open(tmp_path / "state.sqlite")
+    try:
+        await store.bind("https://api.example.com/api/v1")
+        await store.save(Record(video_url(), 0, stage="submitted", video_id="v1"))
+        with pytest.raises(UsageError, match="unfinished videos made against"):
+            await Batch(cp, RunOptions(out=tmp_path), store).run([video_url()])
+    finally:
+        await store.close()
+
+
+async def test_finished_records_of_another_api_are_accepted(
+    sim: tuple[FakeCutPro, CutPro], tmp_path: Path
+) -> None:
+    """A record whose videos are all finished may be reused against another API."""
+    _, cp = sim
+    store = await SQLiteStore.open(tmp_path / "state.sqlite")
+    try:
+        await store.bind("https://api.example.com/api/v1")
+        await store.save(Record(video_url(), 0, stage="done", video_id="v1"))
+        summary = await Batch(cp, RunOptions(out=tmp_path, top_k=1), store).run([video_url()])
+    finally:
+        await store.close()
+    assert summary.done == 1
