@@ -1,6 +1,6 @@
 """Download throughput and memory of the client, side by side with bare aiohttp.
 
-    python -m benchmarks.downloads [--mib 256] [--rounds 3] [--big-mib 1024] [--parallel 8]
+    python -m benchmarks.downloads [--quick]
 
 1. Throughput: the client's `CutPro.download` versus a bare aiohttp read-and-write of the
    same file from the same simulator process (target >= 0.9x).
@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import aiohttp
 
 from cutpro_async import CutPro
 
+from ._report import Metric, summarize, table
 from ._simproc import SimProcess, render_links
 
 MIB = 1024 * 1024
@@ -125,14 +125,52 @@ def memory(mib: int, count: int) -> dict[str, float]:
     return result
 
 
+def scenario(quick: bool) -> list[Metric]:
+    """Throughput ratios on disk and tmpfs; memory of parallel and big downloads."""
+    mib, rounds = (64, 3) if quick else (256, 5)
+    parallel_mib, big_mib = (128, 256) if quick else (512, 1024)
+    metrics = []
+    for label, where in (("disk", None), ("tmpfs", "/dev/shm")):
+        if where is None or os.path.isdir(where):
+            ratios = throughput(mib, rounds, where)
+            metrics.append(
+                summarize(
+                    "downloads",
+                    f"throughput on {label} / bare aiohttp ({mib} MiB)",
+                    ratios,
+                    0.9,
+                    "higher",
+                )
+            )
+    many = memory(parallel_mib, 8)
+    metrics.append(
+        Metric(
+            "downloads",
+            f"peak RSS, 8 parallel {parallel_mib} MiB downloads",
+            many["peak"],
+            150,
+            "lower",
+            "MiB",
+        )
+    )
+    one = memory(big_mib, 1)
+    metrics.append(
+        Metric(
+            "downloads",
+            f"RSS added by one {big_mib} MiB download",
+            one["peak"] - one["before"],
+            64,
+            "lower",
+            "MiB",
+        )
+    )
+    return metrics
+
+
 def main() -> None:
-    """Run the scenarios and print the figures against their targets."""
+    """Print the table, or run as the measuring child process."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--mib", type=int, default=256)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--parallel", type=int, default=8)
-    parser.add_argument("--parallel-mib", type=int, default=512)
-    parser.add_argument("--big-mib", type=int, default=1024)
+    parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--api-key", help=argparse.SUPPRESS)
@@ -140,26 +178,10 @@ def main() -> None:
     parser.add_argument("--urls", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return _child(args)
-    ratios = throughput(args.mib, args.rounds)
-    print(
-        f"download throughput, client / bare aiohttp ({args.mib} MiB): median "
-        f"{statistics.median(ratios):.2f}x (min {min(ratios):.2f}, max {max(ratios):.2f}; "
-        "target >= 0.9x)"
-    )
-    many = memory(args.parallel_mib, args.parallel)
-    print(
-        f"{args.parallel} concurrent {args.parallel_mib} MiB downloads: client peak RSS "
-        f"{many['peak']:.0f} MiB (target < 150 MiB)"
-    )
-    one = memory(args.big_mib, 1)
-    print(
-        f"one {args.big_mib} MiB download adds {one['peak'] - one['before']:.0f} MiB of RSS "
-        f"(from {one['before']:.0f} to {one['peak']:.0f}; target < 64 MiB)"
-    )
-    return None
+        _child(args)
+    else:
+        print(table(scenario(args.quick)))
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONHASHSEED", "0")
     main()

@@ -1,6 +1,6 @@
 """Per-call CPU overhead of the client versus a bare aiohttp call (target <= 1.5x).
 
-    python -m benchmarks.overhead [--calls 3000] [--rounds 5]
+    python -m benchmarks.overhead [--quick]
 
 The simulator runs in its own process; only this process's CPU time is counted. Both sides
 make the same sequential GET /balance calls over keep-alive, in alternating rounds, and the
@@ -9,9 +9,8 @@ ratio of CPU per call is reported as a median with its spread.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import statistics
+import sys
 import time
 
 import aiohttp
@@ -19,6 +18,7 @@ import orjson
 
 from cutpro_async import CutPro, Pacing
 
+from ._report import Metric, summarize, table
 from ._simproc import SimProcess
 
 
@@ -61,18 +61,11 @@ def measure(calls: int, rounds: int) -> list[float]:
     return ratios
 
 
-def main() -> None:
-    """Print the ratio."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--calls", type=int, default=3000)
-    parser.add_argument("--rounds", type=int, default=5)
-    opts = parser.parse_args()
-    ratios = measure(opts.calls, opts.rounds)
-    print(
-        f"client CPU per call / bare aiohttp: median {statistics.median(ratios):.2f}x "
-        f"(min {min(ratios):.2f}, max {max(ratios):.2f}; target <= 1.5x)"
-    )
+def scenario(quick: bool) -> list[Metric]:
+    """The per-call CPU ratio against its target."""
+    ratios = measure(1000 if quick else 3000, 3 if quick else 7)
+    return [summarize("overhead", "client CPU per call / bare aiohttp", ratios, 1.5, "lower")]
 
 
 if __name__ == "__main__":
-    main()
+    print(table(scenario("--quick" in sys.argv)))

@@ -1,6 +1,6 @@
 """The whole pipeline for many videos, side by side with what users would write instead.
 
-    python -m benchmarks.pipeline [--videos 1000] [--inflight 10000]
+    python -m benchmarks.pipeline [--quick]
 
 On an instant simulator (its own process, rate limit lifted for every contender alike), each
 video goes analyze → submit → poll → best clip → render → poll → download:
@@ -14,9 +14,10 @@ Targets: (d) wall time <= 1.3x (c) and >= 10x faster than (b). Then, on a slow s
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import concurrent.futures
+import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ import requests
 from cutpro_async import CutPro, Pacing, Polling
 from cutpro_async.batch import Batch, Concurrency, RunOptions, SQLiteStore, StageStarted
 
+from ._report import Metric, summarize, table
 from ._simproc import SimProcess
 
 # The same lifted rate limit for every contender; renders that do not expire on a fast clock.
@@ -210,44 +212,41 @@ async def _inflight(sim: SimProcess, count: int) -> tuple[float, float]:
     return baseline / 1024, (peak - baseline) / count
 
 
-def main() -> None:
-    """Run both scenarios and print the figures against their targets."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--videos", type=int, default=1000)
-    parser.add_argument(
-        "--sequential-videos",
-        type=int,
-        default=None,
-        help="videos for the slow sequential contender (default: --videos)",
-    )
-    parser.add_argument("--inflight", type=int, default=10_000)
-    args = parser.parse_args()
-    res = pipeline(args.videos, ["bare_aiohttp", "cutpro_async", "threads32"])
-    seq_n = args.sequential_videos or args.videos
-    seq = pipeline(seq_n, ["sequential"])["sequential"]
-    for name, r in {**res, "sequential": seq}.items():
-        n = seq_n if name == "sequential" else args.videos
-        print(
-            f"{name:>13}: {r['wall']:7.2f} s for {n} videos, {r['cpu_per_video_ms']:.2f} ms "
-            f"client CPU and {r['requests_per_video']:.1f} requests per video"
-        )
-    ours_wall = res["cutpro_async"]["wall"]
-    seq_per_video = seq["wall"] / seq_n * args.videos
-    print(
-        f"cutpro_async / bare aiohttp wall time: {ours_wall / res['bare_aiohttp']['wall']:.2f}x "
-        "(target <= 1.3x)"
-    )
-    print(
-        f"speed-up over the 32-thread requests pool: {res['threads32']['wall'] / ours_wall:.1f}x "
-        f"(target >= 10x); over sequential requests: {seq_per_video / ours_wall:.1f}x"
-    )
+def scenario(quick: bool) -> list[Metric]:
+    """Wall-time ratios against the alternatives, cost per video, memory per waiting video."""
+    videos, rounds, inflight = (200, 1, 2000) if quick else (1000, 3, 10_000)
+    vs_bare, vs_threads, cpu, calls, walls = [], [], [], [], []
+    for _ in range(rounds):
+        res = pipeline(videos, ["bare_aiohttp", "cutpro_async", "threads32"])
+        ours_wall = res["cutpro_async"]["wall"]
+        walls.append(ours_wall)
+        vs_bare.append(ours_wall / res["bare_aiohttp"]["wall"])
+        vs_threads.append(res["threads32"]["wall"] / ours_wall)
+        cpu.append(res["cutpro_async"]["cpu_per_video_ms"])
+        calls.append(res["cutpro_async"]["requests_per_video"])
+    seq_videos = videos // 5
+    seq = pipeline(seq_videos, ["sequential"])["sequential"]
+    seq_wall = seq["wall"] / seq_videos * videos  # per-video cost, scaled to the same count
     with SimProcess(["--time-scale", "1", *LIFTED]) as sim:
-        baseline, per_video = asyncio.run(_inflight(sim, args.inflight))
-    print(
-        f"{args.inflight} videos in flight: {per_video:.1f} KiB of RSS per video over a "
-        f"{baseline:.0f} MiB baseline (target <= 20 KiB)"
-    )
+        _, per_video = asyncio.run(_inflight(sim, inflight))
+    name = f"{videos} videos"
+    return [
+        summarize("pipeline", f"{name}: wall time / bare aiohttp", vs_bare, 1.3, "lower"),
+        summarize(
+            "pipeline", f"{name}: speed-up over 32 requests threads", vs_threads, 10, "higher"
+        ),
+        Metric(
+            "pipeline",
+            f"{name}: speed-up over sequential requests",
+            seq_wall / statistics.median(walls),
+            None,
+            "higher",
+        ),
+        summarize("pipeline", "client CPU per video", cpu, None, "lower", "ms"),
+        summarize("pipeline", "requests per video", calls, None, "lower", "req"),
+        Metric("pipeline", f"RSS per video, {inflight} in flight", per_video, 20, "lower", "KiB"),
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    print(table(scenario("--quick" in sys.argv)))

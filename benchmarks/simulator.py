@@ -1,6 +1,6 @@
 """How fast the simulator serves: it must never be what limits a benchmark.
 
-    python -m benchmarks.simulator [--requests 20000] [--file-mib 256]
+    python -m benchmarks.simulator [--quick]
 
 Prints small-JSON requests per second of simulator CPU (one core: the server is one process,
 one thread; target >= 3,000) and file throughput compared, in the same run, with writing the
@@ -9,14 +9,15 @@ same number of bytes to disk (target: about disk speed), with the simulator's pe
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
+import sys
 import tempfile
 import time
 
 import aiohttp
 
+from ._report import Metric, table
 from ._simproc import SimProcess, render_links
 
 CHUNK = 1024 * 1024
@@ -63,16 +64,12 @@ def _disk_write(path: str, size: int) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    """Run both measurements and print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=20_000)
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--file-mib", type=int, default=256)
-    opts = parser.parse_args()
-    size = opts.file_mib * CHUNK
+def scenario(quick: bool) -> list[Metric]:
+    """Small-JSON rate per simulator CPU-second; how busy it is while streaming a file."""
+    requests, mib = (3000, 64) if quick else (20_000, 256)
+    size = mib * CHUNK
     with SimProcess(["--time-scale", "100000", "--render-bytes", str(size)]) as sim:
-        wall, cpu = asyncio.run(_json_load(sim, opts.requests, opts.concurrency))
+        _, cpu = asyncio.run(_json_load(sim, requests, 64))
         (url,) = asyncio.run(render_links(sim, 1))
         with tempfile.TemporaryDirectory() as tmp:
             cpu_before = sim.cpu_seconds()
@@ -81,18 +78,28 @@ def main() -> None:
             disk = _disk_write(os.path.join(tmp, "b.bin"), size)
         rss = sim.peak_rss_mib()
     assert got == size, (got, size)
-    print(
-        f"small JSON: {opts.requests / cpu:,.0f} requests per simulator CPU-second "
-        f"(target >= 3,000); {opts.requests / wall:,.0f} req/s wall with the client on the "
-        f"other core"
-    )
-    print(
-        f"file: {size / seconds / CHUNK:,.0f} MiB/s served and written vs "
-        f"{size / disk / CHUNK:,.0f} MiB/s plain disk write: ratio {disk / seconds:.2f}; "
-        f"simulator busy {busy:.0%} of the transfer (under 100%: not the bottleneck); "
-        f"simulator peak RSS {rss:.0f} MiB for a {opts.file_mib} MiB file"
-    )
+    return [
+        Metric(
+            "simulator",
+            "small JSON requests per simulator CPU-second",
+            requests / cpu,
+            3000,
+            "higher",
+            "req/s",
+        ),
+        Metric(
+            "simulator", f"CPU busy while serving a {mib} MiB file", 100 * busy, 100, "lower", "%"
+        ),
+        Metric(
+            "simulator",
+            "file served and written / plain disk write",
+            disk / seconds,
+            None,
+            "higher",
+        ),
+        Metric("simulator", f"peak RSS serving a {mib} MiB file", rss, None, "lower", "MiB"),
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    print(table(scenario("--quick" in sys.argv)))
