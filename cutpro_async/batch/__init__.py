@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..client import CutPro
+from ..errors import CutProError
 from .events import (
     BytesDownloaded,
     CreditsSpent,
@@ -46,6 +47,8 @@ async def clip_video(client: CutPro, source: str, out: str | Path, **options: An
     key = normalize(source)
     if key in batch.errors:
         raise batch.errors[key]
+    if key in batch.skipped:
+        raise CutProError(f"{source} was not processed: {batch.skipped[key]}")
     record = await store.load(key)
     return [Path(saved.path) for saved in record.files] if record else []
 

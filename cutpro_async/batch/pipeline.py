@@ -23,6 +23,7 @@ from .._groups import sole_error
 from ..client import CutPro
 from ..errors import (
     AlreadyInProgress,
+    APIError,
     CutProError,
     Expired,
     RenderFailed,
@@ -31,7 +32,7 @@ from ..errors import (
     TransportError,
     UsageError,
 )
-from ..models import Clip
+from ..models import Clip, SourceLanguage, SubmitRequest, Timeframe
 from . import record as stages
 from .events import (
     STAGES,
@@ -69,6 +70,7 @@ class Batch:
         self.store = store
         self.summary = Summary()
         self.errors: dict[str, BaseException] = {}
+        self.skipped: dict[str, str] = {}
         self._pools = {s: anyio.CapacityLimiter(options.concurrency.of(s)) for s in STAGES}
         self._listeners: list[Callable[[Event], object]] = []
         self._spent = 0.0
@@ -100,13 +102,20 @@ class Batch:
         """`async with batch.events(sources) as events: async for event in events: ...`."""
         send, receive = anyio.create_memory_object_stream[Event](math.inf)
 
+        def deliver(event: Event) -> None:
+            with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                send.send_nowait(event)
+
         async def drive() -> None:
             async with send:
-                await self.run(sources, send.send_nowait)
+                await self.run(sources, deliver)
 
         async with anyio.create_task_group() as group, receive:
             group.start_soon(drive)
-            yield receive
+            try:
+                yield receive
+            finally:  # the caller stopped listening: stop taking work, keep records resumable
+                self.stop()
 
     def stop(self) -> None:
         """Stop taking work: running steps end at their next wait, records stay resumable."""
@@ -136,9 +145,14 @@ class Batch:
     async def _feed(self, sources: Sources) -> None:
         """Start one task per source, never more than `max_in_flight` at once."""
         slots = anyio.Semaphore(self.options.max_in_flight)
+        seen: set[str] = set()
         async with anyio.create_task_group() as group:
             position = 0
             async for source in iterate(sources):
+                if source in seen:  # one record per source: a repeat would race the first
+                    self._emit(VideoSkipped(source, "listed twice"))
+                    continue
+                seen.add(source)
                 await slots.acquire()
                 group.start_soon(self._video, position, source, slots)
                 position += 1
@@ -151,9 +165,11 @@ class Batch:
             if self._finished(record):
                 self._emit(VideoSkipped(source, f"already {record.stage}"))
                 return
+            if record.stage == stages.FAILED and not record.retryable:
+                _forget_submission(record)  # the job itself failed: submit it afresh
             await self._process(record)
         except _Skip as skip:
-            self._emit(VideoSkipped(source, str(skip)))
+            await self._skipped(record, str(skip))
         except CutProError as exc:
             await self._failed(record, exc)
         except Exception as exc:  # a bug must not stop the other videos
@@ -164,6 +180,8 @@ class Batch:
 
     def _finished(self, record: Record) -> bool:
         """Whether a record needs no work in this run."""
+        if record.stage == stages.DONE and self.options.render and record.clips:
+            return len(record.files) >= len(record.clips)  # an earlier run may not have rendered
         if record.stage == stages.FAILED:
             # Once paid for, a video is resumed for free; before that, only when asked to.
             paid = record.submit_intent is not None and record.retryable
@@ -171,6 +189,14 @@ class Batch:
         if record.stage == stages.PRICED:
             return self.options.dry_run
         return record.stage in stages.FINAL
+
+    async def _skipped(self, record: Record, reason: str) -> None:
+        """Record why a video was not processed (a later run may, e.g. with more budget)."""
+        record.error = f"skipped: {reason}"
+        self.skipped[record.source] = reason
+        with anyio.CancelScope(shield=True):
+            await self.store.save(record)
+        self._emit(VideoSkipped(record.source, reason))
 
     async def _failed(self, record: Record, exc: BaseException) -> None:
         """Record a failure with its reason."""
@@ -216,8 +242,10 @@ class Batch:
         """Hold a place in a stage's pool, with start/finish events."""
         async with self._pools[stage]:
             self._emit(StageStarted(record.source, stage))
-            yield
-            self._emit(StageFinished(record.source, stage))
+            try:
+                yield
+            finally:  # success or not, the video has left the stage
+                self._emit(StageFinished(record.source, stage))
 
     async def _price(self, record: Record) -> None:
         """Analyze a URL or upload a file: the video id and its cost."""
@@ -227,6 +255,7 @@ class Batch:
             else:
                 info = await self.client.videos.upload(record.source)
         record.video_id, record.credits_cost = info.video_id, self._cost(info.credits_cost)
+        record.duration = info.duration
         record.stage = stages.PRICED
         await self.store.save(record)
         self._emit(Priced(record.source, info.video_id, record.credits_cost))
@@ -253,9 +282,10 @@ class Batch:
     async def _submit(self, record: Record) -> None:
         """The paid step: intent saved first, the submission id right after (shielded)."""
         assert record.video_id is not None and record.credits_cost is not None
+        request = self._request(record)
         if record.submit_intent is not None:  # a previous run stopped inside this step
             found = await self.client.submissions.reconcile(
-                record.video_id, since=record.submit_intent
+                record.video_id, since=record.submit_intent, request=request
             )
             if found is not None:
                 self._spent += record.credits_cost
@@ -263,22 +293,42 @@ class Batch:
                 await self._submitted(record, found.submission_id, found.credit_cost or 0.0)
                 return
         self._reserve(record.credits_cost)
-        async with self._stage(record, "submit"):
-            with anyio.CancelScope(shield=True):  # an interrupt must not split pay and record
-                await self._pay(record)
+        try:
+            async with self._stage(record, "submit"):
+                with anyio.CancelScope(shield=True):  # an interrupt must not split pay and record
+                    await self._pay(record, request)
+        except APIError as exc:
+            if not exc.maybe_processed:  # provably not charged: give the reservation back
+                self._spent -= record.credits_cost
+                self._balance += record.credits_cost
+            raise
 
-    async def _pay(self, record: Record) -> None:
-        """Save the intent, submit (never twice: see `submissions.create`), save the id."""
+    def _request(self, record: Record) -> SubmitRequest:
+        """The submission this run asks for, its timeframe cut to the video's length."""
         assert record.video_id is not None
+        opts, frame = self.options, self.options.timeframe
+        if frame is not None and record.duration is not None:
+            if frame[0] >= record.duration:
+                raise UsageError(
+                    f"the timeframe starts at {frame[0]:g} s, after the video's end "
+                    f"({record.duration:g} s)"
+                )
+            frame = (frame[0], min(frame[1], record.duration))
+        timeframe = None if frame is None else Timeframe(*frame)
+        return SubmitRequest(
+            record.video_id, SourceLanguage(opts.source_language), opts.strategy_id, timeframe, None
+        )
+
+    async def _pay(self, record: Record, request: SubmitRequest) -> None:
+        """Save the intent, submit (never twice: see `submissions.create`), save the id."""
         if record.submit_intent is None:
             record.submit_intent, record.stage = datetime.now(UTC), stages.SUBMITTING
             await self.store.save(record)
-        opts = self.options
         created = await self.client.submissions.create(
-            record.video_id,
-            timeframe=opts.timeframe,
-            source_language=opts.source_language,
-            strategy_id=opts.strategy_id,
+            request.video_id,
+            timeframe=request.timeframe,
+            source_language=request.source_language,
+            strategy_id=request.strategy_id,
         )
         await self._submitted(record, created.submission_id, created.credits_charged)
 
@@ -386,6 +436,12 @@ class Batch:
         raise AlreadyInProgress(
             409, "RENDER_ALREADY_IN_PROGRESS", f"clip {clip_id} stayed rendering without an id"
         )
+
+
+def _forget_submission(record: Record) -> None:
+    """Drop a failed job and all that followed it, so that the video is submitted again."""
+    record.submit_intent = record.submission_id = record.clips = None
+    record.renders, record.files, record.template_applied = {}, [], False
 
 
 def _sha256(path: Path) -> tuple[int, str]:

@@ -54,6 +54,7 @@ class Record:
     stage: str = NEW
     video_id: str | None = None
     credits_cost: float | None = None
+    duration: float | None = None
     submit_intent: datetime | None = None
     submission_id: str | None = None
     clips: list[ChosenClip] | None = None  # None until the clips were chosen

@@ -16,6 +16,7 @@ from rich.console import Console
 from .._converter import unstructure
 from .._groups import sole_error
 from ..batch import Batch, Concurrency, Event, RunOptions, SQLiteStore, Summary, write_manifest
+from ..batch.record import FAILED
 from ..batch.sources import expand
 from ..client import CutPro
 from ..config import Budget, Pacing, Polling
@@ -131,11 +132,16 @@ def run(
     )
     record = Path(state) if state else options.out / ".cutpro-state.sqlite"
     console = Console(stderr=True)
-    summary = execute(_run(sources, options, record, simulate, as_json, as_csv, console))
+    summary, failed = execute(_run(sources, options, record, simulate, as_json, as_csv, console))
     _report(summary, options, as_json, console)
     if summary.interrupted:
         raise SystemExit(EXIT_INTERRUPTED)
-    raise SystemExit(EXIT_FAILED if summary.failed else EXIT_OK)
+    if failed and not summary.failed:
+        console.print(
+            f"{failed} videos of this record failed in earlier runs "
+            "(cutpro status shows why; --retry-failed tries them again)"
+        )
+    raise SystemExit(EXIT_FAILED if failed else EXIT_OK)
 
 
 async def _run(
@@ -146,8 +152,11 @@ async def _run(
     as_json: bool,
     as_csv: bool,
     console: Console,
-) -> Summary:
-    """Open client and record, run the batch with progress, write the manifest."""
+) -> tuple[Summary, int]:
+    """Open client and record, run the batch with progress, write the manifest.
+
+    Returns the summary and how many videos of the whole record are failed.
+    """
     async with contextlib.AsyncExitStack() as stack:
         client = await stack.enter_async_context(_client(simulate, console))
         store = await SQLiteStore.open(record)
@@ -168,7 +177,7 @@ async def _run(
         write_manifest(records, options.out / "manifest.jsonl")
         if as_csv:
             write_manifest(records, options.out / "manifest.csv", as_csv=True)
-        return summary
+        return summary, sum(r.stage == FAILED for r in records)
 
 
 @contextlib.asynccontextmanager

@@ -36,11 +36,6 @@ async def test_failing_url_raises_submission_failed(
     assert names(tmp_path, "*.mp4") == []
 
 
-@pytest.mark.xfail(
-    reason="batch/__init__.py clip_video: a video skipped for lack of credits is not in "
-    "batch.errors, so clip_video returns [] instead of raising",
-    strict=True,
-)
 async def test_not_enough_credits_raises(tmp_path: Path) -> None:
     """Without credits for the video, `clip_video` raises instead of returning nothing."""
     async with simulated(credits=1) as (_, cp):

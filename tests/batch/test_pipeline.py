@@ -216,11 +216,6 @@ async def test_failed_submission_is_not_retried_unless_asked(tmp_path: Path) -> 
     assert record is not None and record.attempts == 2
 
 
-@pytest.mark.xfail(
-    reason="pipeline.py keeps the failed submission_id, so retry_failed only re-polls the "
-    "failed job and can never succeed; it should submit again",
-    strict=True,
-)
 async def test_retry_failed_submits_again(tmp_path: Path) -> None:
     """`retry_failed=True` on a video whose clipping job failed starts a new submission."""
     bad = video_url("fail")
@@ -261,12 +256,6 @@ async def test_events_iteration_reports_every_stage(tmp_path: Path) -> None:
         assert sha256_of(saved.path) == saved.sha256
 
 
-@pytest.mark.xfail(
-    reason="pipeline.py Batch.events: leaving the loop early closes the stream, the batch keeps "
-    "running, each later event raises BrokenResourceError, videos are recorded as failed "
-    "and an ExceptionGroup escapes",
-    strict=True,
-)
 async def test_leaving_events_early_stops_cleanly(tmp_path: Path) -> None:
     """Breaking out of `batch.events()` stops the batch without errors or failed records."""
     store = MemoryStore()
@@ -279,11 +268,6 @@ async def test_leaving_events_early_stops_cleanly(tmp_path: Path) -> None:
     assert all(r.stage != "failed" for r in await store.records())
 
 
-@pytest.mark.xfail(
-    reason="pipeline.py Batch._feed/_video: a source listed twice runs twice concurrently on "
-    "one record; both download to the same .part and one fails with LocalFileError",
-    strict=True,
-)
 async def test_duplicate_source_is_processed_once(tmp_path: Path) -> None:
     """A source listed twice in one run is clipped once, charged once, and nothing fails."""
     url = video_url()
@@ -334,12 +318,6 @@ async def test_a_stop_leaves_records_resumable(tmp_path: Path) -> None:
     check_files(records, top_k=1)
 
 
-@pytest.mark.xfail(
-    reason="pipeline.py Batch._submit: _reserve counts the cost before _pay and nothing gives "
-    "it back when the API rejects the submission (422), so later videos are refused as over "
-    "budget although nothing was spent",
-    strict=True,
-)
 async def test_rejected_submission_gives_its_budget_back(tmp_path: Path) -> None:
     """A submission the API refuses outright does not use up the run's budget."""
     short, long = video_url(duration=600), video_url(duration=1200)  # (700, 900) fits only one
@@ -351,11 +329,6 @@ async def test_rejected_submission_gives_its_budget_back(tmp_path: Path) -> None
     assert spent == 4
 
 
-@pytest.mark.xfail(
-    reason="pipeline.py Batch._pay sends the timeframe as given: a video shorter than its end "
-    "fails with 422 VALIDATION_ERROR, though _cost already prices it as the whole video",
-    strict=True,
-)
 async def test_timeframe_longer_than_the_video_clips_all_of_it(tmp_path: Path) -> None:
     """`timeframe=(0, 1800)` on a 10-minute video clips those 10 minutes for 10 credits."""
     async with simulated() as (fake, cp):

@@ -116,12 +116,6 @@ async def test_dropped_submit_is_reconciled_not_paid_twice(tmp_path: Path) -> No
     check_files([done], top_k=1)
 
 
-@pytest.mark.xfail(
-    reason="pipeline.py Batch._submit calls submissions.reconcile without `request=`, so it "
-    "matches only strategy_id=None: with --strategy-id the crashed submission is missed "
-    "and the video is charged twice",
-    strict=True,
-)
 async def test_submitting_record_with_strategy_is_adopted(tmp_path: Path) -> None:
     """The reconcile after a crash also finds a submission made with a strategy."""
     url, store = video_url(), MemoryStore()
@@ -169,11 +163,6 @@ async def test_resume_from_clipped_renders_the_chosen_clips(tmp_path: Path) -> N
     check_files([done], top_k=2)
 
 
-@pytest.mark.xfail(
-    reason="pipeline.py Batch._process marks a render=False record `done`, and _finished then "
-    "skips it: running again with rendering on downloads nothing",
-    strict=True,
-)
 async def test_no_render_then_render_downloads_the_clips(tmp_path: Path) -> None:
     """A run with `render=False` followed by one with rendering downloads the chosen clips."""
     url, store = video_url(), MemoryStore()

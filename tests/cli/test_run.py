@@ -123,11 +123,6 @@ async def test_readme_command_with_simulator(tmp_path: Path) -> None:
     assert len({row["video_id"] for row in rows}) == 20
 
 
-@pytest.mark.xfail(
-    reason="cli/run.py: the exit code counts only this run's failures; a rerun skips the "
-    "failed video as 'already failed' and exits 0 although not every video is done",
-    strict=True,
-)
 async def test_rerun_with_a_failed_video_still_exits_1(fake: FakeCutPro, tmp_path: Path) -> None:
     """Running again over a record with a failed video still reports it with exit code 1."""
     args = ("run", url("ok2"), url("fail2"), "--out", tmp_path, "--top-k", "1")
