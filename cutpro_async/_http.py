@@ -99,9 +99,13 @@ class Transport:
         body = orjson.dumps(unstructure(json)) if json is not None else None
         attempt, acted = 0, False
         while True:
-            await self.pacer.wait_turn(route)
+            slot = await self.pacer.wait_turn(route)
             try:
-                result = await self._send(method, path, body, params, attempt)
+                try:
+                    result = await self._send(method, path, body, params, attempt)
+                finally:
+                    if slot is not None:
+                        slot.finish()
             except NotFound:
                 if method == "DELETE" and acted:
                     return None  # an earlier attempt deleted it, then the answer was lost

@@ -1,9 +1,11 @@
 """Client-side pacing: a global rate (GCRA) plus sliding-window budgets per endpoint.
 
 Each call reserves its start time synchronously (first come, first served), then sleeps until
-then, before it takes a pooled connection. A 429 pauses the affected budget for the server's
-wait and halves the global rate (once per pause, never below a sixteenth of it), which climbs
-back by a twentieth of it per success.
+then, before it takes a pooled connection. A window counts a request from the moment its
+answer arrived (the server saw it at some point before that), so connection set-up or a slow
+answer can never make the server see one request too many. A 429 pauses the affected budget
+for the server's wait and halves the global rate (once per pause, never below a sixteenth of
+it), which climbs back by a twentieth of it per success.
 """
 
 from __future__ import annotations
@@ -16,21 +18,36 @@ import anyio
 from .config import Budget, Pacing
 
 
+class Slot:
+    """One request's place in a window: when it happened, and whether its answer came."""
+
+    __slots__ = ("answered", "at")
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self.answered = anyio.Event()
+
+    def finish(self) -> None:
+        """The answer arrived (or the request gave up): the server has seen it by now."""
+        self.at = time.monotonic()
+        self.answered.set()
+
+
 class _Window:
-    """At most `requests` starts in any `seconds` window (matches sliding-window servers)."""
+    """At most `requests` requests in any `seconds` window (matches sliding-window servers)."""
 
     def __init__(self, budget: Budget, margin: float) -> None:
-        self._span = budget.seconds + margin
-        self._starts: deque[float] = deque(maxlen=budget.requests)
+        self.span = budget.seconds + margin
+        self._slots: deque[Slot] = deque(maxlen=budget.requests)
         self.paused_until = 0.0
 
-    def reserve(self, now: float) -> float:
-        """The start time of the next request."""
-        start = max(now, self.paused_until)
-        if len(self._starts) == self._starts.maxlen:
-            start = max(start, self._starts[0] + self._span)
-        self._starts.append(start)
-        return start
+    def reserve(self, now: float) -> tuple[Slot, Slot | None]:
+        """A slot for the next request, and the one `requests` places before it (if any)."""
+        before = self._slots[0] if len(self._slots) == self._slots.maxlen else None
+        start = max(now, self.paused_until, before.at + self.span if before else now)
+        slot = Slot(start)
+        self._slots.append(slot)
+        return slot, before
 
 
 class _Rate:
@@ -68,17 +85,31 @@ class Pacer:
         self._global = _Rate(rps, pacing.burst) if rps is not None else None
         self._windows = {key: _Window(b, pacing.margin) for key, b in pacing.endpoints.items()}
 
-    async def wait_turn(self, route: str) -> None:
-        """Sleep until this request may start, honouring every applicable limit."""
+    async def wait_turn(self, route: str) -> Slot | None:
+        """Sleep until this request may start, honouring every applicable limit.
+
+        For a route with a window, returns its slot: call `finish()` once the answer came.
+        """
         now = time.monotonic()
         start = self._global.reserve(now) if self._global is not None else now
         window = self._windows.get(route)
+        slot = before = None
         if window is not None:
-            start = window.reserve(start)
-        await _sleep_until(start)
-        # A 429 may have paused the budget while this call slept.
-        while (paused := self._paused_until(route)) > time.monotonic():
-            await _sleep_until(paused)
+            slot, before = window.reserve(start)
+            start = slot.at
+        try:
+            await _sleep_until(start)
+            if window is not None and before is not None:
+                await before.answered.wait()  # its time is only final once answered
+                await _sleep_until(before.at + window.span)
+            # A 429 may have paused the budget while this call slept.
+            while (paused := self._paused_until(route)) > time.monotonic():
+                await _sleep_until(paused)
+        except BaseException:
+            if slot is not None:  # a cancelled wait must not hold up the requests behind it
+                slot.finish()
+            raise
+        return slot
 
     def _paused_until(self, route: str) -> float:
         """Until when a 429 pauses requests to `route`."""

@@ -28,8 +28,10 @@ async def turns(pacer: Pacer, routes: list[str]) -> list[tuple[str, float]]:
     granted: list[tuple[str, float]] = []
 
     async def one(route: str) -> None:
-        await pacer.wait_turn(route)
+        slot = await pacer.wait_turn(route)
         granted.append((route, time.monotonic()))
+        if slot is not None:
+            slot.finish()  # answered at once
 
     async with anyio.create_task_group() as tg:
         for route in routes:
@@ -102,7 +104,9 @@ async def test_a_pause_during_a_wait_is_honoured() -> None:
     """A request already sleeping for its window also waits out a 429 that arrives meanwhile."""
     pacer = Pacer(Pacing(requests_per_second=None, endpoints={"X": Budget(1, 0.2)}, margin=0))
     started = time.monotonic()
-    await pacer.wait_turn("X")
+    first = await pacer.wait_turn("X")
+    assert first is not None
+    first.finish()
     async with anyio.create_task_group() as tg:
         tg.start_soon(pacer.wait_turn, "X")  # sleeps until ~0.2 s
         await anyio.sleep(0.05)
