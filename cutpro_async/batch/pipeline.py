@@ -71,6 +71,7 @@ class Batch:
         self.summary = Summary()
         self.errors: dict[str, BaseException] = {}
         self.skipped: dict[str, str] = {}
+        self._known: dict[str, Record] = {}
         self._pools = {s: anyio.CapacityLimiter(options.concurrency.of(s)) for s in STAGES}
         self._listeners: list[Callable[[Event], object]] = []
         self._spent = 0.0
@@ -139,6 +140,7 @@ class Batch:
                 f"{endpoint}: resume them against the same API, or start a new record"
             )
         self._spent = sum(r.credits_cost or 0 for r in records if r.submission_id)
+        self._known = {r.source: r for r in records}  # one read instead of one per video
         if not self.options.dry_run or self.options.budget is None:
             self._balance = (await self.client.balance.get()).balance
 
@@ -161,7 +163,7 @@ class Batch:
         """One source, start to end; failures are recorded, never raised."""
         record = Record(source, position)
         try:
-            record = await self.store.load(source) or record
+            record = self._known.pop(source, record)
             if self._finished(record):
                 self._emit(VideoSkipped(source, f"already {record.stage}"))
                 return

@@ -14,7 +14,7 @@ from ._api_renders import ROUTES as RENDERS
 from ._api_submissions import ROUTES as SUBMISSIONS
 from ._api_videos import ROUTES as VIDEOS
 from ._failure import ApiFailure
-from ._faults import API_KINDS, FaultPlan
+from ._faults import API_KINDS, FaultPlan, error_status, retry_headers
 from ._openapi import openapi_document
 from ._routing import API_KEY, API_PREFIX, WORKSPACE, WORLD, Handler, Route, json_response, world_of
 from ._world import World
@@ -63,13 +63,11 @@ def _fault_response(
             {} if burst.kind == "429-body" else {"Retry-After": str(retry)},
         )
         return error_response(failure)
-    status = next((int(k) for k in ("500", "502", "503", "504") if k in fired), None)
-    if "5xx" in fired:
-        status = (502, 503, 504)[int(plan.random() * 3)]
+    status = error_status(fired, plan)
     if status is None:
         return None
-    headers = {"Retry-After": "1"} if status == 503 else None
-    return error_response(ApiFailure(status, "SERVER_ERROR", f"simulated {status}", {}, headers))
+    failure = ApiFailure(status, "SERVER_ERROR", f"simulated {status}", {}, retry_headers(status))
+    return error_response(failure)
 
 
 @web.middleware

@@ -160,3 +160,15 @@ class FaultPlan:
         """A draw from the plan's generator (where to truncate, which 5xx)."""
         with self._lock:
             return self._rng.random()
+
+
+def error_status(fired: dict[str, Fault], plan: FaultPlan) -> int | None:
+    """The 5xx status a set of fired faults asks for (None: no 5xx fault fired)."""
+    if "5xx" in fired:
+        return (502, 503, 504)[int(plan.random() * 3)]
+    return next((int(k) for k in ("500", "502", "503", "504") if k in fired), None)
+
+
+def retry_headers(status: int) -> dict[str, str]:
+    """A 503 says when to come back; other simulated 5xx do not."""
+    return {"Retry-After": "1"} if status == 503 else {}

@@ -11,7 +11,7 @@ import hashlib
 
 from aiohttp import web
 
-from ._faults import STORAGE_KINDS, Fault, FaultPlan
+from ._faults import STORAGE_KINDS, Fault, FaultPlan, error_status, retry_headers
 from ._media import Body, iter_chunks
 from ._routing import WORLD, Handler, world_of
 from ._world import ServedFile, Upload, World
@@ -71,14 +71,11 @@ async def _gate_fault(
     if "reset" in fired and request.transport is not None:
         request.transport.abort()
         return web.Response(status=500)
-    status = next((int(k) for k in ("500", "502", "503", "504") if k in fired), None)
-    if "5xx" in fired:
-        status = (502, 503, 504)[int(plan.random() * 3)]
+    status = error_status(fired, plan)
     if status is None:
         return None
-    headers = {"Retry-After": "1"} if status == 503 else None
     response = s3_error(status, "ServiceUnavailable", "Simulated storage trouble; retry")
-    response.headers.update(headers or {})
+    response.headers.update(retry_headers(status))
     return response
 
 
