@@ -26,7 +26,7 @@ from typing import Any
 import aiohttp
 import requests
 
-from cutpro_async import CutPro, Pacing, Polling
+from cutpro_async import CutPro, Limits, Pacing, Polling
 from cutpro_async.batch import Batch, Concurrency, RunOptions, SQLiteStore, StageStarted
 
 from ._report import Metric, summarize, table
@@ -42,6 +42,8 @@ LIFTED = [
     "1e9",
     "--submission-expiry-days",
     "1e9",
+    "--credits",
+    "1e12",
 ]
 
 
@@ -132,14 +134,17 @@ async def bare_aiohttp(sim: SimProcess, urls: list[str], folder: Path) -> None:
 
 
 def _client(sim: SimProcess, polling: Polling) -> CutPro:
-    """A client with pacing off (the simulator's limits are lifted for everyone)."""
+    """A client with pacing off (the simulator's limits are lifted for everyone) and the same
+    100-connection pool as aiohttp's default, which the bare pipeline uses."""
     pacing = Pacing(requests_per_second=None, endpoints={})
-    return CutPro(sim.api_key, base_url=sim.base_url, pacing=pacing, polling=polling)
+    limits = Limits(max_connections=100)
+    return CutPro(sim.api_key, base_url=sim.base_url, pacing=pacing, polling=polling, limits=limits)
 
 
 async def ours(sim: SimProcess, urls: list[str], folder: Path) -> None:
     """(d) cutpro_async's batch, with its durable record."""
-    concurrency = Concurrency(analyze=64, submit=64, wait=1000, render=64, download=16)
+    # 64 at a time in every stage, as the bare pipeline has 64 videos in flight.
+    concurrency = Concurrency(analyze=64, submit=64, wait=1000, render=64, download=64)
     options = RunOptions(out=folder, top_k=1, concurrency=concurrency)
     async with _client(sim, Polling(first=0.05, max_interval=0.5)) as cp:
         store = await SQLiteStore.open(folder / "state.sqlite")
