@@ -107,25 +107,31 @@ def save(metrics: Sequence[Metric], quick: bool) -> Path:
     return latest
 
 
+def _score(m: Metric) -> float:
+    """How far a value is on the good side of its target (1 = exactly on it)."""
+    assert m.target
+    if m.better == "higher":
+        return m.value / m.target
+    return m.target / m.value if m.value else 10.0
+
+
 def chart(metrics: Sequence[Metric], path: Path) -> Path:
     """A bar per metric with a target: the value as a fraction of its target (1 = on target)."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    shown = [m for m in metrics if m.target]
-    scores = [
-        (m.value / m.target if m.better == "higher" else m.target / m.value) if m.value else 0.0
-        for m in shown
-        if m.target
-    ]
+    shown = [m for m in metrics if m.target]  # a target of 0 (no 429s) has no ratio to show
+    scores = [min(10.0, max(0.05, _score(m))) for m in shown]
     labels = [f"{m.scenario}: {m.name}" for m in shown]
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(shown) + 1.5))
     colors = ["#2e7d32" if m.met else "#c62828" for m in shown]
     ax.barh(labels, scores, color=colors)
     ax.axvline(1.0, color="black", linestyle="--", linewidth=1)
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}"))
     ax.set_xlabel("value relative to target (right of the dashed line: target met)")
     ax.invert_yaxis()
     fig.tight_layout()
