@@ -131,14 +131,16 @@ class Transport:
         """Seconds to wait before repeating, or None to give up and raise `exc`."""
         policy = self.settings.retry
         hint = exc.retry_after if isinstance(exc, APIError) else None
-        if isinstance(exc, RateLimited):
-            # A pause longer than we would wait ourselves must not freeze every other call.
-            self.pacer.on_rate_limited(route, min(hint or 1.0, policy.max_retry_after))
+        too_long = hint is not None and hint > policy.max_retry_after
+        if isinstance(exc, RateLimited) and not too_long:
+            # Pause (and slow) the budget for the wait we honour. A wait too long to honour is
+            # raised instead, and does not freeze the client's other calls.
+            self.pacer.on_rate_limited(route, hint)
         elif isinstance(exc, APIError) and not isinstance(exc, ServerError):
             return None  # a 4xx: repeating cannot help
         if exc.maybe_processed and not repeatable:
             return None
-        if attempt >= policy.max_retries or (hint is not None and hint > policy.max_retry_after):
+        if attempt >= policy.max_retries or too_long:
             return None
         if not self._budget.try_spend():
             log.warning("retry budget exhausted: not retrying %s", type(exc).__name__)

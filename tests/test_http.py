@@ -251,11 +251,6 @@ async def test_a_wait_above_max_retry_after_is_raised_at_once() -> None:
         assert fake.requests["POST /clips/info"] == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a 429 on a route without its own budget pauses the whole client for the full "
-    "retry_after, even when it exceeds max_retry_after and the error was already raised",
-)
 async def test_a_refused_long_wait_does_not_freeze_other_calls() -> None:
     """After giving up on a 600 s wait, an unrelated call of the same client still goes out."""
     async with (
