@@ -6,7 +6,7 @@ from types import TracebackType
 
 import orjson
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
 from .._converter import unstructure
 from ..batch import Event, StageFinished, StageStarted, Summary, VideoFailed
@@ -21,15 +21,15 @@ class LiveProgress:
         self._progress = Progress(
             TextColumn("{task.description:>10}"),
             BarColumn(),
-            MofNCompleteColumn(),
+            TextColumn("{task.fields[count]:>11}"),
             TextColumn("{task.fields[note]}"),
             console=console,
             transient=False,
         )
         self._tasks: dict[str, TaskID] = {
-            stage: self._progress.add_task(stage, total=0, note="") for stage in STAGES
+            stage: self._progress.add_task(stage, total=0, note="", count="0/0") for stage in STAGES
         }
-        self._totals = self._progress.add_task("credits", total=None, note="")
+        self._totals = self._progress.add_task("totals", total=None, note="", count="")
         self.summary = Summary()
 
     def __enter__(self) -> LiveProgress:
@@ -47,11 +47,8 @@ class LiveProgress:
     def __call__(self, event: Event) -> None:
         """Show one event."""
         self.summary.count(event)
-        if isinstance(event, StageStarted):
-            task = self._tasks[event.stage]
-            self._progress.update(task, total=(self._progress.tasks[task].total or 0) + 1)
-        elif isinstance(event, StageFinished):
-            self._progress.advance(self._tasks[event.stage])
+        if isinstance(event, StageStarted | StageFinished):
+            self._count(event)
         elif isinstance(event, VideoFailed):
             self._console.print(f"[red]failed[/] {event.source} at {event.stage}: {event.error}")
         s = self.summary
@@ -60,6 +57,14 @@ class LiveProgress:
             note=f"{s.credits_spent:g} spent · {s.files} files · "
             f"{s.done} done · {s.failed} failed · {s.skipped} skipped",
         )
+
+    def _count(self, event: StageStarted | StageFinished) -> None:
+        """A stage bar: finished of entered."""
+        task_id = self._tasks[event.stage]
+        task = self._progress.tasks[task_id]
+        total = (task.total or 0) + isinstance(event, StageStarted)
+        done = task.completed + isinstance(event, StageFinished)
+        self._progress.update(task_id, total=total, completed=done, count=f"{done:.0f}/{total:.0f}")
 
 
 class JsonLines:

@@ -174,9 +174,11 @@ async def _run(
             except BaseExceptionGroup as errors:
                 raise sole_error(errors) from None
         records = await store.records()
-        write_manifest(records, options.out / "manifest.jsonl")
+        await anyio.to_thread.run_sync(write_manifest, records, options.out / "manifest.jsonl")
         if as_csv:
-            write_manifest(records, options.out / "manifest.csv", as_csv=True)
+            await anyio.to_thread.run_sync(
+                lambda: write_manifest(records, options.out / "manifest.csv", as_csv=True)
+            )
         return summary, sum(r.stage == FAILED for r in records)
 
 
