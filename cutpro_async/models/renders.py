@@ -37,10 +37,11 @@ class RenderCreated:
     render_id: str
     edit_setting_id: str
     status: RenderStatus
-    has_watermark: bool
     output_resolution: str | None
     from_cache: bool
     download_url: str | None = attrs.field(default=None, repr=False)
+    #: None when unknown: a render the client adopted after the API's answer was lost.
+    has_watermark: bool | None = None
 
 
 @attrs.frozen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from ..errors import NotFound, ServerError, TransportError
+from ..errors import AlreadyInProgress, NotFound, ServerError, TransportError
 from ..models import (
     BulkDownload,
     BulkDownloadCreated,
@@ -19,6 +19,18 @@ from ..models import (
 from ._base import Resource, page_params, walk
 
 _RENDER = "/renders/{renderId}"
+_RENDER_CLIP = "/clips/{videoId}/submissions/{submissionId}/clips/{clipId}/render"
+
+
+def _adopted(render: Render) -> RenderCreated:
+    """The answer the lost render request would have given, from the render itself."""
+    return RenderCreated(
+        render_id=render.render_id,
+        edit_setting_id=render.edit_setting_id,
+        status=render.status,
+        output_resolution=render.output_resolution,
+        from_cache=False,
+    )
 
 
 class RendersResource(Resource):
@@ -27,12 +39,23 @@ class RendersResource(Resource):
     async def create(self, video_id: str, submission_id: str, clip_id: str) -> RenderCreated:
         """Queue a render of a clip (or get the cached one); `AlreadyInProgress` if rendering.
 
-        After an ambiguous failure (`maybe_processed`) call it again: it answers 409 with the
-        running render (`extra.render_id`) or, once that finished, the cached render.
+        When the answer is lost after the server may have acted, the request is made once more:
+        the API then names the render it started (409 `extra.render_id`), which is returned,
+        or serves it from its cache, or starts the one the lost request never did.
         """
         ids = {"videoId": video_id, "submissionId": submission_id, "clipId": clip_id}
-        template = "/clips/{videoId}/submissions/{submissionId}/clips/{clipId}/render"
-        return await self._typed(RenderCreated, "POST", template, ids=ids, safe=False)
+        try:
+            return await self._typed(RenderCreated, "POST", _RENDER_CLIP, ids=ids, safe=False)
+        except (ServerError, TransportError) as exc:
+            if not exc.maybe_processed:
+                raise
+        try:
+            return await self._typed(RenderCreated, "POST", _RENDER_CLIP, ids=ids, safe=False)
+        except AlreadyInProgress as exc:
+            running = exc.extra.get("render_id")
+            if not isinstance(running, str):
+                raise
+            return _adopted(await self.get(running))
 
     async def list(
         self, *, page: int = 1, limit: int = 20, status: str | None = None

@@ -141,11 +141,6 @@ async def test_an_ambiguous_cancel_is_not_turned_into_a_delete() -> None:
         assert (await cp.renders.get(created.render_id)).status is RenderStatus.CANCELLED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an ambiguous failure of renders.create surfaces as an error (ServerError, or "
-    "AlreadyInProgress from the repeat) although the render was created",
-)
 async def test_an_ambiguous_render_request_returns_the_render() -> None:
     """A render request committed before its 502 gives back that render, and only one exists."""
     retry = RetryPolicy(backoff_initial=0.01, backoff_max=0.05)
