@@ -68,6 +68,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._records: dict[str, Record] = {}
+        self._endpoint: str | None = None
 
     async def load(self, source: str) -> Record | None:
         """The record of a source, if any."""
@@ -83,7 +84,8 @@ class MemoryStore:
 
     async def bind(self, endpoint: str) -> str:
         """Tie the records to an API; returns the first one bound."""
-        self._endpoint: str = getattr(self, "_endpoint", endpoint)
+        if self._endpoint is None:
+            self._endpoint = endpoint
         return self._endpoint
 
     async def close(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import anyio
+
 from ..errors import BulkDownloadFailed, RenderFailed, UsageError
 from ..models import BulkDownload, BulkStatus, DownloadLink, Render, RenderStatus
 from ..resources import BulkDownloadsResource, RendersResource
@@ -102,7 +104,7 @@ class Renders(RendersResource):
         """
         if isinstance(name, str) and "{" not in name:
             path = target_path(folder, sanitize_filename(name))
-            if path.exists():
+            if await anyio.Path(path).exists():
                 return path
         link = await self.download_link(render_id)
         path = target_path(folder, file_name(link, render_id, name))

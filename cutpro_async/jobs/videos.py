@@ -30,7 +30,8 @@ class Videos(VideosResource):
         Duration and size are read with MediaInfo unless all three are given.
         """
         file = Path(path)
-        size = check_file(file)
+        limiter = self._transport.file_limiter
+        size = await anyio.to_thread.run_sync(check_file, file, limiter=limiter)
         media = await self._media(file, duration, width, height)
         check_duration(file, media.duration)
         content_type = CONTENT_TYPES[file.suffix.lower()]
