@@ -17,7 +17,9 @@ from ._pacing import Pacer
 from ._retry import SAFE_METHODS, RetryBudget, backoff, retry_after
 from ._settings import USER_AGENT, Settings
 from .errors import (
+    APIConnectionError,
     APIError,
+    APITimeoutError,
     CutProError,
     NotFound,
     RateLimited,
@@ -25,8 +27,6 @@ from .errors import (
     TransportError,
     error_class,
 )
-from .errors import ConnectionError as LinkError
-from .errors import TimeoutError as SlowError
 
 log = logging.getLogger("cutpro_async")
 _AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
@@ -172,20 +172,24 @@ class Transport:
             ) as resp:
                 raw = await self._read_capped(resp)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            cls = SlowError if isinstance(exc, aiohttp.ConnectionTimeoutError) else LinkError
+            cls = (
+                APITimeoutError
+                if isinstance(exc, aiohttp.ConnectionTimeoutError)
+                else APIConnectionError
+            )
             raise cls(
                 f"{method} {path}: could not connect ({type(exc).__name__}); "
                 "check the network and base_url",
                 maybe_processed=False,
             ) from None
         except (aiohttp.ServerTimeoutError, TimeoutError) as exc:  # the builtin: total timeout
-            raise SlowError(
+            raise APITimeoutError(
                 f"{method} {path}: no answer in time ({type(exc).__name__}); "
                 "raise Timeouts(read=..., total=...) if the API is slow",
                 maybe_processed=True,
             ) from None
         except aiohttp.ClientError as exc:
-            raise LinkError(
+            raise APIConnectionError(
                 f"{method} {path}: connection broke ({type(exc).__name__})", maybe_processed=True
             ) from None
         elapsed = time.perf_counter() - started

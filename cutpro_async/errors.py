@@ -2,7 +2,34 @@
 
 API errors carry the HTTP status and the API's `code` and `extra`; branch on the class or on
 `code`, never on the message. Messages say what to do next and never contain the API key or a
-signed URL's query string.
+signed URL's query string. The tree (builtin bases in brackets, so generic handlers work):
+
+    CutProError
+    ├── UsageError [ValueError]           a bad argument; the message says what to pass
+    │   └── ConfigurationError            no key, insecure URL, bad option
+    ├── APIError                          the API answered with an error status
+    │   ├── ValidationError               400/413/422
+    │   ├── AuthenticationError           401
+    │   ├── InsufficientCredits           402
+    │   ├── PermissionDenied              403
+    │   ├── NotFound                      404
+    │   ├── Conflict                      409
+    │   │   └── AlreadyInProgress         409 `..._ALREADY_...` codes
+    │   ├── Expired                       410
+    │   ├── RateLimited                   429, with `retry_after`
+    │   └── ServerError                   5xx, with `maybe_processed`
+    ├── UnexpectedResponse                a success answer that cannot be read
+    ├── TransportError                    no HTTP answer, with `maybe_processed`
+    │   ├── APIConnectionError [ConnectionError]
+    │   └── APITimeoutError [TimeoutError]
+    ├── SubmissionUncertain               a paid submit whose outcome could not be confirmed
+    ├── JobError                          a remote job ended badly
+    │   └── SubmissionFailed, RenderFailed, BulkDownloadFailed, PostFailed
+    ├── TransferError                     a file could not be moved to or from storage
+    │   ├── LinkExpired                   the signed link was refused as expired
+    │   └── IntegrityError                the bytes do not match the promised length or checksum
+    ├── LocalFileError [OSError]          a local file could not be read or written
+    └── WaitTimeout [TimeoutError]        a waiter's deadline passed (the job goes on)
 """
 
 from __future__ import annotations
@@ -149,11 +176,11 @@ class TransportError(CutProError):
         self.maybe_processed = maybe_processed
 
 
-class ConnectionError(TransportError, builtins.ConnectionError):
+class APIConnectionError(TransportError, builtins.ConnectionError):
     """Connecting failed or the connection broke."""
 
 
-class TimeoutError(TransportError, builtins.TimeoutError):
+class APITimeoutError(TransportError, builtins.TimeoutError):
     """Connecting or reading took longer than the configured timeout."""
 
 

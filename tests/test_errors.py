@@ -13,11 +13,12 @@ import pytest
 
 from cutpro_async import (
     AlreadyInProgress,
+    APIConnectionError,
     APIError,
+    APITimeoutError,
     AuthenticationError,
     ConfigurationError,
     Conflict,
-    ConnectionError,
     CutPro,
     CutProError,
     Expired,
@@ -32,7 +33,6 @@ from cutpro_async import (
     ServerError,
     SubmissionFailed,
     SubmissionUncertain,
-    TimeoutError,
     TransportError,
     UsageError,
     ValidationError,
@@ -83,9 +83,9 @@ def test_the_tree_has_one_root_and_builtin_bases() -> None:
         assert issubclass(cls, CutProError)
     assert issubclass(UsageError, ValueError)
     assert issubclass(ConfigurationError, UsageError)
-    assert issubclass(TimeoutError, builtins.TimeoutError)
-    assert issubclass(TimeoutError, TransportError)
-    assert issubclass(ConnectionError, builtins.ConnectionError)
+    assert issubclass(APITimeoutError, builtins.TimeoutError)
+    assert issubclass(APITimeoutError, TransportError)
+    assert issubclass(APIConnectionError, builtins.ConnectionError)
     assert issubclass(WaitTimeout, builtins.TimeoutError)
     assert issubclass(AlreadyInProgress, Conflict)
     assert issubclass(SubmissionFailed, JobError)
@@ -317,3 +317,21 @@ async def test_dot_segment_ids_cannot_reach_another_endpoint(client: CutPro) -> 
     with pytest.raises((NotFound, UsageError)):
         await client.clips.delete("..", "..", info.video_id)
     assert [v.video_id for v in (await client.videos.list()).videos] == [info.video_id]
+
+
+def test_the_module_docstring_draws_every_error_class() -> None:
+    """The tree in `cutpro_async.errors`' docstring names every exception class it defines."""
+    import inspect
+
+    from cutpro_async import errors
+
+    classes = [
+        name
+        for name, value in vars(errors).items()
+        if inspect.isclass(value)
+        and issubclass(value, BaseException)
+        and value.__module__ == errors.__name__
+    ]
+    assert errors.__doc__ is not None
+    missing = [name for name in classes if name not in errors.__doc__]
+    assert not missing

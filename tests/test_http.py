@@ -24,8 +24,9 @@ import pytest
 from aiohttp import web
 
 from cutpro_async import (
+    APIConnectionError,
+    APITimeoutError,
     AuthenticationError,
-    ConnectionError,
     CutPro,
     CutProError,
     InsufficientCredits,
@@ -35,7 +36,6 @@ from cutpro_async import (
     RateLimited,
     RetryPolicy,
     ServerError,
-    TimeoutError,
     Timeouts,
     ValidationError,
     __version__,
@@ -420,10 +420,10 @@ async def test_an_unexpected_success_body_is_a_cutpro_error(handler: Handler) ->
 
 
 async def test_a_refused_connection_is_a_connection_error() -> None:
-    """Nothing listening: `ConnectionError` (also the builtin), not processed, key-free text."""
+    """Nothing listening: `APIConnectionError` (also the builtin), not processed, key-free text."""
     base = f"http://127.0.0.1:{free_port()}/api/v1"
     async with CutPro(KEY, base_url=base, retry=FAST_RETRY) as cp:
-        with pytest.raises(ConnectionError) as caught:
+        with pytest.raises(APIConnectionError) as caught:
             await cp.balance.get()
     assert isinstance(caught.value, builtins.ConnectionError)
     assert caught.value.maybe_processed is False
@@ -432,7 +432,7 @@ async def test_a_refused_connection_is_a_connection_error() -> None:
 
 
 async def test_a_slow_answer_is_a_timeout_error() -> None:
-    """No byte within `Timeouts(read=...)`: `TimeoutError` (also the builtin), maybe processed."""
+    """No byte within `Timeouts(read=...)`: `APITimeoutError` (a builtin too), maybe processed."""
 
     async def slow(_: web.Request) -> web.Response:
         await anyio.sleep(0.5)
@@ -442,7 +442,7 @@ async def test_a_slow_answer_is_a_timeout_error() -> None:
         recorder({("GET", "/api/v1/balance"): slow}) as rec,
         CutPro(KEY, base_url=rec.base_url, timeouts=Timeouts(read=0.1), retry=no_retry()) as cp,
     ):
-        with pytest.raises(TimeoutError) as caught:
+        with pytest.raises(APITimeoutError) as caught:
             await cp.balance.get()
     assert isinstance(caught.value, builtins.TimeoutError)
     assert caught.value.maybe_processed is True
