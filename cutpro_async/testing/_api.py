@@ -17,6 +17,7 @@ from ._failure import ApiFailure
 from ._faults import API_KINDS, FaultPlan, error_status, retry_headers
 from ._openapi import openapi_document
 from ._routing import API_KEY, API_PREFIX, WORKSPACE, WORLD, Handler, Route, json_response, world_of
+from ._wire import wire
 from ._world import World
 
 ROUTES: list[Route] = [*ACCOUNT, *VIDEOS, *SUBMISSIONS, *CLIPS, *RENDERS, *POSTS]
@@ -28,7 +29,7 @@ log = logging.getLogger("cutpro_async.testing")
 
 def error_response(failure: ApiFailure) -> web.Response:
     """The API's error body `{code, message, extra}` with the failure's status."""
-    body = {"code": failure.code, "message": failure.message, "extra": failure.extra}
+    body = wire("ErrorBody", code=failure.code, message=failure.message, extra=failure.extra)
     return json_response(body, failure.status, failure.headers)
 
 

@@ -2,45 +2,29 @@
 
 from __future__ import annotations
 
-import attrs
 from aiohttp import web
 
-from ..models import Balance, TransactionPage, TransactionType, Workspace
+from ._enums import REFERENCE_TYPES, TransactionType
 from ._params import paginate, query_choice
 from ._routing import Route, json_response, workspace_of
-
-_REFERENCE_TYPES = [
-    "subscription",
-    "refund",
-    "bonus",
-    "usage",
-    "adjustment",
-    "championship",
-    "championship_prize",
-    "championship_refund",
-    "championship_period_prize",
-    "championship_per_thousand_views",
-    "credit_bundle",
-    "workspace_transfer",
-    "referral",
-]
+from ._wire import wire
 
 
 async def get_workspace(request: web.Request) -> web.Response:
     """The workspace this request resolved to, with its live credit balance."""
     ws = workspace_of(request)
-    return json_response(attrs.evolve(ws.info, credits=ws.balance))
+    return json_response({**ws.info, "credits": ws.balance})
 
 
 async def get_balance(request: web.Request) -> web.Response:
     """The current balance."""
-    return json_response(Balance(balance=workspace_of(request).balance))
+    return json_response(wire("Balance", balance=workspace_of(request).balance))
 
 
 async def get_balance_history(request: web.Request) -> web.Response:
     """The ledger, newest first, filtered by `type` and `reference_type`."""
     kind = query_choice(request, "type", [t.value for t in TransactionType])
-    reference = query_choice(request, "reference_type", _REFERENCE_TYPES)
+    reference = query_choice(request, "reference_type", REFERENCE_TYPES)
     rows = [
         row
         for row in reversed(workspace_of(request).ledger)
@@ -48,7 +32,8 @@ async def get_balance_history(request: web.Request) -> web.Response:
         and (reference is None or row.reference_type == reference)
     ]
     page, info = paginate(request, rows, default_limit=50)
-    return json_response(TransactionPage(transactions=page, pagination=info))
+    rows_json = [row.json() for row in page]
+    return json_response(wire("TransactionPage", transactions=rows_json, pagination=info))
 
 
 ROUTES = [
@@ -58,10 +43,10 @@ ROUTES = [
         get_workspace,
         "getWorkspace",
         "The workspace the request resolved to: plan, role, credits, seats.",
-        response=Workspace,
+        response="Workspace",
     ),
     Route(
-        "GET", "/balance", get_balance, "getBalance", "Current credit balance.", response=Balance
+        "GET", "/balance", get_balance, "getBalance", "Current credit balance.", response="Balance"
     ),
     Route(
         "GET",
@@ -69,7 +54,7 @@ ROUTES = [
         get_balance_history,
         "getBalanceHistory",
         "Credit ledger, newest first.",
-        response=TransactionPage,
+        response="TransactionPage",
         query=("page", "limit", "type", "reference_type"),
     ),
 ]

@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from ..models import (
-    ApplyTemplateRequest,
-    Clip,
-    ClipPage,
-    ClipSort,
-    Template,
-    TemplateApplied,
-    TemplatePage,
-)
 from ._api_submissions import ensure_clips, find, status_of, template_exists
 from ._api_videos import thumbnail
+from ._enums import CLIP_SORTS
 from ._failure import ApiFailure, conflict, not_found
 from ._media import Mp4Body, mp4_min_size
 from ._params import field, json_body, paginate, query_choice, query_float, string_list
 from ._routing import Route, deleted, json_response, workspace_of, world_of
+from ._wire import wire
 from ._world import ClipRec, ServedFile, SubmissionRec, World
 
 PREVIEW_BYTES = 16 * 1024
 
 
-def _clip_view(world: World, clip: ClipRec) -> Clip:
+def _clip_view(world: World, clip: ClipRec) -> dict[str, Any]:
     """A clip with fresh signed preview links."""
     served = ServedFile(
         lambda: Mp4Body(f"preview:{clip.id}", max(PREVIEW_BYTES, mp4_min_size())),
@@ -33,7 +28,8 @@ def _clip_view(world: World, clip: ClipRec) -> Clip:
     )
     link = world.publish("clip", clip.id, served)
     spec = clip.spec
-    return Clip(
+    return wire(
+        "Clip",
         id=clip.id,
         title=spec.title,
         description=spec.description,
@@ -42,7 +38,7 @@ def _clip_view(world: World, clip: ClipRec) -> Clip:
         start_time=spec.start_time,
         end_time=spec.end_time,
         language=clip.language,
-        created_at=world.clock.wall(clip.created),
+        created_at=world.clock.iso(clip.created),
         thumbnail_url=thumbnail(clip.id),
         download_url=link,
         play_url=link,
@@ -76,7 +72,7 @@ def clip_of(request: web.Request) -> ClipRec:
 async def list_clips(request: web.Request) -> web.Response:
     """`GET .../clips`: filtered by rating, sorted, paginated."""
     world, sub = world_of(request), completed_clips(request)
-    sort = query_choice(request, "sort", ClipSort.VALUES, "rating") or "rating"
+    sort = query_choice(request, "sort", CLIP_SORTS, "rating") or "rating"
     order = query_choice(request, "order", ("asc", "desc"), "desc" if sort == "rating" else "asc")
     low = query_float(request, "min_rating", 0, 10)
     high = query_float(request, "max_rating", 0, 10)
@@ -87,7 +83,8 @@ async def list_clips(request: web.Request) -> web.Response:
     ]
     clips.sort(key=lambda c: _sort_key(c, sort), reverse=order == "desc")
     page, info = paginate(request, clips)
-    return json_response(ClipPage([_clip_view(world, c) for c in page], info))
+    views = [_clip_view(world, c) for c in page]
+    return json_response(wire("ClipPage", clips=views, pagination=info))
 
 
 def _sort_key(clip: ClipRec, sort: str) -> float | str:
@@ -122,7 +119,7 @@ async def apply_template(request: web.Request) -> web.Response:
     ws.template_batch_until = world.clock.after(2 + 0.5 * len(targets))
     for clip_id in targets:
         sub.clips[clip_id].template_id = template_id
-    return json_response(TemplateApplied(total=len(targets)), 202)
+    return json_response(wire("TemplateApplied", total=len(targets)), 202)
 
 
 async def delete_clip(request: web.Request) -> web.Response:
@@ -137,13 +134,11 @@ async def list_templates(request: web.Request) -> web.Response:
     world = world_of(request)
     scope = query_choice(request, "filter", ("mine", "community", "public"))
     sort = query_choice(request, "sort", ("name", "recent"), "recent")
-    items: list[Template] = [
-        t for t in world.templates if scope is None or t.is_public == (scope != "mine")
-    ]
+    items = [t for t in world.templates if scope is None or t["is_public"] == (scope != "mine")]
     if sort == "name":
-        items.sort(key=lambda t: t.name)
+        items.sort(key=lambda t: str(t["name"]))
     page, info = paginate(request, items)
-    return json_response(TemplatePage(templates=page, pagination=info))
+    return json_response(wire("TemplatePage", templates=page, pagination=info))
 
 
 _CLIP = "/clips/{videoId}/submissions/{submissionId}"
@@ -154,7 +149,7 @@ ROUTES = [
         list_clips,
         "listClips",
         "AI-generated clips of a completed submission.",
-        response=ClipPage,
+        response="ClipPage",
         query=("page", "limit", "sort", "order", "min_rating", "max_rating"),
     ),
     Route(
@@ -164,8 +159,8 @@ ROUTES = [
         "applyTemplate",
         "Apply an editing template to clips of a submission in bulk.",
         status=202,
-        request=ApplyTemplateRequest,
-        response=TemplateApplied,
+        request="ApplyTemplateRequest",
+        response="TemplateApplied",
     ),
     Route(
         "DELETE",
@@ -181,7 +176,7 @@ ROUTES = [
         list_templates,
         "listTemplates",
         "Editing templates usable as template_id.",
-        response=TemplatePage,
+        response="TemplatePage",
         query=("page", "limit", "filter", "sort"),
     ),
 ]

@@ -7,34 +7,14 @@ from typing import Any
 
 from aiohttp import web
 
-from ..models import (
-    Connection,
-    ConnectionPage,
-    CreatePostRequest,
-    Post,
-    PostCreated,
-    PostItem,
-    PostItemStatus,
-    PostPage,
-    PostStatus,
-    UpdatePostRequest,
-)
 from ._api_renders import render_status
+from ._enums import SOCIAL_PLATFORMS, PostItemStatus, PostStatus
 from ._failure import conflict, invalid, not_found
 from ._params import field, json_body, optional, paginate, query_choice
 from ._routing import Route, deleted, json_response, workspace_of, world_of
+from ._wire import wire
 from ._world import PostItemRec, PostRec, WorkspaceState, World, lookup
 
-PLATFORMS = (
-    "tiktok",
-    "youtube",
-    "instagram",
-    "threads",
-    "bluesky",
-    "linkedin",
-    "pinterest",
-    "facebook",
-)
 ITEM_SECONDS = 3.0  # API-seconds to publish one item
 
 
@@ -84,22 +64,26 @@ def _item(world: World, ws: WorkspaceState, edit_id: str, target: Any) -> PostIt
         raise invalid("targets", "each target must be an object with connectionId and metadata")
     connection = lookup(ws.connections, "connection", field(target, "connectionId", str))
     metadata = _metadata(target)
-    return PostItemRec(world.new_id("pi"), connection.id, connection.platform, edit_id, metadata)
+    return PostItemRec(
+        world.new_id("pi"), connection["id"], connection["platform"], edit_id, metadata
+    )
 
 
 def _metadata(holder: dict[str, Any]) -> dict[str, Any]:
     """The `metadata` object of a target or item change; only known platform keys."""
     metadata: dict[str, Any] = optional(holder, "metadata", dict) or {}
-    unknown = sorted(set(metadata) - set(PLATFORMS))
+    unknown = sorted(set(metadata) - set(SOCIAL_PLATFORMS))
     if unknown:
-        raise invalid("metadata", f"unknown platform keys {unknown}; use {', '.join(PLATFORMS)}")
+        raise invalid(
+            "metadata", f"unknown platform keys {unknown}; use {', '.join(SOCIAL_PLATFORMS)}"
+        )
     return metadata
 
 
 def _attempt(world: World, ws: WorkspaceState, item: PostItemRec, start: float, index: int) -> None:
     """Publish an item from `start`; it fails when its account is not active."""
     end = world.clock.after(ITEM_SECONDS * (index + 1), start)
-    item.attempts.append((start, end, ws.connections[item.connection_id].status != "active"))
+    item.attempts.append((start, end, ws.connections[item.connection_id]["status"] != "active"))
 
 
 def _start(world: World, ws: WorkspaceState, post: PostRec, start: float) -> None:
@@ -109,7 +93,7 @@ def _start(world: World, ws: WorkspaceState, post: PostRec, start: float) -> Non
         _attempt(world, ws, item, start, index)
 
 
-def _item_view(world: World, item: PostItemRec) -> PostItem:
+def _item_view(world: World, item: PostItemRec) -> dict[str, Any]:
     """An item's status now."""
     now = world.clock.now()
     status, error, url = PostItemStatus.PENDING, None, None
@@ -125,20 +109,21 @@ def _item_view(world: World, item: PostItemRec) -> PostItem:
                 else None
             )
             url = None if fails else f"https://{item.platform}.example/p/{item.id}"
-    return PostItem(
+    return wire(
+        "PostItem",
         id=item.id,
         connection_id=item.connection_id,
         platform=item.platform,
         edit_id=item.edit_id,
-        status=status,
+        status=status.value,
         error=error,
         published_url=url,
     )
 
 
-def _post_status(items: list[PostItem]) -> PostStatus:
+def _post_status(items: list[dict[str, Any]]) -> PostStatus:
     """completed / partial / failed once every item has finished, else processing."""
-    states = {item.status for item in items}
+    states = {PostItemStatus(item["status"]) for item in items}
     if states & {PostItemStatus.PENDING, PostItemStatus.PROCESSING}:
         return PostStatus.PROCESSING
     if states <= {PostItemStatus.COMPLETED}:
@@ -146,23 +131,24 @@ def _post_status(items: list[PostItem]) -> PostStatus:
     return PostStatus.FAILED if states == {PostItemStatus.FAILED} else PostStatus.PARTIAL
 
 
-def _view(world: World, post: PostRec) -> Post:
+def _view(world: World, post: PostRec) -> dict[str, Any]:
     """A post as the API shows it now."""
     items = [_item_view(world, item) for item in post.items.values()]
     waiting = post.scheduled is None or world.clock.now() < post.scheduled
-    return Post(
+    return wire(
+        "Post",
         post_id=post.post_id,
-        status=PostStatus.PENDING if waiting else _post_status(items),
+        status=(PostStatus.PENDING if waiting else _post_status(items)).value,
         item_count=len(items),
-        created_at=world.clock.wall(post.created),
-        scheduled_at=None if post.scheduled is None else world.clock.wall(post.scheduled),
+        created_at=world.clock.iso(post.created),
+        scheduled_at=None if post.scheduled is None else world.clock.iso(post.scheduled),
         items=items,
     )
 
 
 def _pending(world: World, post: PostRec) -> None:
     """409 unless the post has not started publishing."""
-    if _view(world, post).status is not PostStatus.PENDING:
+    if _view(world, post)["status"] != PostStatus.PENDING:
         raise conflict("POST_ALREADY_PUBLISHED", "the post has started publishing; it can't change")
 
 
@@ -178,11 +164,12 @@ async def create_post(request: web.Request) -> web.Response:
     ws.posts[post.post_id] = post
     _start(world, ws, post, scheduled if scheduled is not None else world.clock.now())
     view = _view(world, post)
-    created = PostCreated(
+    created = wire(
+        "PostCreated",
         post_id=post.post_id,
-        item_count=view.item_count,
-        status=view.status,
-        scheduled_at=view.scheduled_at if scheduled else None,
+        item_count=view["item_count"],
+        status=view["status"],
+        scheduled_at=view["scheduled_at"] if scheduled else None,
     )
     return json_response(created, 201)
 
@@ -192,8 +179,8 @@ async def list_posts(request: web.Request) -> web.Response:
     world, ws = world_of(request), workspace_of(request)
     wanted = query_choice(request, "status", [s.value for s in PostStatus])
     views = [_view(world, p) for p in reversed(ws.posts.values())]
-    page, info = paginate(request, [v for v in views if wanted is None or v.status == wanted])
-    return json_response(PostPage(posts=page, pagination=info))
+    page, info = paginate(request, [v for v in views if wanted is None or v["status"] == wanted])
+    return json_response(wire("PostPage", posts=page, pagination=info))
 
 
 def _post(request: web.Request) -> PostRec:
@@ -238,7 +225,7 @@ async def retry_post_item(request: web.Request) -> web.Response:
     """`POST /posts/{id}/items/{itemId}/retry`: publish one failed item again."""
     world, ws, post = world_of(request), workspace_of(request), _post(request)
     item = lookup(post.items, "item", request.match_info["itemId"])
-    if _item_view(world, item).status is not PostItemStatus.FAILED:
+    if _item_view(world, item)["status"] != PostItemStatus.FAILED:
         raise conflict("ITEM_NOT_FAILED", "only a failed item can be retried")
     _attempt(world, ws, item, world.clock.now(), 0)
     return json_response(_view(world, post))
@@ -261,9 +248,9 @@ async def list_connections(request: web.Request) -> web.Response:
     """`GET /connections`: connected accounts, filtered by platform."""
     ws = workspace_of(request)
     platform = request.query.get("platform")
-    items = [c for c in ws.connections.values() if platform in (None, "", c.platform)]
+    items = [c for c in ws.connections.values() if platform in (None, "", c["platform"])]
     page, info = paginate(request, items)
-    return json_response(ConnectionPage(connections=page, pagination=info))
+    return json_response(wire("ConnectionPage", connections=page, pagination=info))
 
 
 async def get_connection(request: web.Request) -> web.Response:
@@ -281,8 +268,8 @@ ROUTES = [
         "createPost",
         "Publish rendered clips to connected accounts, now or scheduled.",
         status=201,
-        request=CreatePostRequest,
-        response=PostCreated,
+        request="CreatePostRequest",
+        response="PostCreated",
     ),
     Route(
         "GET",
@@ -290,18 +277,18 @@ ROUTES = [
         list_posts,
         "listPosts",
         "Posts, newest first.",
-        response=PostPage,
+        response="PostPage",
         query=("page", "limit", "status"),
     ),
-    Route("GET", "/posts/{id}", get_post, "getPost", "A post with its items.", response=Post),
+    Route("GET", "/posts/{id}", get_post, "getPost", "A post with its items.", response="Post"),
     Route(
         "PATCH",
         "/posts/{id}",
         update_post,
         "updatePost",
         "Edit a post before it publishes.",
-        request=UpdatePostRequest,
-        response=Post,
+        request="UpdatePostRequest",
+        response="Post",
     ),
     Route(
         "POST",
@@ -309,7 +296,7 @@ ROUTES = [
         publish_post,
         "publishPost",
         "Publish a post now.",
-        response=Post,
+        response="Post",
     ),
     Route(
         "POST",
@@ -317,7 +304,7 @@ ROUTES = [
         retry_post_item,
         "retryPostItem",
         "Retry one failed item.",
-        response=Post,
+        response="Post",
     ),
     Route(
         "DELETE",
@@ -334,7 +321,7 @@ ROUTES = [
         list_connections,
         "listConnections",
         "Connected social accounts.",
-        response=ConnectionPage,
+        response="ConnectionPage",
         query=("page", "limit", "platform"),
     ),
     Route(
@@ -343,6 +330,6 @@ ROUTES = [
         get_connection,
         "getConnection",
         "One connected account.",
-        response=Connection,
+        response="Connection",
     ),
 ]

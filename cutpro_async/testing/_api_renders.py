@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from ..models import (
-    BulkDownload,
-    BulkDownloadCreated,
-    BulkDownloadRequest,
-    BulkStatus,
-    DownloadLink,
-    Render,
-    RenderCreated,
-    RenderLimits,
-    RenderPage,
-    RenderPlan,
-    RenderStatus,
-    RenderUsage,
-)
 from ._api_clips import clip_of
 from ._content import digest
+from ._enums import BulkStatus, RenderStatus
 from ._failure import ApiFailure, conflict, invalid
 from ._jobs import SlotScheduler, progress, simple_timeline
 from ._media import Mp4Body, ZipBody
 from ._params import json_body, paginate, query_choice, string_list
 from ._routing import Route, deleted, json_response, workspace_of, world_of
+from ._wire import wire
 from ._world import BulkRec, ClipRec, RenderRec, ServedFile, WorkspaceState, World, lookup
 
 RESOLUTION = "1080p"
@@ -49,23 +39,24 @@ def render_file(world: World, render: RenderRec) -> ServedFile:
     )
 
 
-def _view(world: World, render: RenderRec) -> Render:
+def _view(world: World, render: RenderRec) -> dict[str, Any]:
     """A render as the API shows it now."""
     clock, status = world.clock, render_status(world, render)
     start, end = render.timeline.step_bounds("active")
     # A cancel stops the clock of the render: nothing after it happened.
     now = clock.now() if render.cancelled_at is None else render.cancelled_at
     finished = status.is_terminal and (now >= end or render.cancelled_at is not None)
-    return Render(
+    return wire(
+        "Render",
         render_id=render.render_id,
         edit_setting_id=render.edit_setting_id,
         name=render.clip.spec.title,
-        status=status,
+        status=status.value,
         progress=progress(render.timeline, now),
         output_resolution=RESOLUTION,
-        created_at=clock.wall(render.created),
-        started_at=clock.wall(start) if now >= start else None,
-        completed_at=clock.wall(min(now, end)) if finished else None,
+        created_at=clock.iso(render.created),
+        started_at=clock.iso(start) if now >= start else None,
+        completed_at=clock.iso(min(now, end)) if finished else None,
     )
 
 
@@ -91,12 +82,13 @@ async def render_clip(request: web.Request) -> web.Response:
     return json_response(_created(render, RenderStatus.QUEUED, None), 202)
 
 
-def _created(render: RenderRec, status: RenderStatus, link: str | None) -> RenderCreated:
+def _created(render: RenderRec, status: RenderStatus, link: str | None) -> dict[str, Any]:
     """The answer of a render request."""
-    return RenderCreated(
+    return wire(
+        "RenderCreated",
         render_id=render.render_id,
         edit_setting_id=render.edit_setting_id,
-        status=status,
+        status=status.value,
         has_watermark=False,
         output_resolution=RESOLUTION,
         from_cache=link is not None,
@@ -123,15 +115,14 @@ async def list_renders(request: web.Request) -> web.Response:
     wanted = query_choice(request, "status", ("processing", "completed", "failed"))
     views = [_view(world, r) for r in reversed(ws.renders.values())]
     if wanted is not None:
-        views = [v for v in views if _coarse(v.status) == wanted]
+        views = [v for v in views if _coarse(v["status"]) == wanted]
     page, info = paginate(request, views)
-    return json_response(RenderPage(renders=page, pagination=info))
+    return json_response(wire("RenderPage", renders=page, pagination=info))
 
 
-def _coarse(status: RenderStatus) -> str:
+def _coarse(status: str) -> str:
     """The list filter's coarser status."""
-    running = status in (RenderStatus.QUEUED, RenderStatus.ACTIVE)
-    return "processing" if running else status.value
+    return "processing" if status in (RenderStatus.QUEUED, RenderStatus.ACTIVE) else status
 
 
 async def get_render_limits(request: web.Request) -> web.Response:
@@ -141,23 +132,22 @@ async def get_render_limits(request: web.Request) -> web.Response:
     active = statuses.count(RenderStatus.ACTIVE)
     queued = statuses.count(RenderStatus.QUEUED)
     cap = world.config.max_concurrent_renders
-    return json_response(
-        RenderLimits(
-            usage=RenderUsage(
-                active_count=active,
-                queued_count=queued,
-                total_pending=active + queued,
-                max_concurrent=cap,
-            ),
-            plan=RenderPlan(
-                video_quality=RESOLUTION,
-                watermark=False,
-                priority_processing=False,
-                max_concurrent_renders=cap,
-                render_expiry_hours=world.config.render_expiry_hours,
-            ),
-        )
+    usage = wire(
+        "RenderUsage",
+        active_count=active,
+        queued_count=queued,
+        total_pending=active + queued,
+        max_concurrent=cap,
     )
+    plan = wire(
+        "RenderPlan",
+        video_quality=RESOLUTION,
+        watermark=False,
+        priority_processing=False,
+        max_concurrent_renders=cap,
+        render_expiry_hours=world.config.render_expiry_hours,
+    )
+    return json_response(wire("RenderLimits", usage=usage, plan=plan))
 
 
 async def get_render(request: web.Request) -> web.Response:
@@ -188,7 +178,7 @@ async def get_render_download(request: web.Request) -> web.Response:
     downloadable(world, render)
     served = render_file(world, render)
     link = world.publish("render", render.render_id, served)
-    return json_response(DownloadLink(url=link, filename=served.filename))
+    return json_response(wire("DownloadLink", url=link, filename=served.filename))
 
 
 async def cancel_render(request: web.Request) -> web.Response:
@@ -243,7 +233,8 @@ async def start_bulk_download(request: web.Request) -> web.Response:
         end + world.config.link_ttl,
     )
     ws.bulk[job.job_id] = job
-    return json_response(BulkDownloadCreated(job_id=job.job_id, status=BulkStatus.QUEUED), 202)
+    created = wire("BulkDownloadCreated", job_id=job.job_id, status=BulkStatus.QUEUED.value)
+    return json_response(created, 202)
 
 
 async def get_bulk_download(request: web.Request) -> web.Response:
@@ -262,16 +253,17 @@ async def get_bulk_download(request: web.Request) -> web.Response:
             served.filename,
         )
     return json_response(
-        BulkDownload(
+        wire(
+            "BulkDownload",
             job_id=job.job_id,
-            status=status,
+            status=status.value,
             progress=progress(job.timeline, clock.now()),
             render_count=len(job.render_ids),
-            created_at=clock.wall(job.created),
-            expires_at=clock.wall(job.expires),
+            created_at=clock.iso(job.created),
+            expires_at=clock.iso(job.expires),
             file_size=size,
             error_code=None,
-            completed_at=clock.wall(job.timeline.ends) if done else None,
+            completed_at=clock.iso(job.timeline.ends) if done else None,
             download_url=link,
             filename=name,
         )
@@ -298,7 +290,7 @@ ROUTES = [
         "renderClip",
         "Queue a final MP4 render of a clip (200 when served from cache).",
         status=202,
-        response=RenderCreated,
+        response="RenderCreated",
         also=(200,),
     ),
     Route(
@@ -307,7 +299,7 @@ ROUTES = [
         list_renders,
         "listRenders",
         "The workspace's render jobs.",
-        response=RenderPage,
+        response="RenderPage",
         query=("page", "limit", "status"),
     ),
     Route(
@@ -316,7 +308,7 @@ ROUTES = [
         get_render_limits,
         "getRenderLimits",
         "Render quota and concurrency for the workspace.",
-        response=RenderLimits,
+        response="RenderLimits",
     ),
     Route(
         "POST",
@@ -325,8 +317,8 @@ ROUTES = [
         "startBulkDownload",
         "Bundle several renders into one ZIP.",
         status=202,
-        request=BulkDownloadRequest,
-        response=BulkDownloadCreated,
+        request="BulkDownloadRequest",
+        response="BulkDownloadCreated",
     ),
     Route(
         "GET",
@@ -334,7 +326,7 @@ ROUTES = [
         get_bulk_download,
         "getBulkDownload",
         "Poll a bulk download until ready.",
-        response=BulkDownload,
+        response="BulkDownload",
     ),
     Route(
         "GET",
@@ -342,7 +334,7 @@ ROUTES = [
         get_render,
         "getRender",
         "Poll a render until completed.",
-        response=Render,
+        response="Render",
     ),
     Route(
         "GET",
@@ -350,7 +342,7 @@ ROUTES = [
         get_render_download,
         "getRenderDownload",
         "Signed download URL of a completed render.",
-        response=DownloadLink,
+        response="DownloadLink",
     ),
     Route(
         "DELETE",

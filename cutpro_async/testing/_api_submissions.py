@@ -6,22 +6,14 @@ from typing import Any
 
 from aiohttp import web
 
-from ..models import (
-    SourceLanguage,
-    Submission,
-    SubmissionCreated,
-    SubmissionPage,
-    SubmissionStatus,
-    SubmitRequest,
-    Timeframe,
-    TransactionType,
-)
 from ._api_videos import credits_for
 from ._content import make_clips
+from ._enums import SourceLanguage, SubmissionStatus, TransactionType
 from ._failure import ApiFailure, conflict, invalid
 from ._jobs import QUEUE_SLOT_SECONDS, submission_timeline
 from ._params import field, json_body, optional, paginate
 from ._routing import Route, deleted, json_response, workspace_of, world_of
+from ._wire import Timeframe, wire
 from ._world import ClipRec, SubmissionRec, VideoRec, WorkspaceState, World, lookup
 
 
@@ -30,7 +22,7 @@ def template_exists(world: World, template_id: str | None) -> None:
 
     A public template must be copied into the workspace before it can be used.
     """
-    own = {t.id for t in world.templates if not t.is_public}
+    own = {t["id"] for t in world.templates if not t["is_public"]}
     if template_id is not None and template_id not in own:
         raise ApiFailure(
             404,
@@ -96,7 +88,7 @@ async def submit(request: web.Request) -> web.Response:
             "this video is already being clipped: poll it",
             submission_id=running.submission_id,
         )
-    cost = credits_for(world, timeframe.end - timeframe.start)
+    cost = credits_for(world, timeframe.seconds)
     if ws.balance < cost:
         raise ApiFailure(
             402,
@@ -105,10 +97,11 @@ async def submit(request: web.Request) -> web.Response:
             {"credits_needed": cost, "current_balance": ws.balance},
         )
     sub = _create(world, ws, video, timeframe, cost, language, strategy_id, template_id)
-    created = SubmissionCreated(
+    created = wire(
+        "SubmissionCreated",
         submission_id=sub.submission_id,
         video_id=video.video_id,
-        status=SubmissionStatus.QUEUED,
+        status=SubmissionStatus.QUEUED.value,
         credits_charged=cost,
     )
     return json_response(created, 201)
@@ -128,7 +121,7 @@ def _create(
     sub_id = world.new_id("s")
     fails = video.unavailable or world.rng.random() < world.config.submission_failure_rate
     now, config = world.clock.now(), world.config
-    timeline = submission_timeline(now, timeframe.end - timeframe.start, config.time_scale, fails)
+    timeline = submission_timeline(now, timeframe.seconds, config.time_scale, fails)
     expires = timeline.ends + config.submission_expiry_days * 86400 / config.time_scale
     sub = SubmissionRec(
         sub_id,
@@ -168,29 +161,30 @@ def ensure_clips(world: World, sub: SubmissionRec) -> None:
         )
 
 
-def view(world: World, sub: SubmissionRec) -> Submission:
+def view(world: World, sub: SubmissionRec) -> dict[str, Any]:
     """A job as the API shows it now."""
     now, clock = world.clock.now(), world.clock
     status = status_of(world, sub)
     ensure_clips(world, sub)
     queued = status is SubmissionStatus.QUEUED
     queue_end = sub.timeline.step_bounds("queued")[1]
-    return Submission(
+    return wire(
+        "Submission",
         submission_id=sub.submission_id,
         video_id=sub.video_id,
-        status=status,
+        status=status.value,
         error_code="download_failed" if status is SubmissionStatus.FAILED else None,
         clips_count=len(sub.clips),
-        created_at=clock.wall(sub.created),
+        created_at=clock.iso(sub.created),
         queue_position=max(1, int(clock.to_api_seconds(queue_end - now) // QUEUE_SLOT_SECONDS) + 1)
         if queued
         else None,
         estimated_time=round(sub.timeline.ends - now, 3) if queued else None,
-        completed_at=clock.wall(sub.timeline.ends) if status.is_terminal else None,
+        completed_at=clock.iso(sub.timeline.ends) if status.is_terminal else None,
         waiting_reason=None,
         is_priority=False,
         strategy_id=sub.strategy_id,
-        timeframe=sub.timeframe,
+        timeframe=sub.timeframe.json(),
         credit_cost=sub.credit_cost,
         is_reclip=False,
     )
@@ -213,7 +207,8 @@ async def list_submissions(request: web.Request) -> web.Response:
     video = lookup(ws.videos, "video", request.match_info["videoId"])
     subs = [s for s in reversed(ws.submissions.values()) if s.video_id == video.video_id]
     page, info = paginate(request, subs)
-    return json_response(SubmissionPage([view(world, s) for s in page], info))
+    views = [view(world, s) for s in page]
+    return json_response(wire("SubmissionPage", submissions=views, pagination=info))
 
 
 async def get_submission(request: web.Request) -> web.Response:
@@ -235,8 +230,8 @@ ROUTES = [
         "submitClipping",
         "Start AI clipping of a video_id; credits are debited immediately.",
         status=201,
-        request=SubmitRequest,
-        response=SubmissionCreated,
+        request="SubmitRequest",
+        response="SubmissionCreated",
     ),
     Route(
         "GET",
@@ -244,7 +239,7 @@ ROUTES = [
         list_submissions,
         "listSubmissions",
         "Clipping jobs of one video.",
-        response=SubmissionPage,
+        response="SubmissionPage",
         query=("page", "limit"),
     ),
     Route(
@@ -253,7 +248,7 @@ ROUTES = [
         get_submission,
         "getSubmission",
         "Poll one submission until completed or failed.",
-        response=Submission,
+        response="Submission",
     ),
     Route(
         "DELETE",

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import math
 from pathlib import PurePosixPath
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
-from ..models import (
-    MAX_UPLOAD_BYTES,
-    MIN_VIDEO_SECONDS,
-    UPLOAD_EXTENSIONS,
-    AnalyzeRequest,
-    CompleteUploadRequest,
-    StartUploadRequest,
-    UploadTicket,
-    Video,
-    VideoInfo,
-    VideoPage,
-)
 from ._content import describe, platform_of
+from ._enums import MAX_UPLOAD_BYTES, MIN_VIDEO_SECONDS, UPLOAD_EXTENSIONS
 from ._failure import ApiFailure, invalid, not_found
 from ._params import field, json_body, number, optional, paginate, query_choice
 from ._routing import API_KEY, Route, deleted, json_response, workspace_of, world_of
+from ._wire import wire
 from ._world import Upload, VideoRec, WorkspaceState, World, lookup
 
 
@@ -33,9 +24,10 @@ def credits_for(world: World, seconds: float) -> float:
     return math.ceil(round(seconds, 6) / 60) * (1 - world.config.discount_percent / 100)
 
 
-def video_info(world: World, ws: WorkspaceState, video: VideoRec) -> VideoInfo:
+def video_info(world: World, ws: WorkspaceState, video: VideoRec) -> dict[str, Any]:
     """The analyze-shaped description of a video, with its exact cost."""
-    return VideoInfo(
+    return wire(
+        "VideoInfo",
         video_id=video.video_id,
         title=video.title,
         description=video.description,
@@ -48,6 +40,7 @@ def video_info(world: World, ws: WorkspaceState, video: VideoRec) -> VideoInfo:
         discount_percent=world.config.discount_percent,
         force_watermark=False,
         current_balance=ws.balance,
+        credits_unlimited=False,
     )
 
 
@@ -103,17 +96,18 @@ async def list_videos(request: web.Request) -> web.Response:
     videos.sort(key=lambda v: v.title if sort == "title" else v.created, reverse=sort == "recent")
     page, info = paginate(request, videos)
     items = [
-        Video(
+        wire(
+            "Video",
             video_id=v.video_id,
             title=v.title,
             platform=v.platform,
             duration=v.duration,
             thumbnail_url=thumbnail(v.video_id),
-            created_at=world.clock.wall(v.created),
+            created_at=world.clock.iso(v.created),
         )
         for v in page
     ]
-    return json_response(VideoPage(videos=items, pagination=info))
+    return json_response(wire("VideoPage", videos=items, pagination=info))
 
 
 async def delete_video(request: web.Request) -> web.Response:
@@ -159,7 +153,7 @@ async def start_upload(request: web.Request) -> web.Response:
         video_id, name, "", "", "upload", 0.0, world.clock.now(), upload=upload
     )
     url = world.signer.sign(f"/uploads/{video_id}", ttl)
-    return json_response(UploadTicket(video_id=video_id, upload_url=url, expires_in=ttl))
+    return json_response(wire("UploadTicket", video_id=video_id, upload_url=url, expires_in=ttl))
 
 
 async def complete_upload(request: web.Request) -> web.Response:
@@ -192,7 +186,7 @@ ROUTES = [
         list_videos,
         "listVideos",
         "The workspace's source-video library.",
-        response=VideoPage,
+        response="VideoPage",
         query=("page", "limit", "sort"),
     ),
     Route(
@@ -209,8 +203,8 @@ ROUTES = [
         start_upload,
         "startUpload",
         "Reserve a video_id and a presigned PUT URL for a local file.",
-        request=StartUploadRequest,
-        response=UploadTicket,
+        request="StartUploadRequest",
+        response="UploadTicket",
     ),
     Route(
         "POST",
@@ -218,8 +212,8 @@ ROUTES = [
         complete_upload,
         "completeUpload",
         "Register a finished upload; returns metadata and credit cost.",
-        request=CompleteUploadRequest,
-        response=VideoInfo,
+        request="CompleteUploadRequest",
+        response="VideoInfo",
     ),
     Route(
         "POST",
@@ -227,7 +221,7 @@ ROUTES = [
         analyze_video,
         "analyzeVideo",
         "Preview a public video URL: metadata and credit cost (free, 10 requests/minute).",
-        request=AnalyzeRequest,
-        response=VideoInfo,
+        request="AnalyzeRequest",
+        response="VideoInfo",
     ),
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+from ._wire import iso
+
 
 class Clock:
     """Positions are real seconds since start (plus jumps); job durations are API-seconds.
@@ -37,6 +39,10 @@ class Clock:
         """The wall-clock time of a position (default: now)."""
         pos = self.now() if position is None else position
         return self._wall_start + timedelta(seconds=pos)
+
+    def iso(self, position: float | None = None) -> str:
+        """`wall(position)` as the API writes timestamps (see `_wire.iso`)."""
+        return iso(self.wall(position))
 
     def position_of(self, wall: datetime) -> float:
         """The position of a wall-clock time."""

@@ -11,10 +11,11 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from ..models import Transaction, TransactionType
 from ._api import make_api_app
 from ._config import SimConfig
+from ._enums import TransactionType
 from ._faults import Fault, FaultPlan, parse_faults
+from ._ledger import LedgerRow
 from ._routing import API_PREFIX
 from ._storage import make_storage_app
 from ._world import WorkspaceState, World
@@ -48,7 +49,7 @@ class FakeCutPro:
         self.plan = FaultPlan(_as_faults(faults), self.config.seed)
         self.api_key = api_key or f"cp_sim_{secrets.token_hex(16)}"
         self._workspace = self.world.add_workspace(self.config.credits)
-        self.world.add_key(self.api_key, self._workspace.info.id)
+        self.world.add_key(self.api_key, self._workspace.id)
         self._host, self._ports = host, (port, storage_port)
         self._runners: list[web.AppRunner] = []
         self.base_url = ""
@@ -60,7 +61,7 @@ class FakeCutPro:
     @property
     def workspace_id(self) -> str:
         """The id of the default workspace (the one `api_key` resolves to)."""
-        return self._workspace.info.id
+        return self._workspace.id
 
     async def start(self) -> FakeCutPro:
         """Start both servers; `base_url` and `storage_url` are set afterwards."""
@@ -110,7 +111,7 @@ class FakeCutPro:
 
     def add_workspace(self, credits: float = 1000, name: str = "Another workspace") -> str:
         """A new workspace (reachable through `add_key`); returns its id."""
-        return self.world.add_workspace(credits, name).info.id
+        return self.world.add_workspace(credits, name).id
 
     def add_key(self, *workspace_ids: str) -> str:
         """A new API key for these workspaces (several need `X-Workspace-Id`); returns it."""
@@ -136,8 +137,8 @@ class FakeCutPro:
         """The workspace's credit balance."""
         return self._state(workspace_id).balance
 
-    def ledger(self, workspace_id: str | None = None) -> list[Transaction]:
-        """Every ledger row, oldest first."""
+    def ledger(self, workspace_id: str | None = None) -> list[LedgerRow]:
+        """Every ledger row, oldest first (`row.type == "debit"` for a charge)."""
         return list(self._state(workspace_id).ledger)
 
     def charges_per_video(self, workspace_id: str | None = None) -> Counter[str]:

@@ -10,7 +10,7 @@ import bisect
 
 import attrs
 
-from ..models import SubmissionStatus as S
+from ._enums import SubmissionStatus as S
 
 # API-seconds per phase: (fixed part, part per second of processed video).
 SUBMISSION_PHASES: tuple[tuple[S, float, float], ...] = (

@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 import orjson
 from aiohttp import web
 
-from ..models import Pagination
 from ._failure import ApiFailure, invalid
+from ._wire import wire
 
 T = TypeVar("T")
 MAX_JSON_BYTES = 1024 * 1024
@@ -112,14 +112,15 @@ def query_choice(
 
 def paginate(
     request: web.Request, items: Sequence[T], default_limit: int = 20
-) -> tuple[list[T], Pagination]:
+) -> tuple[list[T], dict[str, Any]]:
     """Slice `items` by the `page`/`limit` query and describe the slice."""
     page = query_int(request, "page", 1, 1, 1_000_000)
     limit = query_int(request, "limit", default_limit, 1, 100)
     total = len(items)
     pages = max(1, math.ceil(total / limit))
     start = (page - 1) * limit
-    info = Pagination(
+    info = wire(
+        "Pagination",
         current_page=page,
         total_pages=pages,
         total_count=total,

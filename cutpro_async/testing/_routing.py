@@ -9,7 +9,6 @@ import attrs
 import orjson
 from aiohttp import web
 
-from .._converter import unstructure
 from ._world import WorkspaceState, World
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -29,8 +28,8 @@ class Route:
     operation_id: str
     summary: str
     status: int = 200
-    request: type | None = None
-    response: type | None = None
+    request: str | None = None  # component schema names (see `_schema`)
+    response: str | None = None
     query: tuple[str, ...] = ()
     also: tuple[int, ...] = ()  # other success statuses with the same body (e.g. a cache hit)
 
@@ -53,8 +52,9 @@ def workspace_of(request: web.Request) -> WorkspaceState:
 def json_response(
     data: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    """A JSON response from a model or from builtins."""
-    body = orjson.dumps(unstructure(data))
+    """A JSON response from builtins (timestamps already ISO strings: see `_wire.iso`)."""
+    # A stray datetime must fail loudly, not go out in orjson's own format.
+    body = orjson.dumps(data, option=orjson.OPT_PASSTHROUGH_DATETIME)
     return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 
 

@@ -7,27 +7,21 @@ import math
 import random
 from collections import Counter, deque
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
-from ..models import (
-    Connection,
-    Role,
-    SourceLanguage,
-    Template,
-    Timeframe,
-    Transaction,
-    TransactionType,
-    Workspace,
-)
+from ._catalogue import DEFAULT_CONNECTIONS, connection, default_templates, workspace_info
 from ._clock import Clock
 from ._config import SimConfig
 from ._content import ClipSpec
+from ._enums import SourceLanguage, TransactionType
 from ._failure import ApiFailure, not_found
 from ._jobs import SlotScheduler, Timeline
+from ._ledger import LedgerRow
 from ._media import Body, s3_etag
 from ._signing import Signer, file_path
+from ._wire import Timeframe
 
 T = TypeVar("T")
 
@@ -162,7 +156,7 @@ class PostRec:
 class WorkspaceState:
     """Everything that belongs to one workspace."""
 
-    info: Workspace
+    info: dict[str, Any]  # the `GET /workspace` object, but for its live `credits`
     balance: float
     renders_scheduler: SlotScheduler
     videos: dict[str, VideoRec] = attrs.field(factory=dict)
@@ -171,10 +165,15 @@ class WorkspaceState:
     renders: dict[str, RenderRec] = attrs.field(factory=dict)
     bulk: dict[str, BulkRec] = attrs.field(factory=dict)
     posts: dict[str, PostRec] = attrs.field(factory=dict)
-    connections: dict[str, Connection] = attrs.field(factory=dict)
-    ledger: list[Transaction] = attrs.field(factory=list)
+    connections: dict[str, dict[str, Any]] = attrs.field(factory=dict)  # as served
+    ledger: list[LedgerRow] = attrs.field(factory=list)
     ledger_videos: dict[str, str] = attrs.field(factory=dict)  # transaction id -> video id
     template_batch_until: float = -math.inf
+
+    @property
+    def id(self) -> str:
+        """The workspace id."""
+        return str(self.info["id"])
 
 
 def lookup(table: dict[str, T], kind: str, ident: str) -> T:
@@ -196,7 +195,7 @@ class World:
         self._ids = itertools.count(1)
         self.workspaces: dict[str, WorkspaceState] = {}
         self.keys: dict[str, tuple[str, ...]] = {}
-        self.templates: list[Template] = _default_templates()
+        self.templates: list[dict[str, Any]] = default_templates()  # as served
         self.analyze_calls: dict[str, deque[float]] = {}
         self.requests: Counter[str] = Counter()
         self.key_leaks: list[str] = []
@@ -218,38 +217,14 @@ class World:
     def add_workspace(self, credits: float, name: str = "Simulated workspace") -> WorkspaceState:
         """A new workspace with an opening credit grant and a few connected accounts."""
         ws_id = self.new_id("pw")
-        info = Workspace(
-            id=ws_id,
-            name=name,
-            is_personal=not self.workspaces,
-            status="active",
-            role=Role.ADMIN,
-            plan_id="plan_pro",
-            plan_name="Pro",
-            plan_is_free=False,
-            credits=credits,
-            seat_count=0,
-            max_total_seats=3,
-            member_count=1,
-            created_at=self.clock.wall(),
-        )
+        personal = not self.workspaces
+        info = workspace_info(ws_id, name, personal, credits, self.clock.wall())
         state = WorkspaceState(info, 0.0, SlotScheduler(self.config.max_concurrent_renders))
         self.workspaces[ws_id] = state
         self.record(state, TransactionType.BONUS, credits, "bonus", None, "Opening grant")
-        for platform, status in (
-            ("tiktok", "active"),
-            ("youtube", "active"),
-            ("instagram", "expired"),
-        ):
-            conn = Connection(
-                id=self.new_id("cn"),
-                platform=platform,
-                name=f"My {platform}",
-                username=f"sim_{platform}",
-                status=status,
-                created_at=self.clock.wall(),
-            )
-            state.connections[conn.id] = conn
+        for platform, status in DEFAULT_CONNECTIONS:
+            conn_id = self.new_id("cn")
+            state.connections[conn_id] = connection(conn_id, platform, status, self.clock.wall())
         return state
 
     def add_key(self, key: str, *workspace_ids: str) -> None:
@@ -267,10 +242,10 @@ class World:
         reference_type: str,
         reference_id: str | None,
         description: str,
-    ) -> Transaction:
+    ) -> LedgerRow:
         """Apply a signed amount to the balance and write the ledger row."""
         ws.balance += amount
-        row = Transaction(
+        row = LedgerRow(
             id=self.new_id("tx"),
             type=kind,
             amount=amount,
@@ -321,41 +296,3 @@ class World:
                 {"Retry-After": str(max(1, math.ceil(wait)))},
             )
         calls.append(now)
-
-
-def _default_templates() -> list[Template]:
-    """The templates every simulated workspace sees: two of its own, two public."""
-    return [
-        Template(
-            id="80009919218057216",
-            name="Bold captions",
-            description="Big yellow captions",
-            category="captions",
-            aspect_ratio="9:16",
-            auto_add_captions=True,
-        ),
-        Template(
-            id="80009919218057217",
-            name="Clean square",
-            description="No captions, 1:1",
-            category="minimal",
-            aspect_ratio="1:1",
-        ),
-        Template(
-            id="80009919218057301",
-            name="Podcast split",
-            description="Speaker split screen",
-            category="podcast",
-            aspect_ratio="9:16",
-            auto_add_captions=True,
-            is_public=True,
-        ),
-        Template(
-            id="80009919218057302",
-            name="Gaming facecam",
-            description="Facecam on top",
-            category="gaming",
-            aspect_ratio="9:16",
-            is_public=True,
-        ),
-    ]
