@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import RawApi
 
+from .schemas import PREFIX, component, errors
+
 pytestmark = pytest.mark.anyio
 
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -134,3 +136,45 @@ async def test_render_clip_documents_the_cache_hit(document: dict[str, Any]) -> 
     path = "/clips/{videoId}/submissions/{submissionId}/clips/{clipId}/render"
     responses = document["paths"][path]["post"]["responses"]
     assert {"200", "202"} <= set(responses)
+
+
+def response_components(doc: dict[str, Any]) -> set[str]:
+    """Every component an answer uses, directly or nested."""
+    todo = [
+        ref.removeprefix(PREFIX) for _, _, op in operations(doc) for ref in refs(op["responses"])
+    ]
+    found: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo += [ref.removeprefix(PREFIX) for ref in refs(component(doc, name))]
+    return found
+
+
+async def test_every_answer_schema_has_an_example_that_fits_it(document: dict[str, Any]) -> None:
+    """Each schema used by an answer has an `example`, valid against it with no extra key."""
+    names = response_components(document)
+    assert {"ErrorBody", "Pagination", "Submission", "RenderLimits", "PostItem"} <= names
+    for name in sorted(names):
+        schema = component(document, name)
+        assert "example" in schema, name
+        assert errors(document, schema, schema["example"]) == [], name
+
+
+async def test_answer_objects_document_every_key_they_require(document: dict[str, Any]) -> None:
+    """Every `required` name of a schema is one of its properties (no typo hides a key)."""
+    for name, schema in document["components"]["schemas"].items():
+        assert set(schema.get("required", [])) <= set(schema.get("properties", {})), name
+
+
+async def test_timestamps_are_date_time_strings(document: dict[str, Any]) -> None:
+    """Fields named `*_at` are documented as `date-time` strings (maybe null)."""
+    checked = 0
+    for name, schema in document["components"]["schemas"].items():
+        for field, prop in schema.get("properties", {}).items():
+            if field.endswith("_at"):
+                branches = prop.get("anyOf", [prop])
+                assert {"type": "string", "format": "date-time"} in branches, (name, field)
+                checked += 1
+    assert checked >= 15
