@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 from types import TracebackType
 
 import aiohttp
 import attrs
 
+READY_TIMEOUT = 60.0  # seconds for the simulator to listen (a loaded machine imports slowly)
+
 
 @attrs.define
 class SimProcess:
-    """`cutpro simulate` as a child process; `base_url`/`api_key` are read from its banner."""
+    """`cutpro simulate` as a child process; `base_url`/`api_key` come from its ready file."""
 
     args: list[str] = attrs.field(factory=list)
     base_url: str = ""
@@ -23,21 +29,14 @@ class SimProcess:
     _proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> SimProcess:
-        cmd = [sys.executable, "-m", "cutpro_async", "simulate", "--port", "0", *self.args]
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        assert self._proc.stdout is not None
-        for line in self._proc.stdout:
-            key, _, value = line.strip().partition("=")
-            if key == "CUTPRO_API_URL":
-                self.base_url = value
-            elif key == "CUTPRO_API_KEY":
-                self.api_key = value
-            elif line.strip().startswith("storage:"):
-                self.storage_url = line.split(":", 1)[1].strip()
-                break
-        if not self.storage_url:
-            self._proc.kill()
-            raise RuntimeError(f"the simulator did not start: {' '.join(cmd)}")
+        with tempfile.TemporaryDirectory() as folder:
+            ready = Path(folder) / "ready.json"
+            cmd = [sys.executable, "-m", "cutpro_async", "simulate", "--port", "0"]
+            cmd += ["--ready-file", str(ready), *self.args]
+            self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, text=True)
+            info = _wait_for(ready, self._proc, cmd)
+        self.base_url, self.api_key = info["base_url"], info["api_key"]
+        self.storage_url = info["storage_url"]
         return self
 
     def __exit__(
@@ -47,8 +46,12 @@ class SimProcess:
         tb: TracebackType | None,
     ) -> None:
         assert self._proc is not None
-        self._proc.terminate()
-        self._proc.wait(10)
+        self._proc.terminate()  # the simulator closes its servers on SIGTERM
+        try:
+            self._proc.wait(10)
+        except subprocess.TimeoutExpired:  # a stuck request must not hang the benchmark
+            self._proc.kill()
+            self._proc.wait()
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the simulator has used so far."""
@@ -65,6 +68,18 @@ class SimProcess:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024
         return 0.0
+
+
+def _wait_for(ready: Path, proc: subprocess.Popen[str], cmd: list[str]) -> dict[str, str]:
+    """The simulator's readiness JSON, once it has written it (it writes it atomically)."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"the simulator did not start: {' '.join(cmd)}")
+        time.sleep(0.02)
+    info: dict[str, str] = json.loads(ready.read_text())
+    return info
 
 
 async def render_links(sim: SimProcess, count: int) -> list[str]:

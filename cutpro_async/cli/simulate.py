@@ -1,13 +1,25 @@
-"""`cutpro simulate`: the simulator as a standalone server."""
+"""`cutpro simulate`: the simulator as a standalone server.
+
+Scripts learn where it listens from a readiness signal rather than from the banner:
+`--ready-file PATH` (written atomically once both servers listen) or `--json` (one line on
+stdout), each a JSON object with `base_url`, `api_key`, `storage_url` and `pid`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import anyio
 import click
+import orjson
 
-from ..testing import FakeCutPro, parse_faults
+if TYPE_CHECKING:  # the simulator is imported only when one is started
+    from ..testing import FakeCutPro
 
 
 @click.command()
@@ -39,59 +51,83 @@ from ..testing import FakeCutPro, parse_faults
 @click.option(
     "--submission-expiry-days", default=30.0, show_default=True, help="API-days clips last."
 )
+@click.option(
+    "--ready-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Once listening, write base_url, api_key, storage_url and pid here as JSON.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print that JSON as one line instead of the banner."
+)
 def simulate(
     host: str,
     port: int,
     storage_port: int,
-    time_scale: float,
-    credits: float,
     faults: str,
-    seed: int,
-    render_bytes: int,
     api_key: str | None,
-    analyze_limit: int,
-    analyze_window: float,
-    render_expiry_hours: float,
-    submission_expiry_days: float,
+    ready_file: Path | None,
+    as_json: bool,
+    **settings: Any,
 ) -> None:
     """Run the CutPro simulator until interrupted; prints its base URL and API key."""
+    from ..testing import FakeCutPro, parse_faults  # imported late: only this command needs it
+
     try:
         plan = parse_faults(faults)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--faults") from None
     fake = FakeCutPro(
-        faults=plan,
-        api_key=api_key,
-        host=host,
-        port=port,
-        storage_port=storage_port,
-        time_scale=time_scale,
-        credits=credits,
-        seed=seed,
-        render_bytes=render_bytes,
-        analyze_limit=analyze_limit,
-        analyze_window=analyze_window,
-        render_expiry_hours=render_expiry_hours,
-        submission_expiry_days=submission_expiry_days,
+        faults=plan, api_key=api_key, host=host, port=port, storage_port=storage_port, **settings
     )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(fake))
+        asyncio.run(_serve(fake, ready_file, as_json))
 
 
-async def _serve(fake: FakeCutPro) -> None:
-    """Start the simulator, print how to reach it, and wait forever."""
+def _readiness(fake: FakeCutPro) -> dict[str, object]:
+    """What a script needs to reach a started simulator."""
+    return {
+        "base_url": fake.base_url,
+        "api_key": fake.api_key,
+        "storage_url": fake.storage_url,
+        "pid": os.getpid(),
+    }
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write a file whole or not at all, so that a reader never sees half of it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+async def _serve(fake: FakeCutPro, ready_file: Path | None, as_json: bool) -> None:
+    """Start the simulator, say how to reach it, and serve until SIGINT or SIGTERM."""
     try:
         await fake.start()
     except OSError as exc:
         raise click.ClickException(f"cannot listen: {exc} (pick another --port)") from None
-    click.echo(
-        f"CutPro simulator (no real credits are spent)\n"
-        f"  CUTPRO_API_URL={fake.base_url}\n"
-        f"  CUTPRO_API_KEY={fake.api_key}\n"
-        f"  storage: {fake.storage_url}\nPress Ctrl-C to stop.",
-        err=False,
-    )
     try:
-        await asyncio.Event().wait()
+        ready = orjson.dumps(_readiness(fake))
+        if ready_file is not None:
+            await anyio.to_thread.run_sync(_write_atomically, ready_file, ready)
+        if as_json:
+            click.echo(ready.decode())
+        else:
+            click.echo(
+                f"CutPro simulator (no real credits are spent)\n"
+                f"  CUTPRO_API_URL={fake.base_url}\n"
+                f"  CUTPRO_API_KEY={fake.api_key}\n"
+                f"  storage: {fake.storage_url}\nPress Ctrl-C to stop."
+            )
+        await _until_signalled()
     finally:
         await fake.close()
+        if ready_file is not None:  # a stale file would point the next reader at nothing
+            await anyio.Path(ready_file).unlink(missing_ok=True)
+
+
+async def _until_signalled() -> None:
+    """Wait for SIGINT or SIGTERM, so that `terminate()` also closes the servers cleanly."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            return
