@@ -27,7 +27,7 @@ import aiohttp
 import requests
 
 from cutpro_async import CutPro, Limits, Pacing, Polling
-from cutpro_async.batch import Batch, Concurrency, RunOptions, SQLiteStore, StageStarted
+from cutpro_async.batch import Batch, Concurrency, RunOptions, SQLiteStore, Stage, StageStarted
 
 from ._report import Metric, summarize, table
 from ._simproc import SimProcess
@@ -144,7 +144,9 @@ def _client(sim: SimProcess, polling: Polling) -> CutPro:
 async def ours(sim: SimProcess, urls: list[str], folder: Path) -> None:
     """(d) cutpro_async's batch, with its durable record."""
     # 64 at a time in every stage, as the bare pipeline has 64 videos in flight.
-    concurrency = Concurrency(analyze=64, submit=64, wait=1000, render=64, download=64)
+    concurrency = Concurrency(
+        analyze=64, submit=64, wait_clips=1000, render=64, wait_render=1000, download=64
+    )
     options = RunOptions(out=folder, top_k=1, concurrency=concurrency)
     async with _client(sim, Polling(first=0.05, max_interval=0.5)) as cp:
         store = await SQLiteStore.open(folder / "state.sqlite")
@@ -195,7 +197,9 @@ def _rss_kib() -> int:
 
 async def _inflight(sim: SimProcess, count: int) -> tuple[float, float]:
     """(baseline MiB, RSS growth KiB per video) with `count` videos all waiting at once."""
-    concurrency = Concurrency(analyze=256, submit=256, wait=count, render=8, download=4)
+    concurrency = Concurrency(
+        analyze=256, submit=256, wait_clips=count, render=8, wait_render=count, download=4
+    )
     with tempfile.TemporaryDirectory() as tmp:
         options = RunOptions(out=tmp, top_k=1, concurrency=concurrency, max_in_flight=count)
         async with _client(sim, Polling(first=60, max_interval=120)) as cp:
@@ -206,7 +210,7 @@ async def _inflight(sim: SimProcess, count: int) -> tuple[float, float]:
 
             def watch(event: object) -> None:
                 nonlocal waiting, peak
-                if isinstance(event, StageStarted) and event.stage == "wait":
+                if isinstance(event, StageStarted) and event.stage is Stage.WAIT_CLIPS:
                     waiting += 1
                     if waiting == count:
                         peak = _rss_kib()

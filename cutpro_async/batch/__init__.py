@@ -20,6 +20,7 @@ from .events import (
     Event,
     FileSaved,
     Priced,
+    Stage,
     StageFinished,
     StageStarted,
     Summary,
@@ -30,8 +31,8 @@ from .events import (
 from .manifest import write_manifest
 from .options import Concurrency, RunOptions
 from .pipeline import Batch
-from .record import Record
-from .sources import normalize
+from .record import ChosenClip, Phase, Record, SavedFile
+from .sources import Sources, expand_sources, normalize
 from .store import MemoryStore, SQLiteStore, Store, StoreLocked
 
 
@@ -56,15 +57,20 @@ async def clip_video(client: CutPro, source: str, out: str | Path, **options: An
 __all__ = [
     "Batch",
     "BytesDownloaded",
+    "ChosenClip",
     "Concurrency",
     "CreditsSpent",
     "Event",
     "FileSaved",
     "MemoryStore",
+    "Phase",
     "Priced",
     "Record",
     "RunOptions",
     "SQLiteStore",
+    "SavedFile",
+    "Sources",
+    "Stage",
     "StageFinished",
     "StageStarted",
     "Store",
@@ -74,5 +80,6 @@ __all__ = [
     "VideoFailed",
     "VideoSkipped",
     "clip_video",
+    "expand_sources",
     "write_manifest",
 ]

@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 
 import attrs
 
-STAGES = ("analyze", "submit", "wait", "render", "download")
+from .record import Phase
+
+
+class Stage(enum.StrEnum):
+    """A pool of the pipeline: each bounds how many videos do one kind of work at once.
+
+    Not to be confused with a video's `Phase`: a video in phase `submitted` passes through the
+    `wait_clips` pool, then `render`, `wait_render` and `download` once per clip.
+    """
+
+    ANALYZE = "analyze"  # analysis of a URL, or upload of a file: learns the cost
+    SUBMIT = "submit"  # the paid request
+    WAIT_CLIPS = "wait_clips"  # waiting for the clipping job to finish
+    RENDER = "render"  # requesting a clip's render
+    WAIT_RENDER = "wait_render"  # waiting for a render to finish
+    DOWNLOAD = "download"  # streaming a rendered MP4 to disk
 
 
 @attrs.frozen
 class StageStarted:
-    """A video entered a stage."""
+    """A video entered a stage's pool."""
 
     source: str
-    stage: str
+    stage: Stage
 
 
 @attrs.frozen
 class StageFinished:
-    """A video finished a stage."""
+    """A video left a stage's pool (done or not)."""
 
     source: str
-    stage: str
+    stage: Stage
 
 
 @attrs.frozen
@@ -82,10 +98,10 @@ class VideoSkipped:
 
 @attrs.frozen
 class VideoFailed:
-    """A video failed; the others go on."""
+    """A video failed in `phase` (the last one it reached); the others go on."""
 
     source: str
-    stage: str
+    phase: Phase
     error: str
 
 

@@ -7,26 +7,27 @@ from pathlib import Path
 import attrs
 from attrs import validators as v
 
-from .events import STAGES
+from .events import Stage
 
 
 @attrs.frozen
 class Concurrency:
-    """How many videos may be in each stage at once; each stage has its own pool.
+    """How many videos may be in each stage at once; one field per `Stage`, named by its value.
 
     Analysis is also paced by the client (10 per minute), so a larger pool there only queues.
+    Waiting costs a poll now and then, hence the wide waiting pools.
     """
 
     analyze: int = attrs.field(default=4, validator=v.gt(0))
     submit: int = attrs.field(default=4, validator=v.gt(0))
-    wait: int = attrs.field(default=1000, validator=v.gt(0))
+    wait_clips: int = attrs.field(default=1000, validator=v.gt(0))
     render: int = attrs.field(default=8, validator=v.gt(0))
+    wait_render: int = attrs.field(default=1000, validator=v.gt(0))
     download: int = attrs.field(default=4, validator=v.gt(0))
 
-    def of(self, stage: str) -> int:
+    def of(self, stage: Stage) -> int:
         """The pool size of a stage."""
-        assert stage in STAGES
-        value: int = getattr(self, stage)
+        value: int = getattr(self, Stage(stage).value)
         return value
 
 

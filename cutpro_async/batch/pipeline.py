@@ -1,4 +1,4 @@
-"""The orchestrator: every video through analyze → submit → wait → render → download.
+"""The orchestrator: every video through analyze → submit → wait → render → wait → download.
 
 Each stage has its own pool, so a slow stage never starves a fast one; the record is saved
 after every step, so a crashed or interrupted run resumes where it stopped without paying
@@ -33,14 +33,13 @@ from ..errors import (
     UsageError,
 )
 from ..models import Clip, SourceLanguage, SubmitRequest, Timeframe
-from . import record as stages
 from .events import (
-    STAGES,
     BytesDownloaded,
     CreditsSpent,
     Event,
     FileSaved,
     Priced,
+    Stage,
     StageFinished,
     StageStarted,
     Summary,
@@ -49,7 +48,7 @@ from .events import (
     VideoSkipped,
 )
 from .options import RunOptions
-from .record import ChosenClip, Record, SavedFile
+from .record import ChosenClip, Phase, Record, SavedFile
 from .sources import Sources, is_url, iterate
 from .store import Store
 
@@ -72,7 +71,7 @@ class Batch:
         self.errors: dict[str, BaseException] = {}
         self.skipped: dict[str, str] = {}
         self._known: dict[str, Record] = {}
-        self._pools = {s: anyio.CapacityLimiter(options.concurrency.of(s)) for s in STAGES}
+        self._pools = {s: anyio.CapacityLimiter(options.concurrency.of(s)) for s in Stage}
         self._listeners: list[Callable[[Event], object]] = []
         self._spent = 0.0
         self._balance = math.inf
@@ -133,7 +132,7 @@ class Batch:
         records = await self.store.records()
         endpoint = self.client.settings.base_url
         bound = await self.store.bind(endpoint)
-        unfinished = [r for r in records if r.stage not in stages.FINAL and r.video_id]
+        unfinished = [r for r in records if not r.phase.is_final and r.video_id]
         if bound != endpoint and unfinished:
             raise UsageError(
                 f"this record has {len(unfinished)} unfinished videos made against {bound}, not "
@@ -165,9 +164,9 @@ class Batch:
         try:
             record = self._known.pop(source, record)
             if self._finished(record):
-                self._emit(VideoSkipped(source, f"already {record.stage}"))
+                self._emit(VideoSkipped(source, f"already {record.phase}"))
                 return
-            if record.stage == stages.FAILED and not record.retryable:
+            if record.phase == Phase.FAILED and not record.retryable:
                 _forget_submission(record)  # the job itself failed: submit it afresh
             await self._process(record)
         except _Skip as skip:
@@ -182,15 +181,15 @@ class Batch:
 
     def _finished(self, record: Record) -> bool:
         """Whether a record needs no work in this run."""
-        if record.stage == stages.DONE and self.options.render and record.clips:
+        if record.phase == Phase.DONE and self.options.render and record.clips:
             return len(record.files) >= len(record.clips)  # an earlier run may not have rendered
-        if record.stage == stages.FAILED:
+        if record.phase == Phase.FAILED:
             # Once paid for, a video is resumed for free; before that, only when asked to.
             paid = record.submit_intent is not None and record.retryable
             return not (self.options.retry_failed or paid)
-        if record.stage == stages.PRICED:
+        if record.phase == Phase.PRICED:
             return self.options.dry_run
-        return record.stage in stages.FINAL
+        return record.phase.is_final
 
     async def _skipped(self, record: Record, reason: str) -> None:
         """Record why a video was not processed (a later run may, e.g. with more budget)."""
@@ -202,24 +201,24 @@ class Batch:
 
     async def _failed(self, record: Record, exc: BaseException) -> None:
         """Record a failure with its reason."""
-        stage = record.stage
-        record.stage, record.error = stages.FAILED, f"{type(exc).__name__}: {exc}"
+        phase = record.phase
+        record.phase, record.error = Phase.FAILED, f"{type(exc).__name__}: {exc}"
         record.retryable = not isinstance(exc, SubmissionFailed)
         record.attempts += 1
         self.errors[record.source] = exc
         with anyio.CancelScope(shield=True):
             await self.store.save(record)
-        self._emit(VideoFailed(record.source, stage, record.error))
+        self._emit(VideoFailed(record.source, phase, record.error))
 
     # -- the stages -----------------------------------------------------------------------
 
     async def _process(self, record: Record) -> None:
-        """Run whatever stages a record still needs."""
+        """Run whatever steps a record still needs."""
         record.error = None
         if record.video_id is None:
             await self._price(record)
         if self.options.dry_run:
-            record.stage = stages.PRICED
+            record.phase = Phase.PRICED
             await self.store.save(record)
             self._emit(VideoDone(record.source, 0))
             return
@@ -235,12 +234,12 @@ class Batch:
                         group.start_soon(self._deliver, record, clip, rank)
             except BaseExceptionGroup as errors:
                 raise sole_error(errors) from None
-        record.stage = stages.DONE
+        record.phase = Phase.DONE
         await self.store.save(record)
         self._emit(VideoDone(record.source, len(record.files)))
 
     @contextlib.asynccontextmanager
-    async def _stage(self, record: Record, stage: str) -> AsyncIterator[None]:
+    async def _stage(self, record: Record, stage: Stage) -> AsyncIterator[None]:
         """Hold a place in a stage's pool, with start/finish events."""
         async with self._pools[stage]:
             self._emit(StageStarted(record.source, stage))
@@ -251,14 +250,14 @@ class Batch:
 
     async def _price(self, record: Record) -> None:
         """Analyze a URL or upload a file: the video id and its cost."""
-        async with self._stage(record, "analyze"):
+        async with self._stage(record, Stage.ANALYZE):
             if is_url(record.source):
                 info = await self.client.videos.analyze(record.source)
             else:
                 info = await self.client.videos.upload(record.source)
         record.video_id, record.credits_cost = info.video_id, self._cost(info.credits_cost)
         record.duration = info.duration
-        record.stage = stages.PRICED
+        record.phase = Phase.PRICED
         await self.store.save(record)
         self._emit(Priced(record.source, info.video_id, record.credits_cost))
 
@@ -296,7 +295,7 @@ class Batch:
                 return
         self._reserve(record.credits_cost)
         try:
-            async with self._stage(record, "submit"):
+            async with self._stage(record, Stage.SUBMIT):
                 with anyio.CancelScope(shield=True):  # an interrupt must not split pay and record
                     await self._pay(record, request)
         except APIError as exc:
@@ -324,7 +323,7 @@ class Batch:
     async def _pay(self, record: Record, request: SubmitRequest) -> None:
         """Save the intent, submit (never twice: see `submissions.create`), save the id."""
         if record.submit_intent is None:
-            record.submit_intent, record.stage = datetime.now(UTC), stages.SUBMITTING
+            record.submit_intent, record.phase = datetime.now(UTC), Phase.SUBMITTING
             await self.store.save(record)
         created = await self.client.submissions.create(
             request.video_id,
@@ -336,14 +335,14 @@ class Batch:
 
     async def _submitted(self, record: Record, submission_id: str, credits: float) -> None:
         """Save the submission id: from now on a restart polls instead of paying."""
-        record.submission_id, record.stage = submission_id, stages.SUBMITTED
+        record.submission_id, record.phase = submission_id, Phase.SUBMITTED
         await self.store.save(record)
         self._emit(CreditsSpent(record.source, credits, self._spent))
 
     async def _choose_clips(self, record: Record) -> None:
         """Wait for the clips, keep the best `top_k`, apply the template if asked."""
         assert record.video_id is not None and record.submission_id is not None
-        async with self._stage(record, "wait"):
+        async with self._stage(record, Stage.WAIT_CLIPS):
             await self.client.submissions.wait(record.video_id, record.submission_id)
         chosen: list[Clip] = []
         async for clip in self.client.clips.iter(
@@ -363,7 +362,7 @@ class Batch:
                 [c.id for c in chosen],
             )
             record.template_applied = True
-        record.stage = stages.CLIPPED
+        record.phase = Phase.CLIPPED
         await self.store.save(record)
 
     async def _deliver(self, record: Record, clip: ChosenClip, rank: int) -> None:
@@ -388,7 +387,7 @@ class Batch:
     async def _fetch(self, record: Record, clip: ChosenClip, rank: int) -> tuple[Path, str]:
         """The clip's render, finished and downloaded: (path, render id)."""
         render_id = await self._render(record, clip)
-        async with self._stage(record, "wait"):
+        async with self._stage(record, Stage.WAIT_RENDER):
             await self.client.renders.wait(render_id)
         name = self.options.naming.format(
             video_id=record.video_id, clip_id=clip.id, render_id=render_id, rank=rank
@@ -397,7 +396,7 @@ class Batch:
         def progress(done: int, total: int | None) -> None:
             self._emit(BytesDownloaded(record.source, clip.id, done, total))
 
-        async with self._stage(record, "download"):
+        async with self._stage(record, Stage.DOWNLOAD):
             path = await self.client.renders.download(
                 render_id, self.options.out, name=name, on_progress=progress
             )
@@ -408,7 +407,7 @@ class Batch:
         if clip.id in record.renders:
             return record.renders[clip.id]
         assert record.video_id is not None and record.submission_id is not None
-        async with self._stage(record, "render"):
+        async with self._stage(record, Stage.RENDER):
             render_id = await self._start_render(record.video_id, record.submission_id, clip.id)
         record.renders[clip.id] = render_id
         await self.store.save(record)

@@ -1,22 +1,32 @@
-"""The durable per-video record of a batch run."""
+"""The durable per-video record of a batch run, and the phases a video goes through."""
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 import attrs
 
-#: Stages a record moves through; `done`, `failed`, `skipped` and `priced` (dry run) end it.
-NEW, PRICED, SUBMITTING, SUBMITTED, CLIPPED, DONE = (
-    "new",
-    "priced",
-    "submitting",
-    "submitted",
-    "clipped",
-    "done",
-)
-FAILED, SKIPPED = "failed", "skipped"
-FINAL = frozenset({DONE, FAILED, SKIPPED})
+
+class Phase(enum.StrEnum):
+    """Where a video is in its life; the values are what records store."""
+
+    NEW = "new"
+    PRICED = "priced"  # analyzed or uploaded: the cost is known (a dry run ends here)
+    SUBMITTING = "submitting"  # the paid request may have been sent: reconcile before paying
+    SUBMITTED = "submitted"
+    CLIPPED = "clipped"  # the clips are chosen
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+    @property
+    def is_final(self) -> bool:
+        """Whether a video in this phase needs no more work (done, failed or skipped)."""
+        return self in _FINAL
+
+
+_FINAL = frozenset({Phase.DONE, Phase.FAILED, Phase.SKIPPED})
 
 
 @attrs.define
@@ -51,7 +61,7 @@ class Record:
 
     source: str
     position: int
-    stage: str = NEW
+    phase: Phase = attrs.field(default=Phase.NEW, converter=Phase)
     video_id: str | None = None
     credits_cost: float | None = None
     duration: float | None = None

@@ -60,7 +60,7 @@ async def lines_of(handle: IO[str]) -> AsyncIterator[str]:
         yield line
 
 
-async def expand(arguments: Iterable[str]) -> AsyncIterator[str]:
+async def expand_sources(arguments: Iterable[str]) -> AsyncIterator[str]:
     """Command-line SOURCES: a URL, a file, `@list.txt` (one source a line), or `-` (stdin)."""
     for argument in arguments:
         if argument == "-":

@@ -26,17 +26,17 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     source TEXT PRIMARY KEY,
     position INTEGER NOT NULL,
-    stage TEXT NOT NULL,
+    phase TEXT NOT NULL,
     data BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS records_stage ON records (stage);
+CREATE INDEX IF NOT EXISTS records_phase ON records (phase);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
 _UPSERT = (
-    "INSERT INTO records (source, position, stage, data) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (source) DO UPDATE SET stage = excluded.stage, data = excluded.data"
+    "INSERT INTO records (source, position, phase, data) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (source) DO UPDATE SET phase = excluded.phase, data = excluded.data"
 )
 
 
@@ -130,7 +130,7 @@ class SQLiteStore:
     async def save(self, record: Record) -> None:
         """Write a record (replacing the previous version); returns once it is committed."""
         data = orjson.dumps(unstructure(record))
-        self._pending[record.source] = (record.position, record.stage, data)
+        self._pending[record.source] = (record.position, record.phase.value, data)
         mine = self._batch
         async with self._writer:
             if self._committed >= mine:
@@ -172,9 +172,12 @@ class SQLiteStore:
 
 
 def _decode(data: object) -> Record:
-    """A record from its stored JSON."""
+    """A record from its stored JSON (records saved before the rename say `stage`)."""
     assert isinstance(data, bytes)
-    return structure(orjson.loads(data), Record)
+    fields = orjson.loads(data)
+    if "stage" in fields:  # unknown keys are ignored: without this the phase would be `new`
+        fields["phase"] = fields.pop("stage")
+    return structure(fields, Record)
 
 
 def _take_lock(file: Path) -> IO[str]:
@@ -201,5 +204,16 @@ def _connect(file: Path) -> sqlite3.Connection:
     db = sqlite3.connect(file, check_same_thread=False, isolation_level=None)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
+    _migrate(db)
     db.executescript(_SCHEMA)
     return db
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Rename the `stage` column of records made before it was called `phase`."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(records)")}
+    if "stage" in columns:
+        with db:
+            db.execute("BEGIN")
+            db.execute("DROP INDEX IF EXISTS records_stage")
+            db.execute("ALTER TABLE records RENAME COLUMN stage TO phase")

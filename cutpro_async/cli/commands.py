@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -9,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from ..batch import SQLiteStore
-from ..batch.record import FINAL
 from ..client import CutPro
 from ._common import execute, fail
 
@@ -90,7 +90,7 @@ def download(render_id: str, out: str) -> None:
     help="The record of a run (DIR/.cutpro-state.sqlite).",
 )
 def status(state: str) -> None:
-    """Summarise a run's record: videos per stage, files, credits, failures."""
+    """Summarise a run's record: videos per phase, files, credits, failures."""
 
     async def work() -> None:
         store = await SQLiteStore.open(Path(state))
@@ -98,15 +98,13 @@ def status(state: str) -> None:
             records = await store.records()
         finally:
             await store.close()
-        stages: dict[str, int] = {}
-        for record in records:
-            stages[record.stage] = stages.get(record.stage, 0) + 1
+        phases = Counter(record.phase for record in records)
         spent = sum(r.credits_cost or 0 for r in records if r.submission_id)
         files = sum(len(r.files) for r in records)
-        running = sum(n for stage, n in stages.items() if stage not in FINAL)
+        running = sum(n for phase, n in phases.items() if not phase.is_final)
         console.print(
             f"{len(records)} videos: "
-            + ", ".join(f"{n} {s}" for s, n in sorted(stages.items()))
+            + ", ".join(f"{n} {phase}" for phase, n in sorted(phases.items()))
             + f"\n{files} files, {spent:g} credits spent, {running} resumable"
         )
         for record in records:

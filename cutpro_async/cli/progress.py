@@ -9,25 +9,25 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
 from .._converter import unstructure
-from ..batch import Event, StageFinished, StageStarted, Summary, VideoFailed
-from ..batch.events import STAGES
+from ..batch import Event, Stage, StageFinished, StageStarted, Summary, VideoFailed
 
 
 class LiveProgress:
-    """A bar per stage (finished of started) and a line with credits, files and failures."""
+    """A bar per stage pool (finished of entered) and a line with credits, files and failures."""
 
     def __init__(self, console: Console) -> None:
         self._console = console
         self._progress = Progress(
-            TextColumn("{task.description:>10}"),
+            TextColumn("{task.description:>11}"),
             BarColumn(),
             TextColumn("{task.fields[count]:>11}"),
             TextColumn("{task.fields[note]}"),
             console=console,
             transient=False,
         )
-        self._tasks: dict[str, TaskID] = {
-            stage: self._progress.add_task(stage, total=0, note="", count="0/0") for stage in STAGES
+        self._tasks: dict[Stage, TaskID] = {
+            stage: self._progress.add_task(stage.value, total=0, note="", count="0/0")
+            for stage in Stage
         }
         self._totals = self._progress.add_task("totals", total=None, note="", count="")
         self.summary = Summary()
@@ -50,7 +50,9 @@ class LiveProgress:
         if isinstance(event, StageStarted | StageFinished):
             self._count(event)
         elif isinstance(event, VideoFailed):
-            self._console.print(f"[red]failed[/] {event.source} at {event.stage}: {event.error}")
+            self._console.print(
+                f"[red]failed[/] {event.source} in phase {event.phase}: {event.error}"
+            )
         s = self.summary
         self._progress.update(
             self._totals,

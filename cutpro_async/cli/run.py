@@ -15,12 +15,20 @@ from rich.console import Console
 
 from .._converter import unstructure
 from .._groups import sole_error
-from ..batch import Batch, Concurrency, Event, RunOptions, SQLiteStore, Summary, write_manifest
-from ..batch.record import FAILED
-from ..batch.sources import expand
+from ..batch import (
+    Batch,
+    Concurrency,
+    Event,
+    Phase,
+    RunOptions,
+    SQLiteStore,
+    Stage,
+    Summary,
+    expand_sources,
+    write_manifest,
+)
 from ..client import CutPro
 from ..config import Budget, Pacing, Polling
-from ..testing import FakeCutPro
 from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, execute, fail
 from .progress import JsonLines, LiveProgress
 
@@ -48,11 +56,10 @@ def _concurrency(value: str | None) -> Concurrency:
         return Concurrency()
     try:
         pairs = dict(item.split("=", 1) for item in value.split(","))
-        return Concurrency(**{stage.strip(): int(n) for stage, n in pairs.items()})
+        return Concurrency(**{Stage(stage.strip()).value: int(n) for stage, n in pairs.items()})
     except (TypeError, ValueError) as exc:
-        fail(
-            f"--concurrency takes stage=N pairs (analyze, submit, wait, render, download): {exc}", 2
-        )
+        stages = ", ".join(Stage)
+        fail(f"--concurrency takes stage=N pairs (stages: {stages}): {exc}", 2)
 
 
 @click.command()
@@ -86,7 +93,11 @@ def _concurrency(value: str | None) -> Concurrency:
 @click.option("--budget", type=click.FloatRange(0), help="Credits this run may spend at most.")
 @click.option("--dry-run", is_flag=True, help="Price every video, spend nothing.")
 @click.option("--retry-failed", is_flag=True, help="Try failed videos again.")
-@click.option("--concurrency", help="Stage pools, e.g. analyze=4,submit=4,render=8,download=4.")
+@click.option(
+    "--concurrency",
+    help="Stage pools, e.g. analyze=4,submit=4,wait_clips=1000,render=8,wait_render=1000,"
+    "download=4.",
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines of events and the summary.")
 @click.option("--csv", "as_csv", is_flag=True, help="Also write manifest.csv.")
 def run(
@@ -130,9 +141,11 @@ def run(
         retry_failed=retry_failed,
         concurrency=_concurrency(concurrency),
     )
-    record = Path(state) if state else options.out / ".cutpro-state.sqlite"
+    state_path = Path(state) if state else options.out / ".cutpro-state.sqlite"
     console = Console(stderr=True)
-    summary, failed = execute(_run(sources, options, record, simulate, as_json, as_csv, console))
+    summary, failed = execute(
+        _run(sources, options, state_path, simulate, as_json, as_csv, console)
+    )
     _report(summary, options, as_json, console)
     if summary.interrupted:
         raise SystemExit(EXIT_INTERRUPTED)
@@ -147,7 +160,7 @@ def run(
 async def _run(
     sources: tuple[str, ...],
     options: RunOptions,
-    record: Path,
+    state_path: Path,
     simulate: bool,
     as_json: bool,
     as_csv: bool,
@@ -159,7 +172,7 @@ async def _run(
     """
     async with contextlib.AsyncExitStack() as stack:
         client = await stack.enter_async_context(_client(simulate, console))
-        store = await SQLiteStore.open(record)
+        store = await SQLiteStore.open(state_path)
         stack.push_async_callback(store.close)
         batch = Batch(client, options, store)
         show: Callable[[Event], object] = JsonLines() if as_json else LiveProgress(console)
@@ -169,7 +182,7 @@ async def _run(
             try:
                 async with anyio.create_task_group() as group:
                     group.start_soon(_interrupts, batch, console)
-                    summary = await batch.run(expand(sources), on_event=show)
+                    summary = await batch.run(expand_sources(sources), on_event=show)
                     group.cancel_scope.cancel()
             except BaseExceptionGroup as errors:
                 raise sole_error(errors) from None
@@ -179,7 +192,7 @@ async def _run(
             await anyio.to_thread.run_sync(
                 lambda: write_manifest(records, options.out / "manifest.csv", as_csv=True)
             )
-        return summary, sum(r.stage == FAILED for r in records)
+        return summary, sum(r.phase == Phase.FAILED for r in records)
 
 
 @contextlib.asynccontextmanager
@@ -189,6 +202,8 @@ async def _client(simulate: bool, console: Console) -> AsyncIterator[CutPro]:
         async with CutPro() as client:
             yield client
         return
+    from ..testing import FakeCutPro  # imported late: only simulated runs need the server
+
     async with FakeCutPro(time_scale=SIM_TIME_SCALE, analyze_window=SIM_ANALYZE_WINDOW) as fake:
         console.print(
             f"[yellow]Simulated CutPro at {fake.base_url}: no real credits are spent "

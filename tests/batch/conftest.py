@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cutpro_async import Budget, CutPro, Pacing, Polling, RetryPolicy
-from cutpro_async.batch import Record
+from cutpro_async.batch import Phase, Record
 from cutpro_async.testing import FakeCutPro
 
 #: `/clips/info` sped up like the simulator's window; no global cap, so that hundreds of fast
@@ -76,7 +76,7 @@ def check_files(records: Iterable[Record], top_k: int) -> int:
     """Every record done with `top_k` valid MP4s whose size and hash match; returns the count."""
     count = 0
     for record in records:
-        assert record.stage == "done", (record.source, record.stage, record.error)
+        assert record.phase == Phase.DONE, (record.source, record.phase, record.error)
         assert len(record.files) == top_k, record.source
         for saved in record.files:
             data = Path(saved.path).read_bytes()

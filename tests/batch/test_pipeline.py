@@ -14,16 +14,17 @@ from cutpro_async.batch import (
     Event,
     FileSaved,
     MemoryStore,
+    Phase,
     Priced,
     RunOptions,
     SQLiteStore,
+    Stage,
     StageFinished,
     StageStarted,
     VideoDone,
     VideoFailed,
     VideoSkipped,
 )
-from cutpro_async.batch.events import STAGES
 from cutpro_async.batch.manifest import rows
 
 from .conftest import charges_of, check_files, names, sha256_of, simulated, video_url, video_urls
@@ -136,7 +137,7 @@ async def test_dry_run_prices_everything_and_spends_nothing(tmp_path: Path) -> N
         routes = set(fake.requests)
     assert summary.credits_priced == 5 + 10 + 25 + 2
     assert (summary.done, summary.credits_spent, spent) == (4, 0, 0)
-    assert [r.stage for r in records] == ["priced"] * 4
+    assert [r.phase for r in records] == [Phase.PRICED] * 4
     assert routes <= {"GET /balance", "POST /clips/info"}
     assert names(tmp_path) == []
 
@@ -191,7 +192,7 @@ async def test_one_failure_never_stops_the_others(tmp_path: Path) -> None:
     assert [e.source for e in failed] == [urls[3]]
     assert "SubmissionFailed" in failed[0].error and "download_failed" in failed[0].error
     bad = records[urls[3]]
-    assert (bad.stage, bad.retryable, bad.attempts) == ("failed", False, 1)
+    assert (bad.phase, bad.retryable, bad.attempts) == (Phase.FAILED, False, 1)
     assert type(batch.errors[urls[3]]).__name__ == "SubmissionFailed"
     check_files([r for s, r in records.items() if s != urls[3]], top_k=1)
 
@@ -242,7 +243,10 @@ async def test_events_iteration_reports_every_stage(tmp_path: Path) -> None:
         mine = [e for e in events if e.source == url]
         started = Counter(e.stage for e in mine if isinstance(e, StageStarted))
         finished = Counter(e.stage for e in mine if isinstance(e, StageFinished))
-        assert set(started) == set(STAGES) and started == finished
+        assert set(started) == set(Stage) and started == finished
+        # One wait for the clipping job, then one render wait and one download per clip.
+        assert started[Stage.WAIT_CLIPS] == 1
+        assert started[Stage.WAIT_RENDER] == started[Stage.DOWNLOAD] == 2
         kinds = [type(e) for e in mine if not isinstance(e, StageStarted | StageFinished)]
         assert kinds.count(Priced) == kinds.count(CreditsSpent) == kinds.count(VideoDone) == 1
         assert kinds.count(FileSaved) == 2 and kinds[-1] is VideoDone
@@ -265,7 +269,7 @@ async def test_leaving_events_early_stops_cleanly(tmp_path: Path) -> None:
             async for event in stream:
                 if isinstance(event, VideoDone):
                     break
-    assert all(r.stage != "failed" for r in await store.records())
+    assert all(r.phase != Phase.FAILED for r in await store.records())
 
 
 async def test_duplicate_source_is_processed_once(tmp_path: Path) -> None:
@@ -280,7 +284,7 @@ async def test_duplicate_source_is_processed_once(tmp_path: Path) -> None:
             await store.close()
         charges = charges_of(fake, records)
     assert summary.failed == 0 and charges == [1]
-    assert records[0].stage == "done" and summary.credits_spent == 10
+    assert records[0].phase == Phase.DONE and summary.credits_spent == 10
 
 
 async def test_local_file_that_does_not_exist_fails_alone(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Resuming a record from every stage it can stop in, without paying twice."""
+"""Resuming a record from every phase it can stop in, without paying twice."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cutpro_async import CutPro
-from cutpro_async.batch import Batch, Event, MemoryStore, Record, RunOptions, VideoFailed
+from cutpro_async.batch import Batch, Event, MemoryStore, Phase, Record, RunOptions, VideoFailed
 from cutpro_async.testing import FakeCutPro
 
 from .conftest import charges_of, check_files, sha256_of, simulated, video_url
@@ -26,13 +26,13 @@ async def priced(cp: CutPro, store: MemoryStore, out: Path, url: str) -> Record:
     """A record left at `priced` (analysed, nothing paid), made by a dry run."""
     await Batch(cp, RunOptions(out=out, dry_run=True), store).run([url])
     record = await store.load(url)
-    assert record is not None and record.stage == "priced" and record.video_id
+    assert record is not None and record.phase == Phase.PRICED and record.video_id
     return record
 
 
 async def mark_submitting(store: MemoryStore, record: Record) -> datetime:
     """Save the intent to pay, as the pipeline does right before `POST /clips`."""
-    record.submit_intent, record.stage = datetime.now(UTC), "submitting"
+    record.submit_intent, record.phase = datetime.now(UTC), Phase.SUBMITTING
     await store.save(record)
     return record.submit_intent
 
@@ -42,7 +42,7 @@ async def clipped(cp: CutPro, store: MemoryStore, out: Path, url: str, top_k: in
     await Batch(cp, RunOptions(out=out, top_k=top_k, render=False), store).run([url])
     record = await store.load(url)
     assert record is not None and record.clips is not None and len(record.clips) == top_k
-    record.stage = "clipped"
+    record.phase = Phase.CLIPPED
     await store.save(record)
     return record
 
@@ -139,7 +139,7 @@ async def test_resume_from_submitted_polls_instead_of_paying(tmp_path: Path) -> 
         record = await priced(cp, store, tmp_path, url)
         assert record.video_id is not None
         created = await cp.submissions.create(record.video_id)
-        record.submission_id, record.stage = created.submission_id, "submitted"
+        record.submission_id, record.phase = created.submission_id, Phase.SUBMITTED
         record.submit_intent = datetime.now(UTC)
         await store.save(record)
         done = await resume(cp, store, tmp_path, url, top_k=3)

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 
 from cutpro_async import CutPro, UsageError
-from cutpro_async.batch import Batch, MemoryStore, Record, RunOptions, SQLiteStore, StoreLocked
-from cutpro_async.batch.record import ChosenClip, SavedFile
+from cutpro_async._converter import unstructure
+from cutpro_async.batch import (
+    Batch,
+    ChosenClip,
+    MemoryStore,
+    Phase,
+    Record,
+    RunOptions,
+    SavedFile,
+    SQLiteStore,
+    StoreLocked,
+)
 from cutpro_async.testing import FakeCutPro
 
 from .conftest import video_url
@@ -38,7 +51,7 @@ def full_record() -> Record:
     return Record(
         "https://www.youtube.com/watch?v=x",
         7,
-        stage="clipped",
+        phase=Phase.CLIPPED,
         video_id="v1",
         credits_cost=12.0,
         submit_intent=datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC),
@@ -83,13 +96,46 @@ async def test_sqlite_round_trips_a_record(tmp_path: Path) -> None:
         await store.close()
 
 
+OLD_SCHEMA = """
+CREATE TABLE records (
+    source TEXT PRIMARY KEY, position INTEGER NOT NULL, stage TEXT NOT NULL, data BLOB NOT NULL
+);
+CREATE INDEX records_stage ON records (stage);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+async def test_records_saved_before_the_phase_rename_still_load(tmp_path: Path) -> None:
+    """A database whose column and JSON say `stage` opens with every phase kept, and is
+    migrated so that it saves and reopens as a new one."""
+    path, record = tmp_path / "state.sqlite", full_record()
+    data = unstructure(record)
+    data["stage"] = data.pop("phase")
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.executescript(OLD_SCHEMA)
+        db.execute(
+            "INSERT INTO records VALUES (?, ?, ?, ?)",
+            (record.source, record.position, "clipped", orjson.dumps(data)),
+        )
+    for _ in range(2):  # the second open finds the migrated schema
+        store = await SQLiteStore.open(path)
+        try:
+            assert await store.load(record.source) == record
+            await store.save(Record("b", 8, phase=Phase.DONE))
+        finally:
+            await store.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        phases = db.execute("SELECT source, phase FROM records ORDER BY position").fetchall()
+    assert phases == [(record.source, "clipped"), ("b", "done")]
+
+
 async def test_save_replaces_the_previous_version(tmp_path: Path) -> None:
     """Saving a record again replaces it rather than adding a row."""
     store = await SQLiteStore.open(tmp_path / "state.sqlite")
     try:
         record = Record("a", 0)
         await store.save(record)
-        record.stage, record.video_id = "priced", "v9"
+        record.phase, record.video_id = Phase.PRICED, "v9"
         await store.save(record)
         assert await store.records() == [record]
     finally:
@@ -140,7 +186,7 @@ async def test_unfinished_records_of_another_api_are_refused(
     store = await SQLiteStore.open(tmp_path / "state.sqlite")
     try:
         await store.bind("https://api.example.com/api/v1")
-        await store.save(Record(video_url(), 0, stage="submitted", video_id="v1"))
+        await store.save(Record(video_url(), 0, phase=Phase.SUBMITTED, video_id="v1"))
         with pytest.raises(UsageError, match="unfinished videos made against"):
             await Batch(cp, RunOptions(out=tmp_path), store).run([video_url()])
     finally:
@@ -155,7 +201,7 @@ async def test_finished_records_of_another_api_are_accepted(
     store = await SQLiteStore.open(tmp_path / "state.sqlite")
     try:
         await store.bind("https://api.example.com/api/v1")
-        await store.save(Record(video_url(), 0, stage="done", video_id="v1"))
+        await store.save(Record(video_url(), 0, phase=Phase.DONE, video_id="v1"))
         summary = await Batch(cp, RunOptions(out=tmp_path, top_k=1), store).run([video_url()])
     finally:
         await store.close()

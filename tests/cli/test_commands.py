@@ -14,7 +14,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_status_prints_counts(fake: FakeCutPro, tmp_path: Path) -> None:
-    """`cutpro status --state` counts videos per stage, files, credits and names failures."""
+    """`cutpro status --state` counts videos per phase, files, credits and names failures."""
     ok, bad = (f"https://www.youtube.com/watch?v={t}&duration=600" for t in ("st1", "stfail"))
     run = await cutpro("run", ok, bad, "--out", tmp_path, "--top-k", "2", env=env_for(fake))
     assert run.returncode == 1

@@ -7,6 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from cutpro_async.batch import Stage
 from cutpro_async.batch.manifest import FIELDS
 from cutpro_async.testing import FakeCutPro
 
@@ -44,10 +45,12 @@ async def test_run_list_downloads_and_writes_manifest(fake: FakeCutPro, tmp_path
 async def test_json_prints_event_lines_ending_with_the_summary(
     fake: FakeCutPro, tmp_path: Path
 ) -> None:
-    """`--json` prints one JSON object per line, the last one the Summary."""
+    """`--json` prints one JSON object per line, the last one the Summary; every stage pool,
+    sized by `--concurrency`, reports its events under its own name."""
     urls = [url("json1"), url("json2")]
+    pools = ("--concurrency", "wait_clips=1,wait_render=1")
     done = await cutpro(
-        "run", *urls, "--out", tmp_path, "--top-k", "1", "--json", env=env_for(fake)
+        "run", *urls, "--out", tmp_path, "--top-k", "1", "--json", *pools, env=env_for(fake)
     )
     assert done.returncode == 0, done.stderr.decode()
     lines = [orjson.loads(line) for line in done.stdout.decode().splitlines()]
@@ -55,6 +58,7 @@ async def test_json_prints_event_lines_ending_with_the_summary(
     assert kinds[-1] == "Summary" and kinds.count("Summary") == 1
     assert kinds.count("VideoDone") == kinds.count("FileSaved") == 2
     assert {"StageStarted", "StageFinished", "Priced", "CreditsSpent"} <= set(kinds)
+    assert {line["stage"] for line in lines if line["event"] == "StageStarted"} == set(Stage)
     summary = lines[-1]
     assert (summary["done"], summary["failed"], summary["files"]) == (2, 0, 2)
     assert summary["credits_spent"] == fake.credits_spent() == 20
@@ -78,7 +82,9 @@ async def test_some_video_failed_exits_1(fake: FakeCutPro, tmp_path: Path) -> No
         "run", url("ok1"), url("fail1"), "--out", tmp_path, "--top-k", "1", env=env_for(fake)
     )
     assert done.returncode == 1
-    assert "failed" in done.stderr.decode() and "Traceback" not in done.stderr.decode()
+    assert "Traceback" not in done.stderr.decode()
+    # The job failed while the video waited for its clips: the phase it had reached is named.
+    assert f"failed {url('fail1')} in phase submitted: SubmissionFailed" in done.stderr.decode()
     rows = check_manifest(tmp_path, 1)
     assert rows[0]["source"] == url("ok1")
 
@@ -89,10 +95,18 @@ async def test_some_video_failed_exits_1(fake: FakeCutPro, tmp_path: Path) -> No
         (("--timeframe", "30:10"), True, "--timeframe needs START:END"),
         (("--timeframe", "abc"), True, "--timeframe needs START:END"),
         (("--concurrency", "submit=x"), True, "--concurrency takes stage=N"),
+        (("--concurrency", "wait=5"), True, "stages: analyze, submit, wait_clips, render"),
         ((), False, "no CutPro API key"),
         (("@/nonexistent/list.txt",), True, "cannot read the list /nonexistent/list.txt"),
     ],
-    ids=["timeframe-order", "timeframe-text", "concurrency", "no-key", "unreadable-list"],
+    ids=[
+        "timeframe-order",
+        "timeframe-text",
+        "concurrency",
+        "unknown-stage",
+        "no-key",
+        "unreadable-list",
+    ],
 )
 async def test_usage_errors_exit_2_with_one_line(
     fake: FakeCutPro,
