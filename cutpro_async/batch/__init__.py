@@ -4,7 +4,9 @@
         store = await SQLiteStore.open("clips/.cutpro-state.sqlite")
         summary = await Batch(cp, RunOptions(out="clips"), store).run(urls)
 
-`clip_video` runs the whole pipeline for one source and returns the downloaded paths.
+`clip_video` runs the whole pipeline for one source and returns the downloaded paths. Events
+name a `Stage` (one of the pools a video passes through); a `Record` keeps the video's `Phase`
+(how far it has come).
 """
 
 from __future__ import annotations
