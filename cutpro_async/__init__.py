@@ -18,6 +18,7 @@ from .config import (
     Limits,
     Pacing,
     Polling,
+    RetryEvent,
     RetryPolicy,
     Timeouts,
 )
@@ -52,6 +53,7 @@ from .errors import (
     ValidationError,
     WaitTimeout,
 )
+from .jobs import Progress
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -82,8 +84,10 @@ __all__ = [
     "PermissionDenied",
     "Polling",
     "PostFailed",
+    "Progress",
     "RateLimited",
     "RenderFailed",
+    "RetryEvent",
     "RetryPolicy",
     "ServerError",
     "SubmissionFailed",

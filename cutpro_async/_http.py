@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import anyio
@@ -14,7 +15,7 @@ from multidict import CIMultiDictProxy
 
 from ._converter import unstructure
 from ._pacing import Pacer
-from ._retry import SAFE_METHODS, RetryBudget, backoff, retry_after
+from ._retry import SAFE_METHODS, Retrier, backoff, maybe_processed, retry_after
 from ._settings import USER_AGENT, Settings
 from .errors import (
     APIConnectionError,
@@ -29,7 +30,6 @@ from .errors import (
 )
 
 log = logging.getLogger("cutpro_async")
-_AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
 
 
 class Transport:
@@ -40,7 +40,9 @@ class Transport:
         self._session = session
         self._owns_session = session is None
         self.pacer = Pacer(settings.pacing)
-        self._budget = RetryBudget(settings.retry)
+        self.retrier = Retrier(settings.retry)
+        #: The API's host, whose retry budget API calls spend.
+        self.host = urlsplit(settings.base_url).netloc
         self._file_limiter: anyio.CapacityLimiter | None = None
         t = settings.timeouts
         self._timeout = aiohttp.ClientTimeout(
@@ -97,38 +99,37 @@ class Transport:
         """
         repeatable = method in SAFE_METHODS if safe is None else safe
         body = orjson.dumps(unstructure(json)) if json is not None else None
-        attempt, acted = 0, False
-        while True:
+        acted = False
+
+        async def attempt(number: int) -> Any:
+            nonlocal acted
             slot = await self.pacer.wait_turn(route)
             try:
-                try:
-                    result = await self._send(method, path, body, params, attempt)
-                finally:
-                    if slot is not None:
-                        slot.finish()
+                return await self._send(method, path, body, params, number)
             except NotFound:
                 if method == "DELETE" and acted:
                     return None  # an earlier attempt deleted it, then the answer was lost
                 raise
             except (APIError, TransportError) as exc:
                 acted = acted or exc.maybe_processed
-                delay = self._retry_delay(exc, repeatable, attempt, route)
-                if delay is None:
-                    raise
-                log.info(
-                    "retrying %s %s in %.2fs after %s", method, path, delay, type(exc).__name__
-                )
-                await anyio.sleep(delay)
-                attempt += 1
-                continue
-            self.pacer.on_success()
-            self._budget.on_success()
-            return result
+                raise
+            finally:
+                if slot is not None:
+                    slot.finish()
+
+        def decide(exc: Exception, number: int) -> float | None:
+            return self._retry_delay(exc, repeatable, number, route)
+
+        result = await self.retrier.call(attempt, decide, what=f"{method} {path}", host=self.host)
+        self.pacer.on_success()
+        return result
 
     def _retry_delay(
-        self, exc: APIError | TransportError, repeatable: bool, attempt: int, route: str
+        self, exc: Exception, repeatable: bool, attempt: int, route: str
     ) -> float | None:
         """Seconds to wait before repeating, or None to give up and raise `exc`."""
+        if not isinstance(exc, APIError | TransportError):
+            return None
         policy = self.settings.retry
         hint = exc.retry_after if isinstance(exc, APIError) else None
         too_long = hint is not None and hint > policy.max_retry_after
@@ -138,12 +139,7 @@ class Transport:
             self.pacer.on_rate_limited(route, hint)
         elif isinstance(exc, APIError) and not isinstance(exc, ServerError):
             return None  # a 4xx: repeating cannot help
-        if exc.maybe_processed and not repeatable:
-            return None
-        if attempt >= policy.max_retries or too_long:
-            return None
-        if not self._budget.try_spend():
-            log.warning("retry budget exhausted: not retrying %s", type(exc).__name__)
+        if (exc.maybe_processed and not repeatable) or too_long:
             return None
         return hint if hint is not None else backoff(policy, attempt)
 
@@ -236,8 +232,6 @@ def _api_error(
     code = str(data.get("code") or data.get("error") or f"HTTP_{status}")
     extra: dict[str, Any] = data["extra"] if isinstance(data.get("extra"), dict) else {}
     hint = retry_after(headers, extra) if status in (429, 503) else None
-    # A 503 with a wait hint and a 429 were refused before processing; other 5xx are unknown.
-    ambiguous = status in _AMBIGUOUS_STATUSES or (status == 503 and hint is None)
     cls = error_class(status, code)
     return cls(
         status,
@@ -246,6 +240,29 @@ def _api_error(
         extra,
         method=method,
         path=path,
-        maybe_processed=ambiguous,
+        maybe_processed=maybe_processed(status, hinted=hint is not None),
         retry_after=hint,
     )
+
+
+def transport_error(what: str, exc: aiohttp.ClientError | TimeoutError) -> TransportError:
+    """The typed error for a request that got no HTTP answer; `what` names it without secrets.
+
+    aiohttp's own text can quote the URL (with a signed query string), so it is never used.
+    """
+    processed = maybe_processed(exc)
+    name = type(exc).__name__
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+        cls: type[TransportError] = (
+            APITimeoutError if isinstance(exc, TimeoutError) else APIConnectionError
+        )
+        return cls(
+            f"{what}: could not connect ({name}); check the network and the URL (base_url)",
+            maybe_processed=processed,
+        )
+    if isinstance(exc, TimeoutError):  # aiohttp's read timeouts are TimeoutErrors too
+        return APITimeoutError(
+            f"{what}: no answer in time ({name}); raise Timeouts(...) if the server is slow",
+            maybe_processed=processed,
+        )
+    return APIConnectionError(f"{what}: connection broke ({name})", maybe_processed=processed)

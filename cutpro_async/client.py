@@ -22,9 +22,8 @@ from .config import (
     RetryPolicy,
     Timeouts,
 )
-from .jobs import BulkDownloads, Posts, Renders, Submissions, Videos
+from .jobs import BulkDownloads, Posts, Progress, Renders, Submissions, Videos
 from .jobs._common import fetch_file
-from .jobs._download import Progress
 from .resources import (
     BalanceResource,
     ClipsResource,

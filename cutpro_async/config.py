@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -27,14 +27,28 @@ def _budgets(value: Mapping[str, Budget]) -> Mapping[str, Budget]:
 class Timeouts:
     """Timeouts in seconds for API calls, and the stall timeout of downloads.
 
-    API calls are bounded as a whole (`total`); downloads have no total timeout, only
-    `download_stall` (no byte for that long), so a large MP4 is never killed half-way.
+    API calls are bounded as a whole (`total`); file transfers (downloads and upload PUTs) have
+    no total timeout, only `stall` (no byte moved for that long), so a large MP4 is never killed
+    half-way.
     """
 
     connect: float | None = attrs.field(default=10.0, validator=_positive)
     read: float | None = attrs.field(default=60.0, validator=_positive)
     total: float | None = attrs.field(default=120.0, validator=_positive)
-    download_stall: float | None = attrs.field(default=60.0, validator=_positive)
+    stall: float | None = attrs.field(default=60.0, validator=_positive)
+
+
+@attrs.frozen
+class RetryEvent:
+    """One retry about to happen: what failed, which attempt it was, and the wait before the next.
+
+    `what` names the request without secrets (`GET /renders/{renderId}`, a redacted link).
+    """
+
+    what: str
+    attempt: int  # 1 for the first attempt that failed
+    wait: float
+    error: BaseException
 
 
 @attrs.frozen
@@ -44,7 +58,10 @@ class RetryPolicy:
     Backoff is exponential with full jitter, capped at `backoff_max`. A server-given wait
     (`extra.retry_after` or `Retry-After`) is honoured up to `max_retry_after`; past it the
     error is raised instead. The retry budget lets retries be at most about `budget_ratio` of
-    successful requests after the first `budget_initial`, so a dead API fails fast.
+    successful requests after the first `budget_initial`, so a dead API fails fast; each host
+    (the API, each storage host) has its own budget. `deadline` bounds the time one call may
+    spend retrying (None: only `max_retries` bounds it). `on_retry` is called with a
+    `RetryEvent` before each retry, for logs and metrics.
     """
 
     max_retries: int = attrs.field(default=4, validator=v.ge(0))
@@ -53,6 +70,8 @@ class RetryPolicy:
     max_retry_after: float = attrs.field(default=120.0, validator=v.ge(0))
     budget_initial: float = attrs.field(default=20.0, validator=v.ge(0))
     budget_ratio: float = attrs.field(default=0.2, validator=v.ge(0))
+    deadline: float | None = attrs.field(default=None, validator=_positive)
+    on_retry: Callable[[RetryEvent], object] | None = attrs.field(default=None, eq=False)
 
 
 @attrs.frozen

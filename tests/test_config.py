@@ -29,7 +29,7 @@ def test_defaults_are_the_default_constructions() -> None:
 def test_default_values_follow_the_design() -> None:
     """Calls are bounded as a whole; downloads only by a stall timeout; /clips/info is paced."""
     assert DEFAULT_TIMEOUTS.total is not None
-    assert DEFAULT_TIMEOUTS.download_stall is not None
+    assert DEFAULT_TIMEOUTS.stall is not None
     assert DEFAULT_RETRY.max_retries > 0
     assert DEFAULT_RETRY.backoff_initial < DEFAULT_RETRY.backoff_max
     assert DEFAULT_PACING.endpoints["POST /clips/info"] == Budget(10, 60.0)
@@ -47,7 +47,7 @@ def test_none_disables_a_timeout_or_the_global_rate() -> None:
         lambda: Timeouts(connect=0),
         lambda: Timeouts(read=-1),
         lambda: Timeouts(total=0),
-        lambda: Timeouts(download_stall=-0.5),
+        lambda: Timeouts(stall=-0.5),
         lambda: RetryPolicy(max_retries=-1),
         lambda: RetryPolicy(backoff_initial=0),
         lambda: RetryPolicy(backoff_max=-1),

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import email.utils
 import time
+from pathlib import Path
 
+import aiohttp
 import pytest
 from multidict import CIMultiDict
 
-from cutpro_async import RetryPolicy
-from cutpro_async._retry import SAFE_METHODS, RetryBudget, backoff, retry_after
+from cutpro_async import RetryEvent, RetryPolicy, ServerError, TransferError
+from cutpro_async._retry import (
+    SAFE_METHODS,
+    Retrier,
+    RetryBudget,
+    backoff,
+    maybe_processed,
+    retry_after,
+)
+from cutpro_async.testing import FakeCutPro
+from tests.resources.conftest import completed_submission, make_client
+
+pytestmark = pytest.mark.anyio
 
 
 def test_safe_methods_exclude_post_and_patch() -> None:
@@ -98,3 +111,64 @@ def test_a_zero_ratio_never_earns_retries() -> None:
     for _ in range(10):
         budget.on_success()
     assert [budget.try_spend() for _ in range(2)] == [True, False]
+
+
+# -- the one retry loop, through real HTTP ------------------------------------------------
+
+
+def test_maybe_processed_by_status_and_by_failure() -> None:
+    """429 and a hinted 503 were refused unprocessed; 500/502/504, a bare 503 and a cut read
+    may have been processed; a failed connect was not."""
+    assert not maybe_processed(429)
+    assert not maybe_processed(503, hinted=True)
+    assert all(maybe_processed(status) for status in (500, 502, 503, 504))
+    assert not maybe_processed(404)
+    assert maybe_processed(aiohttp.ServerDisconnectedError())
+    assert maybe_processed(TimeoutError())
+    assert not maybe_processed(aiohttp.ConnectionTimeoutError())
+
+
+async def test_on_retry_hook_sees_every_retry(fake: FakeCutPro) -> None:
+    """The policy's hook is called once per retry with the route, the attempt and the error."""
+    events: list[RetryEvent] = []
+    retry = RetryPolicy(backoff_initial=0.01, backoff_max=0.02, on_retry=events.append)
+    fake.set_faults("502=1#2@GET /balance")
+    async with make_client(fake, retry=retry) as cp:
+        await cp.balance.get()
+    assert [(e.what, e.attempt) for e in events] == [("GET /balance", 1), ("GET /balance", 2)]
+    assert all(isinstance(e.error, ServerError) and e.wait >= 0 for e in events)
+
+
+async def test_a_deadline_stops_retrying_before_max_retries() -> None:
+    """With 0.2 s between attempts and a 0.3 s deadline, a failing call is tried twice, not 11."""
+    retrier = Retrier(RetryPolicy(max_retries=10, deadline=0.3))
+    tried: list[int] = []
+
+    async def attempt(number: int) -> None:
+        tried.append(number)
+        raise ValueError("still failing")
+
+    with pytest.raises(ValueError):
+        await retrier.call(attempt, lambda exc, n: 0.2, what="test", host="example.test")
+    assert tried == [0, 1]
+
+
+async def test_a_storage_outage_does_not_spend_the_api_retry_budget(
+    fake: FakeCutPro, tmp_path: Path
+) -> None:
+    """Downloads that fail on storage use up storage's retries; API calls still get theirs."""
+    retry = RetryPolicy(
+        max_retries=3, backoff_initial=0.01, backoff_max=0.02, budget_initial=3, budget_ratio=0
+    )
+    async with make_client(fake, retry=retry) as cp:
+        done = await completed_submission(cp)
+        render = await cp.renders.create(done.video_id, done.submission_id, done.clips[0].id)
+        await cp.renders.wait(render.render_id)
+        fake.set_faults("503=1@/files")
+        with pytest.raises(TransferError):
+            await cp.renders.download(render.render_id, tmp_path)
+        with pytest.raises(TransferError):  # storage's budget is spent: no retry at all now
+            await cp.renders.download(render.render_id, tmp_path)
+        assert fake.requests["storage GET /files"] == 5
+        fake.set_faults("502=1#3@GET /balance")
+        assert (await cp.balance.get()).balance >= 0  # three API retries left, all used

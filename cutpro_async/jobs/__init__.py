@@ -7,6 +7,15 @@ The classes here extend the per-endpoint resources with behaviour made of severa
 from .posts import Posts
 from .renders import BulkDownloads, Renders
 from .submissions import Submissions
+from .transfers import Progress, Transfers
 from .videos import Videos
 
-__all__ = ["BulkDownloads", "Posts", "Renders", "Submissions", "Videos"]
+__all__ = [
+    "BulkDownloads",
+    "Posts",
+    "Progress",
+    "Renders",
+    "Submissions",
+    "Transfers",
+    "Videos",
+]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from .._http import Transport
 from ..errors import UsageError
-from ._download import Download, Progress
+from ._download import Download
+from .transfers import Progress, Transfers
 
 
 async def fetch_file(
@@ -23,18 +24,7 @@ async def fetch_file(
 
     The link goes to a storage host: no API key is sent with it.
     """
-    settings = transport.settings
-    job = Download(
-        transport.session,
-        url,
-        dest,
-        settings.timeouts,
-        settings.retry,
-        transport.file_limiter,
-        refresh,
-        expected_size,
-        on_progress,
-    )
+    job = Download(Transfers.of(transport), url, dest, refresh, expected_size, on_progress)
     return await job.run()
 
 

@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO
 
 import aiohttp
 import anyio
@@ -22,10 +22,11 @@ import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from .._groups import sole_error
+from .._http import transport_error
 from .._retry import backoff
-from ..config import RetryPolicy, Timeouts
 from ..errors import IntegrityError, LinkExpired, TransferError
-from ._files import local_error, redact_url
+from ._files import redact_url
+from .transfers import Progress, Transfers
 
 log = logging.getLogger("cutpro_async")
 CHUNK = 1024 * 1024
@@ -33,8 +34,8 @@ QUEUE = 4  # blocks in flight between the network and the disk, per download
 SYNC_EVERY = 16 * CHUNK
 _MD5_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
 _RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
-Progress = Callable[[int, int | None], object]
-T = TypeVar("T")
+#: Fresh links asked of the API after storage refused one as expired, before giving up.
+RENEWALS = 2
 
 
 class _Again(Exception):
@@ -77,54 +78,58 @@ class _Part:
 
 @attrs.define
 class Download:
-    """One file to fetch; `run()` does it with retries, resume and link refresh."""
+    """One file to fetch; `run()` does it with retries, resume and link renewal."""
 
-    session: aiohttp.ClientSession
+    transfers: Transfers
     url: str = attrs.field(repr=redact_url)
     dest: Path
-    timeouts: Timeouts
-    retry: RetryPolicy
-    limiter: anyio.CapacityLimiter
     refresh: Callable[[], Awaitable[str]] | None = None
     expected_size: int | None = None
     on_progress: Progress | None = None
 
     async def run(self) -> Path:
         """Download to `dest` (returned at once if it already exists: it is complete)."""
-        part, attempt, refreshed = _Part(self.dest), 0, 0
-        while True:
+        part = _Part(self.dest)
+        for renewal in range(RENEWALS + 1):
             try:
-                return await self._attempt(part)
+                return await self._with_retries(part)
             except LinkExpired:
-                if self.refresh is None or refreshed >= 2:
+                if self.refresh is None or renewal == RENEWALS:
                     raise
-                refreshed += 1
-                log.info("download link expired; refreshing it (%s)", redact_url(self.url))
+                log.info("download link expired; renewing it (%s)", redact_url(self.url))
                 self.url = await self.refresh()
-            except _Again as exc:
-                if attempt >= self.retry.max_retries:
-                    raise TransferError(
-                        f"gave up on {redact_url(self.url)} after {attempt + 1} "
-                        f"attempts ({exc}); call again to resume"
-                    ) from None
-                log.info("download of %s interrupted (%s); resuming", self.dest.name, exc)
-                await anyio.sleep(backoff(self.retry, attempt))
-                attempt += 1
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _with_retries(self, part: _Part) -> Path:
+        """Attempts until one completes; interrupted ones resume where the last one stopped."""
+        policy = self.transfers.retrier.policy
+
+        def decide(exc: Exception, number: int) -> float | None:
+            return backoff(policy, number) if isinstance(exc, _Again) else None
+
+        try:
+            return await self.transfers.retry(
+                lambda _: self._attempt(part),
+                decide,
+                url=self.url,
+                what=f"download of {redact_url(self.url)}",
+            )
+        except _Again as exc:
+            raise TransferError(
+                f"gave up on {redact_url(self.url)} ({exc}); call again to resume"
+            ) from None
 
     async def _attempt(self, part: _Part) -> Path:
         """One request: resume or restart, stream, verify, rename."""
-        complete, offset, etag = await self._disk("read", part.path, part.state)
+        complete, offset, etag = await self.transfers.on_disk("read", part.path, part.state)
         if complete:
             return self.dest
         headers = {"Accept-Encoding": "identity"}
         if offset and etag:
             headers.update({"Range": f"bytes={offset}-", "If-Range": etag})
-        t = self.timeouts
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=t.connect, sock_read=t.download_stall
-        )
+        session, timeout = self.transfers.session, self.transfers.timeout
         try:
-            async with self.session.get(self.url, headers=headers, timeout=timeout) as resp:
+            async with session.get(self.url, headers=headers, timeout=timeout) as resp:
                 kept = offset if resp.status in (206, 416) else 0
                 return await self._receive(part, resp, kept, etag)
         except (
@@ -135,6 +140,8 @@ class Download:
             TimeoutError,
         ) as exc:
             raise _Again(type(exc).__name__) from None
+        except aiohttp.ClientError as exc:  # redirects, bad URLs, odd headers: not transient
+            raise transport_error(f"download of {redact_url(self.url)}", exc) from None
 
     async def _receive(
         self, part: _Part, resp: aiohttp.ClientResponse, offset: int, kept_etag: str | None
@@ -146,21 +153,25 @@ class Download:
         total = _check_status(resp, offset, self.url)
         if resp.status == 416:
             if total is None:
-                await self._disk("remove", part.path, part.reset)
+                await self.transfers.on_disk("remove", part.path, part.reset)
                 raise _Again("range not satisfiable; restarting")
             check = self._check(offset, kept_etag)  # `.part` already holds every byte
-            await self._disk("finish", part.path, _finish, None, part, check)
+            await self.transfers.on_disk("finish", part.path, _finish, None, part, check)
             return self.dest
         etag = resp.headers.get("ETag")
         md5 = bool(etag and _MD5_ETAG.match(etag))
         if resp.status == 200 and total is not None and total <= CHUNK:
             # A small file: one trip to the file thread writes, checks and renames it.
             data = await resp.read()
-            await self._disk("write", part.path, _write_small, part, data, self._check(total, etag))
+            await self.transfers.on_disk(
+                "write", part.path, _write_small, part, data, self._check(total, etag)
+            )
             if self.on_progress is not None:
                 self.on_progress(len(data), total)
             return self.dest
-        file, digest = await self._disk("open", part.path, _begin, part, etag, offset, md5)
+        file, digest = await self.transfers.on_disk(
+            "open", part.path, _begin, part, etag, offset, md5
+        )
         try:
             done = await self._stream(file, part.path, resp, offset, total, digest)
         except BaseException:
@@ -170,7 +181,7 @@ class Download:
             await self._close_quietly(file)
             raise _Again(f"body ended at {done} of {total} bytes")
         check = self._check(total, etag)
-        await self._disk("finish", part.path, _finish, file, part, check, done, digest)
+        await self.transfers.on_disk("finish", part.path, _finish, file, part, check, done, digest)
         return self.dest
 
     def _check(self, total: int | None, etag: str | None) -> _Check:
@@ -178,13 +189,6 @@ class Download:
         expected = self.expected_size if self.expected_size is not None else total
         md5 = etag.strip('"').lower() if etag and _MD5_ETAG.match(etag) else None
         return _Check(self.dest.name, expected, md5)
-
-    async def _disk(self, action: str, path: Path, work: Callable[..., T], *args: object) -> T:
-        """A file operation off the event loop; OS errors become a clear `LocalFileError`."""
-        try:
-            return await anyio.to_thread.run_sync(work, *args, limiter=self.limiter)
-        except OSError as exc:
-            raise local_error(action, path, exc) from None
 
     async def _stream(
         self,
@@ -216,7 +220,7 @@ class Download:
         """Close after a failure without hiding it (the `.part` stays for resuming)."""
         with anyio.CancelScope(shield=True):
             try:
-                await anyio.to_thread.run_sync(_close, file, limiter=self.limiter)
+                await anyio.to_thread.run_sync(_close, file, limiter=self.transfers.file_limiter)
             except OSError as exc:
                 log.debug("closing a partial download failed too: %s", exc)
 
@@ -232,7 +236,7 @@ class Download:
         """Write queued blocks in order, counting what reached the file."""
         async with blocks:
             async for block in blocks:
-                await self._disk("write", path, _write_block, file, block, digest)
+                await self.transfers.on_disk("write", path, _write_block, file, block, digest)
                 written[0] += sum(map(len, block))
                 if self.on_progress is not None:
                     self.on_progress(written[0], total)

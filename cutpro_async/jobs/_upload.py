@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import IO
 
 import aiohttp
 import anyio
 import attrs
 
 from .._retry import backoff
-from ..config import RetryPolicy, Timeouts
 from ..errors import LinkExpired, TransferError, UsageError
 from ..models import MAX_UPLOAD_BYTES, MIN_VIDEO_SECONDS, UPLOAD_EXTENSIONS
 from ._files import local_error, redact_url
+from .transfers import Progress, Transfers
 
 log = logging.getLogger("cutpro_async")
 CHUNK = 1024 * 1024
@@ -84,38 +85,32 @@ def check_duration(path: Path, duration: float) -> None:
 class Upload:
     """The PUT of a file's bytes to a presigned URL, retried from the start when it fails."""
 
-    session: aiohttp.ClientSession
+    transfers: Transfers
     url: str = attrs.field(repr=redact_url)
     path: Path
     size: int
     content_type: str
-    timeouts: Timeouts
-    retry: RetryPolicy
-    limiter: anyio.CapacityLimiter
-    on_progress: Callable[[int, int | None], object] | None = None
+    on_progress: Progress | None = None
 
     async def run(self) -> None:
         """Send the file; the PUT is idempotent, so transient failures are simply repeated."""
-        for attempt in range(self.retry.max_retries + 1):
-            try:
-                return await self._put()
-            except (aiohttp.ClientError, TimeoutError, _Transient) as exc:
-                if attempt >= self.retry.max_retries:
-                    raise TransferError(
-                        f"upload to {redact_url(self.url)} failed after "
-                        f"{attempt + 1} attempts ({type(exc).__name__})"
-                    ) from None
-                log.info("upload of %s failed (%s); sending it again", self.path.name, exc)
-                await anyio.sleep(backoff(self.retry, attempt))
+        policy = self.transfers.retrier.policy
+
+        def decide(exc: Exception, number: int) -> float | None:
+            transient = isinstance(exc, aiohttp.ClientError | TimeoutError | _Transient)
+            return backoff(policy, number) if transient else None
+
+        what = f"upload to {redact_url(self.url)}"
+        try:
+            await self.transfers.retry(lambda _: self._put(), decide, url=self.url, what=what)
+        except (aiohttp.ClientError, TimeoutError, _Transient) as exc:
+            raise TransferError(f"{what} failed ({type(exc).__name__}); call again") from None
 
     async def _put(self) -> None:
         """One PUT: declared type and length, no API key, the body streamed from disk."""
         headers = {"Content-Type": self.content_type, "Content-Length": str(self.size)}
-        t = self.timeouts
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=t.connect, sock_read=t.download_stall
-        )
-        async with self.session.put(
+        session, timeout = self.transfers.session, self.transfers.timeout
+        async with session.put(
             self.url, data=self._blocks(), headers=headers, timeout=timeout
         ) as resp:
             text = (await resp.read())[:300].decode("utf-8", "replace")
@@ -134,20 +129,23 @@ class Upload:
 
     async def _blocks(self) -> AsyncIterator[bytes]:
         """The file in ~1 MiB blocks read off the event loop."""
-        try:
-            file = await anyio.to_thread.run_sync(self.path.open, "rb", limiter=self.limiter)
-        except OSError as exc:
-            raise local_error("read", self.path, exc) from None
+        on_disk = self.transfers.on_disk
+        file = await on_disk("read", self.path, _open_binary, self.path)
         sent = 0
         try:
-            while block := await anyio.to_thread.run_sync(file.read, CHUNK, limiter=self.limiter):
+            while block := await on_disk("read", self.path, file.read, CHUNK):
                 sent += len(block)
                 if self.on_progress is not None:
                     self.on_progress(sent, self.size)
                 yield block
         finally:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(file.close, limiter=self.limiter)
+                await anyio.to_thread.run_sync(file.close, limiter=self.transfers.file_limiter)
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    """The file opened for reading bytes."""
+    return path.open("rb")
 
 
 class _Transient(Exception):

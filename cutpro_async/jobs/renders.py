@@ -11,9 +11,9 @@ from ..errors import BulkDownloadFailed, RenderFailed, UsageError
 from ..models import BulkDownload, BulkStatus, DownloadLink, Render, RenderStatus
 from ..resources import BulkDownloadsResource, RendersResource
 from ._common import fetch_file, target_path
-from ._download import Progress
 from ._files import sanitize_filename
 from ._polling import wait_for, watch
+from .transfers import Progress
 
 DEFAULT_TIMEOUT = 3600.0
 Namer = str | Callable[[DownloadLink], str]

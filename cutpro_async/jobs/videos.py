@@ -10,6 +10,7 @@ import anyio
 from ..models import VideoInfo
 from ..resources import VideosResource
 from ._upload import CONTENT_TYPES, MediaInfo, Upload, check_duration, check_file, probe
+from .transfers import Transfers
 
 
 class Videos(VideosResource):
@@ -36,18 +37,8 @@ class Videos(VideosResource):
         check_duration(file, media.duration)
         content_type = CONTENT_TYPES[file.suffix.lower()]
         ticket = await self.start_upload(file.name, size, content_type)
-        settings = self._transport.settings
-        await Upload(
-            self._transport.session,
-            ticket.upload_url,
-            file,
-            size,
-            content_type,
-            settings.timeouts,
-            settings.retry,
-            self._transport.file_limiter,
-            on_progress,
-        ).run()
+        transfers = Transfers.of(self._transport)
+        await Upload(transfers, ticket.upload_url, file, size, content_type, on_progress).run()
         return await self.complete_upload(
             ticket.video_id,
             file.name,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from datetime import datetime
 
 import attrs
 
+from ..errors import UsageError
 from ._base import OpenEnum, Pagination
 
 
@@ -35,12 +38,54 @@ class SourceLanguage(OpenEnum):
     PT = "pt"
 
 
+def _seconds(value: object) -> float:
+    """A finite number of seconds, as a float."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise UsageError(f"a timeframe is two finite numbers of seconds, got {value!r}")
+    return float(value)
+
+
 @attrs.frozen
 class Timeframe:
-    """The processed segment of a video, in seconds (start inclusive, end exclusive)."""
+    """The processed segment of a video, in seconds (start inclusive, end exclusive).
 
-    start: float
-    end: float
+    The one place timeframes are checked: `0 <= start < end`, finite numbers, or `UsageError`.
+    """
+
+    start: float = attrs.field(converter=_seconds)
+    end: float = attrs.field(converter=_seconds)
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 <= self.start < self.end:
+            raise UsageError(
+                f"a timeframe needs 0 <= start < end seconds, got ({self.start:g}, {self.end:g})"
+            )
+
+    @property
+    def seconds(self) -> float:
+        """How long the segment is."""
+        return self.end - self.start
+
+    @classmethod
+    def of(cls, value: Timeframe | Sequence[float] | None) -> Timeframe | None:
+        """A `Timeframe` from a `(start, end)` pair (or itself; None stays None)."""
+        if value is None or isinstance(value, Timeframe):
+            return value
+        if isinstance(value, str | bytes) or not isinstance(value, Sequence) or len(value) != 2:
+            raise UsageError(f"a timeframe is (start, end) seconds, e.g. (0, 1800); got {value!r}")
+        return cls(value[0], value[1])
+
+    @classmethod
+    def parse(cls, text: str) -> Timeframe:
+        """`START:END` in seconds, as the command line takes it (e.g. `0:1800`)."""
+        start, sep, end = text.partition(":")
+        try:
+            pair = (float(start), float(end))
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise UsageError(f"a timeframe is START:END in seconds, e.g. 0:1800; got {text!r}")
+        return cls(*pair)
 
 
 @attrs.frozen

@@ -19,6 +19,8 @@ from ..models import (
 from ._base import Resource, page_params, walk
 
 _RENDER = "/renders/{renderId}"
+#: Requests for one clip's render while it is rendering without the API naming it.
+RENDER_ASKS = 100
 _RENDER_CLIP = "/clips/{videoId}/submissions/{submissionId}/clips/{clipId}/render"
 
 
@@ -36,26 +38,51 @@ def _adopted(render: Render) -> RenderCreated:
 class RendersResource(Resource):
     """`POST .../render` and `/renders`."""
 
-    async def create(self, video_id: str, submission_id: str, clip_id: str) -> RenderCreated:
+    async def create(
+        self, video_id: str, submission_id: str, clip_id: str, *, adopt_running: bool = False
+    ) -> RenderCreated:
         """Queue a render of a clip (or get the cached one); `AlreadyInProgress` if rendering.
 
-        When the answer is lost after the server may have acted, the request is made once more:
-        the API then names the render it started (409 `extra.render_id`), which is returned,
-        or serves it from its cache, or starts the one the lost request never did.
+        With `adopt_running`, a clip that is already rendering gives its running render
+        instead: the one the API names in its 409 (`extra.render_id`), or, when it names none,
+        the cached one once it has finished (asked again at polling intervals, up to
+        `RENDER_ASKS` times). When an answer is lost after the server may have acted, the
+        request is made again: the API then names the render it started, or serves it from its
+        cache, or starts the one the lost request never did.
         """
         ids = {"videoId": video_id, "submissionId": submission_id, "clipId": clip_id}
-        try:
-            return await self._typed(RenderCreated, "POST", _RENDER_CLIP, ids=ids, safe=False)
-        except (ServerError, TransportError) as exc:
-            if not exc.maybe_processed:
+        lost: list[Exception] = []  # attempts the server may have acted on
+
+        async def attempt(number: int) -> RenderCreated:
+            try:
+                return await self._typed(RenderCreated, "POST", _RENDER_CLIP, ids=ids, safe=False)
+            except AlreadyInProgress as exc:
+                running = exc.extra.get("render_id")
+                if (adopt_running or lost) and isinstance(running, str):
+                    return _adopted(await self.get(running))
                 raise
-        try:
-            return await self._typed(RenderCreated, "POST", _RENDER_CLIP, ids=ids, safe=False)
-        except AlreadyInProgress as exc:
-            running = exc.extra.get("render_id")
-            if not isinstance(running, str):
+            except (ServerError, TransportError) as exc:
+                if exc.maybe_processed:
+                    lost.append(exc)
                 raise
-            return _adopted(await self.get(running))
+
+        settings = self._transport.settings
+
+        def decide(exc: Exception, number: int) -> float | None:
+            if isinstance(exc, AlreadyInProgress) and adopt_running:
+                polling = settings.polling
+                return min(polling.max_interval, polling.first * polling.factor**number)
+            if isinstance(exc, ServerError | TransportError) and exc.maybe_processed:
+                return None if len(lost) > settings.retry.max_retries else 0.0
+            return None
+
+        return await self._transport.retrier.call(
+            attempt,
+            decide,
+            what=f"POST {_RENDER_CLIP}",
+            host=None,  # a 409 is no failure of the host; ambiguous asks are counted above
+            attempts=RENDER_ASKS,
+        )
 
     async def list(
         self, *, page: int = 1, limit: int = 20, status: str | None = None
@@ -84,28 +111,38 @@ class RendersResource(Resource):
     async def cancel(self, render_id: str) -> None:
         """Cancel a running render, or delete a finished one.
 
-        Not repeated after an ambiguous failure: a second DELETE would delete the render the
-        first one cancelled.
+        Never repeated blindly after an ambiguous failure, since a second DELETE would delete
+        the render the first one cancelled: the render is looked at first. Gone or `cancelled`,
+        the DELETE went through; otherwise sending it again is the cancel the caller asked for.
         """
-        try:
-            await self._raw("DELETE", _RENDER, ids={"renderId": render_id}, safe=False)
-        except (ServerError, TransportError) as exc:
-            if not exc.maybe_processed:
+        ids = {"renderId": render_id}
+        lost: list[Exception] = []
+
+        async def attempt(number: int) -> None:
+            if lost and await self._cancelled(render_id):
+                return
+            try:
+                await self._raw("DELETE", _RENDER, ids=ids, safe=False)
+            except (ServerError, TransportError) as exc:
+                if exc.maybe_processed:
+                    lost.append(exc)
                 raise
-            await self._after_ambiguous_cancel(render_id)
 
-    async def _after_ambiguous_cancel(self, render_id: str) -> None:
-        """Finish a cancel whose answer was lost, without turning it into a delete.
+        transport = self._transport
 
-        Gone or `cancelled`: the DELETE went through. Still there otherwise: it did not, and
-        sending it again is the cancel (or delete) the caller asked for.
-        """
+        def decide(exc: Exception, number: int) -> float | None:
+            ambiguous = isinstance(exc, ServerError | TransportError) and exc.maybe_processed
+            return 0.0 if ambiguous else None
+
+        await transport.retrier.call(attempt, decide, what=f"DELETE {_RENDER}", host=transport.host)
+
+    async def _cancelled(self, render_id: str) -> bool:
+        """Whether a render is gone or cancelled (what a DELETE that went through leaves)."""
         try:
             render = await self.get(render_id)
         except NotFound:
-            return
-        if render.status is not RenderStatus.CANCELLED:
-            await self._raw("DELETE", _RENDER, ids={"renderId": render_id}, safe=False)
+            return True
+        return render.status is RenderStatus.CANCELLED
 
 
 class BulkDownloadsResource(Resource):

@@ -9,7 +9,7 @@ since the attempt with the same settings; only if there is none does it send aga
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import anyio
@@ -20,7 +20,6 @@ from ..errors import (
     ServerError,
     SubmissionUncertain,
     TransportError,
-    UsageError,
 )
 from ..models import (
     SourceLanguage,
@@ -38,17 +37,6 @@ CLOCK_SKEW = timedelta(seconds=60)
 #: Seconds to wait after a timed-out submit before looking for what it may have created.
 TIMEOUT_GRACE = 5.0
 _IDS = "/clips/{videoId}/submissions"
-
-
-def as_timeframe(value: Timeframe | tuple[float, float] | None) -> Timeframe | None:
-    """A `Timeframe` from a `(start, end)` pair; checks 0 <= start < end."""
-    if value is None or isinstance(value, Timeframe):
-        frame = value
-    else:
-        frame = Timeframe(float(value[0]), float(value[1]))
-    if frame is not None and not 0 <= frame.start < frame.end:
-        raise UsageError(f"timeframe needs 0 <= start < end seconds, got {frame}")
-    return frame
 
 
 def matches(sub: Submission, request: SubmitRequest, since: datetime) -> bool:
@@ -78,7 +66,7 @@ class SubmissionsResource(Resource):
         self,
         video_id: str,
         *,
-        timeframe: Timeframe | tuple[float, float] | None = None,
+        timeframe: Timeframe | Sequence[float] | None = None,
         source_language: SourceLanguage | str = SourceLanguage.AUTO,
         strategy_id: str | None = None,
         template_id: str | None = None,
@@ -95,7 +83,7 @@ class SubmissionsResource(Resource):
             video_id,
             SourceLanguage(source_language),
             strategy_id,
-            as_timeframe(timeframe),
+            Timeframe.of(timeframe),
             template_id,
         )
         started = attempt_started or datetime.now(UTC)
@@ -103,7 +91,14 @@ class SubmissionsResource(Resource):
             earlier = await self.reconcile(video_id, since=attempt_started, request=request)
             if earlier is not None:
                 return adopted(video_id, earlier)
-        for _ in range(self._transport.settings.retry.max_retries + 1):
+        lost: list[ServerError | TransportError] = []  # an attempt the server may have acted on
+
+        async def attempt(number: int) -> SubmissionCreated:
+            if lost:  # never send again before knowing the last attempt created nothing
+                found = await self._reconcile_after(request, started, lost.pop())
+                if found is not None:
+                    return found
+                log.info("submission of %s provably not created; sending again", video_id)
             try:
                 return await self._typed(
                     SubmissionCreated, "POST", "/clips", json=request, safe=False
@@ -111,13 +106,25 @@ class SubmissionsResource(Resource):
             except AlreadyInProgress:
                 return await self._adopt_running(request)
             except (ServerError, TransportError) as exc:
-                if not exc.maybe_processed:
-                    raise
-                found = await self._reconcile_after(request, started, exc)
-                if found is not None:
-                    return found
-                log.info("submission of %s provably not created; sending again", video_id)
-        raise SubmissionUncertain(video_id, CutProError("every attempt failed ambiguously"))
+                if exc.maybe_processed:
+                    lost.append(exc)
+                raise
+
+        def decide(exc: Exception, number: int) -> float | None:
+            return 0.0 if lost else None  # the wait, if any, is the reconciling grace
+
+        transport = self._transport
+        try:
+            return await transport.retrier.call(
+                attempt, decide, what="POST /clips", host=transport.host
+            )
+        except (ServerError, TransportError) as exc:
+            if not lost:
+                raise
+            found = await self._reconcile_after(request, started, lost.pop())
+            if found is not None:
+                return found
+            raise SubmissionUncertain(video_id, exc) from None
 
     async def _adopt_running(self, request: SubmitRequest) -> SubmissionCreated:
         """After a 409: the video's running submission."""

@@ -100,7 +100,7 @@ async def test_redirect_to_storage_sends_no_key(tmp_path: Path) -> None:
 
 async def test_slow_trickle_within_stall_timeout_completes(tmp_path: Path) -> None:
     """A slow but steady 1 MiB body completes in one request when no gap exceeds the stall."""
-    options = {"timeouts": Timeouts(download_stall=5)}
+    options = {"timeouts": Timeouts(stall=5)}
     async with simulated(options, render_bytes=MIB) as (fake, cp):
         render = await finished_render(cp)
         fake.set_faults("trickle:2000000=1")
@@ -114,8 +114,8 @@ async def test_slow_trickle_within_stall_timeout_completes(tmp_path: Path) -> No
 
 
 async def test_stall_longer_than_timeout_is_resumed(tmp_path: Path) -> None:
-    """A body pausing past `download_stall` is abandoned, then resumed to a correct file."""
-    options = {"timeouts": Timeouts(download_stall=0.2)}
+    """A body pausing past `stall` is abandoned, then resumed to a correct file."""
+    options = {"timeouts": Timeouts(stall=0.2)}
     async with simulated(options, render_bytes=MIB) as (fake, cp):
         render = await finished_render(cp)
         fake.set_faults("stall:1=1#1")
@@ -132,7 +132,7 @@ async def test_stall_on_a_default_size_render_interrupts_the_body(
     fake: FakeCutPro, tmp_path: Path
 ) -> None:
     """`stall` pauses mid-body even for a default-size render, so the client must resume."""
-    async with make_client(fake, timeouts=Timeouts(download_stall=0.2)) as cp:
+    async with make_client(fake, timeouts=Timeouts(stall=0.2)) as cp:
         render = await finished_render(cp)
         fake.set_faults("stall:1=1#1")
         await cp.renders.download(render.render_id, tmp_path)

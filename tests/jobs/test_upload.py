@@ -12,8 +12,10 @@ import anyio
 import pytest
 from aiohttp import web
 
-from cutpro_async import CutPro, Timeouts
+from cutpro_async import CutPro
+from cutpro_async._retry import Retrier
 from cutpro_async.errors import CutProError, LinkExpired, LocalFileError, UsageError
+from cutpro_async.jobs import Transfers
 from cutpro_async.jobs._upload import Upload
 from cutpro_async.models import SubmissionStatus
 from cutpro_async.testing import FakeCutPro
@@ -180,16 +182,8 @@ async def test_put_retries_a_503_from_storage(
     url, bodies, keyed = flaky_storage
     size = SAMPLE.stat().st_size
     async with aiohttp.ClientSession() as session:
-        upload = Upload(
-            session,
-            url,
-            SAMPLE,
-            size,
-            "video/mp4",
-            Timeouts(),
-            FAST_RETRY,
-            anyio.CapacityLimiter(1),
-        )
+        transfers = Transfers(session, Retrier(FAST_RETRY), anyio.CapacityLimiter(1), 10, 60)
+        upload = Upload(transfers, url, SAMPLE, size, "video/mp4")
         await upload.run()
     assert keyed == [False, False]
     assert bodies == [SAMPLE.read_bytes()]

@@ -115,6 +115,18 @@ async def test_render_twice_and_early_link_are_conflicts() -> None:
         assert limits.usage.total_pending == 1
 
 
+async def test_adopt_running_returns_the_render_already_running() -> None:
+    """`create(adopt_running=True)` on a clip that is rendering gives that render, not a 409."""
+    async with FakeCutPro(time_scale=1) as fake, make_client(fake) as cp:
+        done = await jumped_submission(fake, cp)
+        created = await cp.renders.create(done.video_id, done.submission_id, done.clips[0].id)
+        again = await cp.renders.create(
+            done.video_id, done.submission_id, done.clips[0].id, adopt_running=True
+        )
+        assert again.render_id == created.render_id
+        assert (await cp.renders.limits()).usage.total_pending == 1
+
+
 async def test_cancel_a_running_render_then_delete_it() -> None:
     """`cancel` returns None and leaves the render `cancelled`; a second call deletes it."""
     async with FakeCutPro(time_scale=1) as fake, make_client(fake) as cp:
