@@ -3,9 +3,10 @@
 Each call reserves its start time synchronously (first come, first served), then sleeps until
 then, before it takes a pooled connection. A window counts a request from the moment its
 answer arrived (the server saw it at some point before that), so connection set-up or a slow
-answer can never make the server see one request too many. A 429 pauses the affected budget
-for the server's wait and halves the global rate (once per pause, never below a sixteenth of
-it), which climbs back by a twentieth of it per success.
+answer can never make the server see one request too many. A 429 on a route with its own
+window pauses only that window for the server's wait; a 429 on any other route pauses the
+global rate and halves it (once per pause, never below a sixteenth of it), and it climbs back
+by a twentieth of it per success.
 """
 
 from __future__ import annotations

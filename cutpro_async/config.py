@@ -91,8 +91,9 @@ class Pacing:
     """Client-side pacing shared by every request of one client.
 
     `requests_per_second` caps the whole client (None: no cap) with bursts of `burst`;
-    `endpoints` holds per-route budgets keyed `METHOD /path/{param}`. A 429 pauses the
-    affected budget for the server's wait and halves the global rate, which then climbs back.
+    `endpoints` holds per-route budgets keyed `METHOD /path/{param}`. A 429 on a route with its
+    own budget pauses only that budget for the server's wait; a 429 elsewhere pauses the whole
+    client for that wait and halves the global rate, which then climbs back on successes.
     """
 
     requests_per_second: float | None = attrs.field(default=20.0, validator=_positive)

@@ -1,4 +1,4 @@
-"""Small helpers for local files: safe names, redacted URLs, off-loop file operations."""
+"""Small helpers for local files: safe names, redacted URLs, clear errors for failed I/O."""
 
 from __future__ import annotations
 
@@ -53,7 +53,11 @@ def redact_url(url: str) -> str:
 
 
 def local_error(action: str, path: Path, exc: OSError) -> LocalFileError:
-    """A clear error for a failed local file operation, saying what to do."""
+    """A clear error for a failed local file operation, saying what to do.
+
+    `action` is a verb phrase (`write`, `read`); reading never leaves anything behind, writing
+    keeps the partial download for the next call to resume.
+    """
     advice = {
         errno.ENOSPC: "free some disk space",
         errno.EACCES: "fix the folder's permissions",
@@ -62,6 +66,6 @@ def local_error(action: str, path: Path, exc: OSError) -> LocalFileError:
     reason = exc.strerror or str(exc)
     return LocalFileError(
         exc.errno or 0,
-        f"cannot {action} {path}: {reason}; {advice}, "
-        "then call again (a partial download is kept and resumed)",
+        f"cannot {action} {path}: {reason}; {advice}, then call again"
+        + ("" if action == "read" else " (a partial download is kept and resumed)"),
     )

@@ -121,11 +121,13 @@ async def test_too_short_video_is_refused_before_any_request(
 async def test_missing_file_is_a_local_error(
     fake: FakeCutPro, client: CutPro, tmp_path: Path
 ) -> None:
-    """A path that does not exist raises `LocalFileError` (ENOENT) with no request made."""
+    """A path that does not exist raises `LocalFileError` (ENOENT), with no request made and no
+    talk of a partial download."""
     before = dict(fake.requests)
     with pytest.raises(LocalFileError) as caught:
         await client.videos.upload(tmp_path / "missing.mp4")
     assert caught.value.errno == errno.ENOENT
+    assert "partial download" not in str(caught.value)  # nothing was being downloaded
     assert dict(fake.requests) == before
 
 
