@@ -89,6 +89,7 @@ REQUEST_BODIES: dict[str, list[Any]] = {
 }
 # Components the client has no model of, and why.
 NO_CLIENT_MODEL = {
+    "Deleted": "the client takes any answer of a delete (204, or 200 with a body)",
     "PostTarget": "read only inside CreatePostRequest",
     "PostVideo": "read only inside CreatePostRequest",
     "PostItemChange": "the client sends post item changes as plain dicts",

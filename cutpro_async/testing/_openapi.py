@@ -35,6 +35,24 @@ def _json(name: str) -> dict[str, Any]:
     return {"application/json": {"schema": ref(name)}}
 
 
+def _answer(description: str, schema: str | None) -> dict[str, Any]:
+    """A response object, with a JSON body of the named schema if any."""
+    answer: dict[str, Any] = {"description": description}
+    if schema is not None:
+        answer["content"] = _json(schema)
+    return answer
+
+
+def _successes(route: Route) -> dict[str, Any]:
+    """The success responses of a route by status."""
+    found = {
+        str(status): _answer("Success", route.response) for status in (route.status, *route.also)
+    }
+    if route.status == 204:  # `SimConfig(delete_status=200)` answers `{}` instead
+        found["200"] = _answer("Done (a simulator set to answer 200)", "Deleted")
+    return found
+
+
 def _operation(route: Route) -> dict[str, Any]:
     """One operation object."""
     params = [
@@ -50,17 +68,11 @@ def _operation(route: Route) -> dict[str, Any]:
         }
         for name in route.query
     ]
-    success: dict[str, Any] = {"description": "Success"}
-    if route.response is not None:
-        success["content"] = _json(route.response)
     operation: dict[str, Any] = {
         "operationId": route.operation_id,
         "summary": route.summary,
         "parameters": params,
-        "responses": {
-            **{str(status): success for status in (route.status, *route.also)},
-            "default": {"description": "Error", "content": _json("ErrorBody")},
-        },
+        "responses": {**_successes(route), "default": _answer("Error", "ErrorBody")},
     }
     if route.request is not None:
         operation["requestBody"] = {"required": True, "content": _json(route.request)}

@@ -9,6 +9,7 @@ import attrs
 import orjson
 from aiohttp import web
 
+from ._wire import wire
 from ._world import WorkspaceState, World
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -62,4 +63,4 @@ def deleted(request: web.Request) -> web.Response:
     """Answer of a delete-like call: 204, or 200 `{}` when the simulator is set to it."""
     if world_of(request).config.delete_status == 204:
         return web.Response(status=204)
-    return json_response({}, 200)
+    return json_response(wire("Deleted"), 200)

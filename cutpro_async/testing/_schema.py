@@ -124,6 +124,11 @@ _ACCOUNT: dict[str, Schema] = {
         {"code": STRING, "message": STRING, "extra": OBJECT},
         {"code": "INSUFFICIENT_CREDITS", "message": "this job needs 10 credits", "extra": {}},
     ),
+    "Deleted": obj(
+        "Answer of a delete when the simulator answers 200 instead of 204 (`delete_status`).",
+        {},
+        {},
+    ),
     "Workspace": obj(
         "The workspace the request resolved to (§2.1 #1).",
         {

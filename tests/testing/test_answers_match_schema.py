@@ -10,7 +10,7 @@ import pytest
 from cutpro_async.testing import FakeCutPro
 from tests.conftest import RawApi
 
-from .helpers import poll, video_url, wait_render
+from .helpers import poll, simulator, video_url, wait_render
 from .schemas import answer_schema, errors
 from .test_openapi import REFERENCE
 
@@ -126,3 +126,11 @@ async def test_error_answers_are_documented_error_bodies(tour: Tour) -> None:
     assert (await tour.call("POST", "/clips", {"video_id": 1}))["code"] == "VALIDATION_ERROR"
     reply = await tour.call("GET", "/balance/history?type=gift")
     assert reply["extra"] == {"field": "type"}
+
+
+async def test_deletes_answering_200_are_documented() -> None:
+    """A simulator set to answer deletes with 200 sends the documented `Deleted` body."""
+    async with simulator(time_scale=6000, delete_status=200) as (_, api):
+        tour = Tour(api, (await api.get("/openapi.json", key=None)).json)
+        info = await tour.call("POST", "/clips/info", {"url": video_url(600)})
+        assert await tour.call("DELETE", "/clips/{videoId}", videoId=info["video_id"]) == {}

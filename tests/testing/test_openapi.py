@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from cutpro_async.testing._wire import wire
 from tests.conftest import RawApi
 
 from .schemas import PREFIX, component, errors
@@ -178,3 +179,13 @@ async def test_timestamps_are_date_time_strings(document: dict[str, Any]) -> Non
                 assert {"type": "string", "format": "date-time"} in branches, (name, field)
                 checked += 1
     assert checked >= 15
+
+
+async def test_answers_cannot_drift_from_the_schema() -> None:
+    """The simulator builds answers through its schemas: an unknown or missing key is refused,
+    and keys go out in the schema's order."""
+    with pytest.raises(KeyError):
+        wire("Balance", balance=1, bonus=2)
+    with pytest.raises(KeyError):
+        wire("Timeframe", start=0)
+    assert list(wire("Timeframe", end=2, start=1)) == ["start", "end"]
