@@ -7,6 +7,7 @@ from pathlib import Path
 import attrs
 from attrs import validators as v
 
+from ..models import Timeframe
 from .events import Stage
 
 
@@ -31,10 +32,9 @@ class Concurrency:
         return value
 
 
-def _timeframe(_: object, __: object, value: tuple[float, float] | None) -> None:
-    """A timeframe is (start, end) seconds with 0 <= start < end."""
-    if value is not None and not 0 <= value[0] < value[1]:
-        raise ValueError(f"timeframe needs 0 <= start < end, got {value}")
+def _timeframe(value: Timeframe | tuple[float, float] | None) -> Timeframe | None:
+    """A checked timeframe from a `Timeframe` or a `(start, end)` pair."""
+    return Timeframe.of(value)
 
 
 @attrs.frozen
@@ -43,7 +43,8 @@ class RunOptions:
 
     `naming` is a template with `{video_id}`, `{clip_id}`, `{render_id}`, `{rank}` (1 = best).
     `budget` caps the credits this record may spend (None: only the balance limits it);
-    `dry_run` prices every video and spends nothing.
+    `dry_run` prices every video and spends nothing. `timeframe` takes a `Timeframe` or a
+    `(start, end)` pair of seconds.
     """
 
     out: Path = attrs.field(converter=Path)
@@ -51,7 +52,7 @@ class RunOptions:
     min_rating: float | None = attrs.field(default=None, validator=v.optional([v.ge(0), v.le(10)]))
     strategy_id: str | None = None
     template_id: str | None = None
-    timeframe: tuple[float, float] | None = attrs.field(default=None, validator=_timeframe)
+    timeframe: Timeframe | None = attrs.field(default=None, converter=_timeframe)
     source_language: str = "auto"
     render: bool = True
     naming: str = "{video_id}_{clip_id}.mp4"

@@ -22,14 +22,11 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from .._groups import sole_error
 from ..client import CutPro
 from ..errors import (
-    AlreadyInProgress,
     APIError,
     CutProError,
     Expired,
     RenderFailed,
-    ServerError,
     SubmissionFailed,
-    TransportError,
     UsageError,
 )
 from ..models import Clip, SourceLanguage, SubmitRequest, Timeframe
@@ -53,7 +50,6 @@ from .sources import Sources, is_url, iterate
 from .store import Store
 
 log = logging.getLogger("cutpro_async")
-RENDER_ASKS = 100  # render requests for one clip before giving up (free, polled with backoff)
 
 
 class _Skip(Exception):
@@ -264,11 +260,7 @@ class Batch:
     def _cost(self, whole_video: float) -> float:
         """The cost of the processed part: 1 credit a minute of the timeframe, at most the whole."""
         frame = self.options.timeframe
-        return (
-            whole_video
-            if frame is None
-            else min(whole_video, math.ceil((frame[1] - frame[0]) / 60))
-        )
+        return whole_video if frame is None else min(whole_video, math.ceil(frame.seconds / 60))
 
     def _reserve(self, cost: float) -> None:
         """Count a submission against the budget and the balance, or skip the video."""
@@ -309,15 +301,14 @@ class Batch:
         assert record.video_id is not None
         opts, frame = self.options, self.options.timeframe
         if frame is not None and record.duration is not None:
-            if frame[0] >= record.duration:
+            if frame.start >= record.duration:
                 raise UsageError(
-                    f"the timeframe starts at {frame[0]:g} s, after the video's end "
+                    f"the timeframe starts at {frame.start:g} s, after the video's end "
                     f"({record.duration:g} s)"
                 )
-            frame = (frame[0], min(frame[1], record.duration))
-        timeframe = None if frame is None else Timeframe(*frame)
+            frame = Timeframe(frame.start, min(frame.end, record.duration))
         return SubmitRequest(
-            record.video_id, SourceLanguage(opts.source_language), opts.strategy_id, timeframe, None
+            record.video_id, SourceLanguage(opts.source_language), opts.strategy_id, frame, None
         )
 
     async def _pay(self, record: Record, request: SubmitRequest) -> None:
@@ -408,35 +399,13 @@ class Batch:
             return record.renders[clip.id]
         assert record.video_id is not None and record.submission_id is not None
         async with self._stage(record, Stage.RENDER):
-            render_id = await self._start_render(record.video_id, record.submission_id, clip.id)
+            created = await self.client.renders.create(
+                record.video_id, record.submission_id, clip.id, adopt_running=True
+            )
+        render_id = created.render_id
         record.renders[clip.id] = render_id
         await self.store.save(record)
         return render_id
-
-    async def _start_render(self, video_id: str, submission_id: str, clip_id: str) -> str:
-        """Request a render; when one is already running, learn its id.
-
-        The API names the running render in `extra.render_id` when it can; otherwise asking
-        again once it has finished returns it from the render cache.
-        """
-        polling = self.client.settings.polling
-        interval = polling.first
-        for _ in range(RENDER_ASKS):
-            try:
-                created = await self.client.renders.create(video_id, submission_id, clip_id)
-                return created.render_id
-            except AlreadyInProgress as exc:
-                running = exc.extra.get("render_id")
-                if isinstance(running, str):
-                    return running
-            except (ServerError, TransportError) as exc:
-                if not exc.maybe_processed:
-                    raise  # provably not created, and already retried by the client
-            await anyio.sleep(interval)
-            interval = min(polling.max_interval, interval * polling.factor)
-        raise AlreadyInProgress(
-            409, "RENDER_ALREADY_IN_PROGRESS", f"clip {clip_id} stayed rendering without an id"
-        )
 
 
 def _forget_submission(record: Record) -> None:

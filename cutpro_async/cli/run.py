@@ -29,6 +29,8 @@ from ..batch import (
 )
 from ..client import CutPro
 from ..config import Budget, Pacing, Polling
+from ..errors import UsageError
+from ..models import Timeframe
 from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, execute, fail
 from .progress import JsonLines, LiveProgress
 
@@ -36,18 +38,14 @@ SIM_TIME_SCALE = 600.0  # a 10-minute clipping job takes a second
 SIM_ANALYZE_WINDOW = 1.0  # the simulator's 10-per-minute limit, sped up to 10 per second
 
 
-def _timeframe(value: str | None) -> tuple[float, float] | None:
+def _timeframe(value: str | None) -> Timeframe | None:
     """`START:END` in seconds."""
     if value is None:
         return None
-    start, sep, end = value.partition(":")
     try:
-        frame = (float(start), float(end))
-    except ValueError:
-        frame = (-1.0, -1.0)
-    if not sep or not 0 <= frame[0] < frame[1]:
-        fail(f"--timeframe needs START:END seconds with START < END, got {value!r}", 2)
-    return frame
+        return Timeframe.parse(value)
+    except UsageError:
+        fail(f"--timeframe needs START:END seconds with 0 <= START < END, got {value!r}", 2)
 
 
 def _concurrency(value: str | None) -> Concurrency:
