@@ -70,10 +70,10 @@ async def render_clip(request: web.Request) -> web.Response:
             continue
         status = render_status(world, render)
         if status in (RenderStatus.QUEUED, RenderStatus.ACTIVE):
+            # The reference does not promise to name the running render: a knob drops it.
+            named = {"render_id": render.render_id} if world.config.name_running_render else {}
             raise conflict(
-                "RENDER_ALREADY_IN_PROGRESS",
-                "this clip is already rendering: poll it",
-                render_id=render.render_id,
+                "RENDER_ALREADY_IN_PROGRESS", "this clip is already rendering: poll it", **named
             )
         if status is RenderStatus.COMPLETED:
             link = world.publish("render", render.render_id, render_file(world, render))

@@ -28,4 +28,6 @@ class SimConfig:
     render_failure_rate: float = 0.0
     delete_status: int = attrs.field(default=204, validator=attrs.validators.in_((200, 204)))
     redirect_downloads: bool = False
+    # A GAP of the reference: whether a 409 RENDER_ALREADY_IN_PROGRESS names the running render.
+    name_running_render: bool = True
     seed: int = 0

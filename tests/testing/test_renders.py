@@ -68,6 +68,20 @@ async def test_render_again_while_rendering_is_409_then_cached_200_after_complet
         assert [r["render_id"] for r in listed.json["renders"]] == [first["render_id"]]
 
 
+async def test_409_names_the_running_render_unless_the_knob_is_off() -> None:
+    """`extra.render_id` of the 409 names the running render; `name_running_render=False`
+    drops it, since the reference does not promise it."""
+    for named in (True, False):
+        async with simulator(time_scale=60, name_running_render=named) as (fake, api):
+            done = await completed_submission(api, fake)
+            first = await start_render(api, done)
+            again = await api.post(done.render_path(0))
+            assert again.status == 409
+            assert again.json["code"] == "RENDER_ALREADY_IN_PROGRESS"
+            expected = {"render_id": first["render_id"]} if named else {}
+            assert again.json["extra"] == expected
+
+
 async def test_render_status_machine_queued_active_completed() -> None:
     """A render waiting for a slot goes queued -> active -> completed with sane progress/times."""
     async with simulator(time_scale=60, max_concurrent_renders=1) as (fake, api):
