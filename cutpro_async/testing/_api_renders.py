@@ -249,7 +249,7 @@ async def get_bulk_download(request: web.Request) -> web.Response:
         served = _zip_file(world, ws, job)
         link, size, name = (
             world.publish("bulk", job.job_id, served),
-            served.body().size,
+            (await served.body()).size,
             served.filename,
         )
     return json_response(

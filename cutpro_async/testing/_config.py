@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import attrs
 
+from ._profiles import PROFILE_NAMES
+
 
 @attrs.frozen
 class SimConfig:
@@ -28,6 +30,12 @@ class SimConfig:
     render_failure_rate: float = 0.0
     delete_status: int = attrs.field(default=204, validator=attrs.validators.in_((200, 204)))
     redirect_downloads: bool = False
+    # How the storage host answers downloads: s3, s3-kms, gcs, azure or plain (see _profiles).
+    storage_profile: str = attrs.field(default="s3", validator=attrs.validators.in_(PROFILE_NAMES))
+    # S3 objects above this size were uploaded in parts: their ETag is an opaque `"…-N"`.
+    multipart_threshold: int = attrs.field(
+        default=64 * 1024 * 1024, validator=attrs.validators.gt(0)
+    )
     # A GAP of the reference: whether a 409 RENDER_ALREADY_IN_PROGRESS names the running render.
     name_running_render: bool = True
     seed: int = 0

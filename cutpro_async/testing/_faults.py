@@ -10,7 +10,13 @@ of `500 502 503 504`, `reset` (connection closed before the request is processed
 default route `POST /clips`), `commit502` (processed, then answered 502).
 Storage kinds (default: file downloads): `truncate` (body cut short), `expire` (signed link
 refused as expired), `trickle:BYTES_PER_SECOND`, `stall:SECONDS` (pause mid-body), `chunked`
-(no Content-Length). A ROUTE is `METHOD /path/{param}` exactly as the route table names it (e.g.
+(no Content-Length), `html` (a 200 `text/html` login page instead of the file), `shortlen`
+(a `Content-Length` below the body, the rest sent after it on a `Connection: close` answer),
+`eof` (a close-delimited body: no length, no chunking, closed early), `corrupt` (one byte
+flipped, headers unchanged: only a stated checksum catches it). Cut points and the flipped
+byte are drawn from the seed.
+
+A ROUTE is `METHOD /path/{param}` exactly as the route table names it (e.g.
 `GET /renders/{renderId}`), a bare path prefix (any method, any longer path), or
 `PUT /uploads` for upload PUTs.
 """
@@ -39,7 +45,9 @@ API_KINDS = frozenset(
         "commit502",
     }
 )
-STORAGE_KINDS = frozenset({"truncate", "expire", "trickle", "stall", "chunked"})
+STORAGE_KINDS = frozenset(
+    {"truncate", "expire", "trickle", "stall", "chunked", "html", "shortlen", "eof", "corrupt"}
+)
 DEFAULT_PARAMS = {
     "latency": 0.05,
     "429": 5,

@@ -200,21 +200,3 @@ class ZipBody:
                 offset += want
             i += 1
         return b"".join(parts)
-
-
-#: Bodies up to this size get the MD5 of their bytes as ETag, as S3 single-part objects do.
-MD5_ETAG_LIMIT = 64 * 1024 * 1024
-
-
-def s3_etag(body: Body) -> str:
-    """The ETag S3 would give: the content MD5, or an opaque `"...-N"` for big (multipart) objects.
-
-    A client may verify a download against an MD5-shaped ETag; the multipart shape tells it not to.
-    """
-    if body.size > MD5_ETAG_LIMIT:
-        parts = -(-body.size // MD5_ETAG_LIMIT)
-        return f'"{body.etag.strip(chr(34))}-{parts}"'
-    digest = hashlib.md5(usedforsecurity=False)
-    for chunk in iter_chunks(body, chunk_size=1024 * 1024):
-        digest.update(chunk)
-    return f'"{digest.hexdigest()}"'

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 import random
 from collections import Counter, deque
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import attrs
@@ -15,38 +17,50 @@ from ._catalogue import DEFAULT_CONNECTIONS, connection, default_templates, work
 from ._clock import Clock
 from ._config import SimConfig
 from ._content import ClipSpec
+from ._digests import Digests, digests_of
 from ._enums import SourceLanguage, TransactionType
 from ._failure import ApiFailure, not_found
 from ._jobs import SlotScheduler, Timeline
 from ._ledger import LedgerRow
-from ._media import Body, s3_etag
+from ._media import Body
 from ._signing import Signer, file_path
 from ._wire import Timeframe
 
 T = TypeVar("T")
 
 
+def _written_now() -> datetime:
+    """A write time in whole seconds, one second ago: Last-Modified is then a strong validator."""
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+
+
 @attrs.define
 class ServedFile:
-    """A file the storage host serves; the body is built on first use and kept."""
+    """A file the storage host serves; body and checksums are built on first use and kept."""
 
     make: Callable[[], Body]
     content_type: str
     filename: str
+    modified: datetime = attrs.field(factory=_written_now)
     _body: Body | None = None
-    _etag: str | None = None
+    _digests: Digests | None = None
+    # Concurrent first downloads of one file wait for one build instead of each starting one.
+    _lock: asyncio.Lock = attrs.field(factory=asyncio.Lock, init=False, repr=False, eq=False)
 
-    def body(self) -> Body:
-        """The file's bytes, as a random-access body."""
-        if self._body is None:
-            self._body = self.make()
-        return self._body
+    async def body(self) -> Body:
+        """The file's bytes, as a random-access body (built in a thread: a ZIP reads its parts)."""
+        async with self._lock:
+            if self._body is None:
+                self._body = await asyncio.to_thread(self.make)
+            return self._body
 
-    def etag(self) -> str:
-        """The file's ETag, computed once (S3-style: see `s3_etag`)."""
-        if self._etag is None:
-            self._etag = s3_etag(self.body())
-        return self._etag
+    async def digests(self) -> Digests:
+        """MD5 and CRC32C of the whole file, hashed once in a thread, off the event loop."""
+        body = await self.body()
+        async with self._lock:
+            if self._digests is None:
+                self._digests = await asyncio.to_thread(digests_of, body)
+            return self._digests
 
 
 @attrs.define
