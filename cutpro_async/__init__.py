@@ -53,7 +53,7 @@ from .errors import (
     ValidationError,
     WaitTimeout,
 )
-from .jobs import Progress
+from .jobs import Downloaded, Progress
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -72,6 +72,7 @@ __all__ = [
     "Conflict",
     "CutPro",
     "CutProError",
+    "Downloaded",
     "Expired",
     "InsufficientCredits",
     "IntegrityError",

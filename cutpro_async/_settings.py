@@ -10,7 +10,7 @@ import attrs
 
 from ._version import __version__
 from .config import Limits, Pacing, Polling, RetryPolicy, Timeouts
-from .errors import ConfigurationError
+from .errors import ConfigurationError, TransferError
 
 DEFAULT_BASE_URL = "https://api.cut.pro/api/v1"
 USER_AGENT = f"cutpro-async/{__version__}"
@@ -28,6 +28,7 @@ class Settings:
     pacing: Pacing
     limits: Limits
     polling: Polling
+    allow_insecure_http: bool = False
 
 
 def _is_loopback(host: str) -> bool:
@@ -54,6 +55,23 @@ def resolve_base_url(base_url: str | None, allow_insecure_http: bool) -> str:
             "use https, or pass allow_insecure_http=True if you really mean it"
         )
     return url
+
+
+def check_storage_link(url: str, allow_insecure_http: bool) -> None:
+    """Refuse a storage link that is not https (plain http only to loopback, or when allowed).
+
+    A signed link is a bearer secret for its object: over plain http anyone on the path can
+    read it, and the file it fetches can be swapped.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "https" or (
+        parts.scheme == "http" and (_is_loopback(parts.hostname or "") or allow_insecure_http)
+    ):
+        return
+    raise TransferError(
+        f"refusing a {parts.scheme or 'schemeless'} storage link to {parts.hostname or '?'}: "
+        "only https is used (plain http only to loopback, or with allow_insecure_http=True)"
+    )
 
 
 def resolve_api_key(api_key: str | None) -> str:

@@ -22,7 +22,7 @@ from .config import (
     RetryPolicy,
     Timeouts,
 )
-from .jobs import BulkDownloads, Posts, Progress, Renders, Submissions, Videos
+from .jobs import BulkDownloads, Downloaded, Posts, Progress, Renders, Submissions, Videos
 from .jobs._common import fetch_file
 from .resources import (
     BalanceResource,
@@ -65,6 +65,7 @@ class CutPro:
             pacing=pacing,
             limits=limits,
             polling=polling,
+            allow_insecure_http=allow_insecure_http,
         )
         self._transport = Transport(self.settings, session)
         self.workspace = WorkspaceResource(self._transport)
@@ -89,8 +90,11 @@ class CutPro:
         *,
         expected_size: int | None = None,
         on_progress: Progress | None = None,
-    ) -> Path:
-        """Stream any signed file link to `path` (resumable, verified; no API key is sent)."""
+    ) -> Downloaded:
+        """Stream any signed file link to `path` (resumable, verified; no API key is sent).
+
+        A `.mp4` or `.zip` path is also checked to be a whole file of that kind.
+        """
         return await fetch_file(
             self._transport, url, Path(path), expected_size=expected_size, on_progress=on_progress
         )

@@ -107,15 +107,18 @@ class Pacing:
 
 @attrs.frozen
 class Limits:
-    """Connection pool size, the largest JSON body accepted, and file-writing threads.
+    """Connection pool size, the largest JSON body and download accepted, file threads.
 
     Downloads write ~1 MiB blocks off the event loop through at most `file_threads` threads,
-    so a thousand downloads never starve other users of `anyio.to_thread`.
+    so a thousand downloads never starve other users of `anyio.to_thread`. A download body
+    larger than `max_download_bytes` (or than the size its headers or the API state) is cut
+    off with an error, so an endless body cannot fill the disk.
     """
 
     max_connections: int = attrs.field(default=16, validator=v.gt(0))
     max_json_bytes: int = attrs.field(default=8 * 1024 * 1024, validator=v.gt(0))
     file_threads: int = attrs.field(default=4, validator=v.gt(0))
+    max_download_bytes: int = attrs.field(default=4 * 1024**3, validator=v.gt(0))
 
 
 @attrs.frozen

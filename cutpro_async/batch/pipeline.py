@@ -8,13 +8,12 @@ twice; one video's failure is recorded and never stops the others.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import math
+import stat
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
@@ -29,6 +28,7 @@ from ..errors import (
     SubmissionFailed,
     UsageError,
 )
+from ..jobs import Downloaded
 from ..models import Clip, SourceLanguage, SubmitRequest, Timeframe
 from .events import (
     BytesDownloaded,
@@ -359,24 +359,23 @@ class Batch:
     async def _deliver(self, record: Record, clip: ChosenClip, rank: int) -> None:
         """Render one clip (once), wait for it, download and hash it."""
         for saved in record.files:
-            if saved.clip_id == clip.id and await anyio.Path(saved.path).exists():
+            if saved.clip_id == clip.id and await _is_regular_file(saved.path):
                 return
         try:
-            path, render_id = await self._fetch(record, clip, rank)
+            done, render_id = await self._fetch(record, clip, rank)
         except (RenderFailed, Expired) as exc:
             if isinstance(exc, RenderFailed) and exc.status != "expired":
                 raise
             log.info("render of clip %s expired before download; rendering it again", clip.id)
             record.renders.pop(clip.id, None)
-            path, render_id = await self._fetch(record, clip, rank)
-        size, digest = await anyio.to_thread.run_sync(_sha256, path)
+            done, render_id = await self._fetch(record, clip, rank)
         record.files = [f for f in record.files if f.clip_id != clip.id]
-        record.files.append(SavedFile(clip.id, render_id, str(path), size, digest))
+        record.files.append(SavedFile(clip.id, render_id, str(done.path), done.size, done.sha256))
         await self.store.save(record)
-        self._emit(FileSaved(record.source, clip.id, path, size, digest))
+        self._emit(FileSaved(record.source, clip.id, done.path, done.size, done.sha256))
 
-    async def _fetch(self, record: Record, clip: ChosenClip, rank: int) -> tuple[Path, str]:
-        """The clip's render, finished and downloaded: (path, render id)."""
+    async def _fetch(self, record: Record, clip: ChosenClip, rank: int) -> tuple[Downloaded, str]:
+        """The clip's render, finished and downloaded: (the file, render id)."""
         render_id = await self._render(record, clip)
         async with self._stage(record, Stage.WAIT_RENDER):
             await self.client.renders.wait(render_id)
@@ -388,10 +387,10 @@ class Batch:
             self._emit(BytesDownloaded(record.source, clip.id, done, total))
 
         async with self._stage(record, Stage.DOWNLOAD):
-            path = await self.client.renders.download(
+            done = await self.client.renders.download(
                 render_id, self.options.out, name=name, on_progress=progress
             )
-        return path, render_id
+        return done, render_id
 
     async def _render(self, record: Record, clip: ChosenClip) -> str:
         """The render of a clip: the recorded one, a new one, or the one already running."""
@@ -414,11 +413,10 @@ def _forget_submission(record: Record) -> None:
     record.renders, record.files, record.template_applied = {}, [], False
 
 
-def _sha256(path: Path) -> tuple[int, str]:
-    """Size and SHA-256 of a file (read in 1 MiB blocks)."""
-    digest, size = hashlib.sha256(), 0
-    with path.open("rb") as file:
-        while block := file.read(1024 * 1024):
-            digest.update(block)
-            size += len(block)
-    return size, digest.hexdigest()
+async def _is_regular_file(path: str) -> bool:
+    """Whether a regular file is at `path` (a symlink there is not a downloaded clip)."""
+    try:
+        info = await anyio.Path(path).lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode)

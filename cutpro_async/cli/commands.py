@@ -76,8 +76,8 @@ def download(render_id: str, out: str) -> None:
 
     async def work() -> None:
         async with CutPro() as cp:
-            path = await cp.renders.download(render_id, out)
-        console.print(str(path))
+            done = await cp.renders.download(render_id, out)
+        console.print(f"{done.path} ({done.size} bytes, sha256 {done.sha256})")
 
     execute(work())
 

@@ -7,11 +7,12 @@ The classes here extend the per-endpoint resources with behaviour made of severa
 from .posts import Posts
 from .renders import BulkDownloads, Renders
 from .submissions import Submissions
-from .transfers import Progress, Transfers
+from .transfers import Downloaded, Progress, Transfers
 from .videos import Videos
 
 __all__ = [
     "BulkDownloads",
+    "Downloaded",
     "Posts",
     "Progress",
     "Renders",

@@ -8,7 +8,11 @@ from pathlib import Path
 from .._http import Transport
 from ..errors import UsageError
 from ._download import Download
-from .transfers import Progress, Transfers
+from ._partfile import PartFile
+from .transfers import Downloaded, Progress, Transfers
+
+#: The container a downloaded file must be, by its extension (others are not checked).
+KINDS = {".mp4": "mp4", ".zip": "zip"}
 
 
 async def fetch_file(
@@ -18,14 +22,26 @@ async def fetch_file(
     *,
     refresh: Callable[[], Awaitable[str]] | None = None,
     expected_size: int | None = None,
+    kind: str | None = None,
     on_progress: Progress | None = None,
-) -> Path:
+) -> Downloaded:
     """Download a signed link to `dest` with the client's session, timeouts and retries.
 
-    The link goes to a storage host: no API key is sent with it.
+    The link goes to a storage host: no API key is sent with it. `kind` (`mp4`, `zip`) is
+    the container the file must be; by default it follows `dest`'s extension.
     """
-    job = Download(Transfers.of(transport), url, dest, refresh, expected_size, on_progress)
+    kind = kind or KINDS.get(dest.suffix.lower())
+    transfers = Transfers.of(transport)
+    job = Download(transfers, url, dest, refresh, expected_size, kind, on_progress)
     return await job.run()
+
+
+async def already_downloaded(transport: Transport, dest: Path) -> Downloaded | None:
+    """The file at `dest` if it is complete already (a regular file: only those get a final
+    name), with its size and SHA-256; None otherwise."""
+    transfers = Transfers.of(transport)
+    saved = await transfers.on_disk("read", dest, PartFile(dest).finished)
+    return None if saved is None else Downloaded(dest, saved.size, saved.sha256, saved.verified)
 
 
 def target_path(folder: str | Path, name: str) -> Path:

@@ -1,137 +1,131 @@
 """Streaming, resumable, verified downloads from signed storage links.
 
-Bytes go to `<name>.part` in ~1 MiB blocks written off the event loop; a `.part` left by a
-crash, a cancel or a cut connection is resumed with `Range` + `If-Range` (its validator is kept
-in `<name>.part.etag`). The file takes its final name only after its length (and the MD5, when
-the ETag is one) checks out, so a file under its final name is always complete.
+Bytes go to `<name>.part` in ~1 MiB blocks written off the event loop while the network keeps
+reading. A `.part` left by a crash, a cancel or a cut connection is resumed with `Range` +
+`If-Range`, but only on a strong validator (a strong ETag, else a strong `Last-Modified`);
+otherwise it starts again from byte 0. Before anything is written the answer is checked: an
+error page (`text/html`, XML, JSON) is refused, sizes stated by `Content-Length`,
+`Content-Range` and the API must agree, and no body may outgrow them (or
+`Limits.max_download_bytes`). The file takes its final name only after its length, its
+container (MP4 or ZIP) and the checksums the storage stated check out (see `_checks`); a bad
+body is removed and fetched once more afresh. Expired links are renewed through the API at
+most `RENEWALS` times.
 """
 
 from __future__ import annotations
 
-import hashlib
+import email.utils
 import logging
-import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import IO
 
 import aiohttp
 import anyio
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream
+from multidict import CIMultiDictProxy
 
 from .._groups import sole_error
 from .._http import transport_error
 from .._retry import backoff
 from ..errors import IntegrityError, LinkExpired, TransferError
-from ._files import redact_url
-from .transfers import Progress, Transfers
+from ._checks import REFUSED_TYPES, stated_checksums
+from ._files import printable, redact_url
+from ._partfile import CHUNK, BadFile, Expect, PartFile, Resume, Saved, Writer
+from .transfers import Downloaded, Progress, Transfers
 
 log = logging.getLogger("cutpro_async")
-CHUNK = 1024 * 1024
 QUEUE = 4  # blocks in flight between the network and the disk, per download
-SYNC_EVERY = 16 * CHUNK
-_MD5_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
 _RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 #: Fresh links asked of the API after storage refused one as expired, before giving up.
 RENEWALS = 2
+#: Statuses storage answers for an expired (or tampered) signed link: S3 403, GCS 400.
+_REFUSALS = frozenset({400, 401, 403, 410})
+#: Fresh attempts after a body that was not the file (an error page, a cut or corrupt body).
+FRESH_ATTEMPTS = 1
 
 
 class _Again(Exception):
     """This attempt failed in a way that another attempt (resuming) may fix."""
 
 
-@attrs.define
-class _Part:
-    """The `.part` file of a download and its validator sidecar."""
+class _Bad(Exception):
+    """The body was not the file; `error` is raised if a fresh attempt fails too."""
 
-    final: Path
-
-    @property
-    def path(self) -> Path:
-        """Where bytes are written until complete."""
-        return self.final.with_name(self.final.name + ".part")
-
-    @property
-    def meta(self) -> Path:
-        """Where the ETag of the bytes in `.part` is kept for `If-Range`."""
-        return self.final.with_name(self.final.name + ".part.etag")
-
-    def state(self) -> tuple[bool, int, str | None]:
-        """Whether the final file exists (it is complete), else the bytes in `.part` and their
-        ETag (0 and None when there is nothing to resume)."""
-        if self.final.exists():
-            return True, 0, None
-        try:
-            size = self.path.stat().st_size
-            etag = self.meta.read_text().strip() or None
-        except FileNotFoundError:
-            return False, 0, None
-        return (False, size, etag) if etag else (False, 0, None)
-
-    def reset(self) -> None:
-        """Forget the partial bytes."""
-        self.path.unlink(missing_ok=True)
-        self.meta.unlink(missing_ok=True)
+    def __init__(self, error: TransferError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @attrs.define
 class Download:
-    """One file to fetch; `run()` does it with retries, resume and link renewal."""
+    """One file to fetch; `run()` does it with retries, resume and link renewal.
+
+    `kind` is the container the file must be (`mp4`, `zip`, or None for no check).
+    """
 
     transfers: Transfers
     url: str = attrs.field(repr=redact_url)
     dest: Path
     refresh: Callable[[], Awaitable[str]] | None = None
     expected_size: int | None = None
+    kind: str | None = None
     on_progress: Progress | None = None
 
-    async def run(self) -> Path:
-        """Download to `dest` (returned at once if it already exists: it is complete)."""
-        part = _Part(self.dest)
+    async def run(self) -> Downloaded:
+        """Download to `dest` (at once if a complete file is already there)."""
+        part = PartFile(self.dest)
+        self.transfers.check_link(self.url)
         for renewal in range(RENEWALS + 1):
             try:
-                return await self._with_retries(part)
-            except LinkExpired:
+                saved = await self._with_retries(part)
+                return Downloaded(self.dest, saved.size, saved.sha256, saved.verified)
+            except LinkExpired as exc:
                 if self.refresh is None or renewal == RENEWALS:
-                    raise
+                    raise LinkExpired(
+                        f"{exc}; gave up after {renewal} renewed links", status=exc.status
+                    ) from None
                 log.info("download link expired; renewing it (%s)", redact_url(self.url))
                 self.url = await self.refresh()
+                self.transfers.check_link(self.url)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _with_retries(self, part: _Part) -> Path:
+    async def _with_retries(self, part: PartFile) -> Saved:
         """Attempts until one completes; interrupted ones resume where the last one stopped."""
         policy = self.transfers.retrier.policy
+        bad: list[_Bad] = []
 
         def decide(exc: Exception, number: int) -> float | None:
+            if isinstance(exc, _Bad):
+                bad.append(exc)
+                return backoff(policy, number) if len(bad) <= FRESH_ATTEMPTS else None
             return backoff(policy, number) if isinstance(exc, _Again) else None
 
+        what = f"download of {redact_url(self.url)}"
         try:
             return await self.transfers.retry(
-                lambda _: self._attempt(part),
-                decide,
-                url=self.url,
-                what=f"download of {redact_url(self.url)}",
+                lambda _: self._attempt(part), decide, url=self.url, what=what
             )
         except _Again as exc:
-            raise TransferError(
-                f"gave up on {redact_url(self.url)} ({exc}); call again to resume"
-            ) from None
+            raise TransferError(f"gave up on {what} ({exc}); call again to resume") from None
+        except _Bad as exc:
+            raise exc.error from None
 
-    async def _attempt(self, part: _Part) -> Path:
-        """One request: resume or restart, stream, verify, rename."""
-        complete, offset, etag = await self.transfers.on_disk("read", part.path, part.state)
-        if complete:
-            return self.dest
+    async def _attempt(self, part: PartFile) -> Saved:
+        """One request: resume or restart, check, stream, verify, publish."""
+        on_disk = self.transfers.on_disk
+        done = await on_disk("read", self.dest, part.finished)
+        if done is not None:
+            return done
+        resume = await on_disk("read", part.path, part.resume)
         headers = {"Accept-Encoding": "identity"}
-        if offset and etag:
-            headers.update({"Range": f"bytes={offset}-", "If-Range": etag})
+        if resume.offset and resume.validator:
+            headers.update({"Range": f"bytes={resume.offset}-", "If-Range": resume.validator})
         session, timeout = self.transfers.session, self.transfers.timeout
         try:
             async with session.get(self.url, headers=headers, timeout=timeout) as resp:
-                kept = offset if resp.status in (206, 416) else 0
-                return await self._receive(part, resp, kept, etag)
+                return await self._receive(part, resp, resume)
         except (
             aiohttp.ClientPayloadError,
             aiohttp.ServerTimeoutError,
@@ -143,112 +137,191 @@ class Download:
         except aiohttp.ClientError as exc:  # redirects, bad URLs, odd headers: not transient
             raise transport_error(f"download of {redact_url(self.url)}", exc) from None
 
-    async def _receive(
-        self, part: _Part, resp: aiohttp.ClientResponse, offset: int, kept_etag: str | None
-    ) -> Path:
-        """Check the answer, write its body after the `offset` bytes kept, verify, publish.
-
-        Small files cost three trips to the file thread: open, write, close-verify-rename.
-        """
-        total = _check_status(resp, offset, self.url)
+    async def _receive(self, part: PartFile, resp: aiohttp.ClientResponse, resume: Resume) -> Saved:
+        """Check the answer, write its body after the bytes kept, verify, publish."""
+        total = self._total(resp, resume.offset)
         if resp.status == 416:
-            if total is None:
-                await self.transfers.on_disk("remove", part.path, part.reset)
-                raise _Again("range not satisfiable; restarting")
-            check = self._check(offset, kept_etag)  # `.part` already holds every byte
-            await self.transfers.on_disk("finish", part.path, _finish, None, part, check)
-            return self.dest
-        etag = resp.headers.get("ETag")
-        md5 = bool(etag and _MD5_ETAG.match(etag))
-        if resp.status == 200 and total is not None and total <= CHUNK:
-            # A small file: one trip to the file thread writes, checks and renames it.
-            data = await resp.read()
-            await self.transfers.on_disk(
-                "write", part.path, _write_small, part, data, self._check(total, etag)
-            )
-            if self.on_progress is not None:
-                self.on_progress(len(data), total)
-            return self.dest
-        file, digest = await self.transfers.on_disk(
-            "open", part.path, _begin, part, etag, offset, md5
-        )
+            return await self._complete_already(part, resume, total)
+        kept = resume if resp.status == 206 else Resume()
+        await self._refuse_pages(resp)
+        size = self._agreed_size(total)
+        stated = {**kept.stated, **stated_checksums(resp.headers, whole=resp.status == 200)}
+        validator = kept.validator if resp.status == 206 else _strong_validator(resp.headers)
+        start = Resume(kept.offset, validator, stated)
+        expect = Expect(size, self.kind, stated)
+        if resp.status == 200 and size is not None and size <= CHUNK:
+            data = await resp.read()  # a small file: one trip to the file thread
+            return await self._publish_small(part, start, data, expect)
+        writer = await self.transfers.on_disk("open", part.path, part.open, start, stated)
         try:
-            done = await self._stream(file, part.path, resp, offset, total, digest)
+            written = await self._stream(writer, resp, size)
         except BaseException:
-            await self._close_quietly(file)
+            await self._close_quietly(writer)
             raise
-        if total is not None and done < total:
-            await self._close_quietly(file)
-            raise _Again(f"body ended at {done} of {total} bytes")
-        check = self._check(total, etag)
-        await self.transfers.on_disk("finish", part.path, _finish, file, part, check, done, digest)
-        return self.dest
+        if size is not None and written < size:
+            await self._close_quietly(writer)
+            raise _Again(f"body ended at {written} of {size} bytes")
+        return await self._publish(part, writer, expect, resp)
 
-    def _check(self, total: int | None, etag: str | None) -> _Check:
-        """What the finished file must match."""
-        expected = self.expected_size if self.expected_size is not None else total
-        md5 = etag.strip('"').lower() if etag and _MD5_ETAG.match(etag) else None
-        return _Check(self.dest.name, expected, md5)
+    def _total(self, resp: aiohttp.ClientResponse, offset: int) -> int | None:
+        """The whole file's size the answer states (None if unknown); raises for refusals."""
+        status, url = resp.status, redact_url(self.url)
+        if status in _REFUSALS:
+            raise LinkExpired(
+                f"storage refused {url} ({status}): the link expired or was tampered with",
+                status=status,
+            )
+        if status == 416:
+            match = re.match(r"bytes \*/(\d+)", resp.headers.get("Content-Range", ""))
+            return int(match.group(1)) if match else None
+        if status in (408, 429) or status >= 500:
+            raise _Again(f"storage answered {status}")
+        if status == 206:
+            match = _RANGE.match(resp.headers.get("Content-Range", ""))
+            if not match or int(match.group(1)) != offset:
+                raise _Again("storage sent another range than asked")
+            return None if match.group(3) == "*" else int(match.group(3))
+        if status != 200:
+            raise TransferError(f"storage answered {status} for {url}", status=status)
+        return resp.content_length
 
-    async def _stream(
+    async def _complete_already(self, part: PartFile, resume: Resume, total: int | None) -> Saved:
+        """A 416 to our range: `.part` already holds every byte when the sizes agree."""
+        on_disk = self.transfers.on_disk
+        if total is None or total != resume.offset or not resume.offset:
+            await on_disk("remove", part.path, part.reset)
+            raise _Again("range not satisfiable; restarting")
+        writer = await on_disk("open", part.path, part.open, resume, resume.stated)
+        expect = Expect(self._agreed_size(total), self.kind, resume.stated)
+        return await self._publish(part, writer, expect, None)
+
+    async def _refuse_pages(self, resp: aiohttp.ClientResponse) -> None:
+        """An error or login page is never the file: refused before anything is written."""
+        if resp.content_type in REFUSED_TYPES:
+            head = await resp.content.read(64)
+            raise _Bad(TransferError(self._what_arrived(resp, head, "an error page")))
+
+    def _agreed_size(self, total: int | None) -> int | None:
+        """The size every source agrees on; a disagreement or an oversize file stops here."""
+        expected = self.expected_size
+        if expected is not None and total is not None and expected != total:
+            raise _Bad(
+                IntegrityError(
+                    f"{self.dest.name}: storage says {total} bytes, the API said {expected}"
+                )
+            )
+        size = expected if expected is not None else total
+        cap = self.transfers.max_download_bytes
+        if size is not None and size > cap:
+            raise TransferError(
+                f"{self.dest.name} is {size} bytes, over the {cap}-byte cap "
+                "(Limits.max_download_bytes); raise it if this file is expected"
+            )
+        return size
+
+    async def _publish(
         self,
-        file: IO[bytes],
-        path: Path,
-        resp: aiohttp.ClientResponse,
-        offset: int,
-        total: int | None,
-        digest: hashlib._Hash | None,
-    ) -> int:
-        """Append the body to the open `.part`; returns the bytes now in it.
+        part: PartFile,
+        writer: Writer,
+        expect: Expect,
+        resp: aiohttp.ClientResponse | None,
+    ) -> Saved:
+        """Verify and rename in the file thread; a bad file becomes `_Bad` (fetched afresh)."""
+        try:
+            return await self.transfers.on_disk("finish", part.path, writer.publish, expect)
+        except BadFile as exc:
+            raise self._bad(exc, resp) from None
+
+    async def _publish_small(
+        self, part: PartFile, start: Resume, data: bytes, expect: Expect
+    ) -> Saved:
+        """Write, verify and rename a small file in one trip to the file thread."""
+
+        def whole() -> Saved:
+            writer = part.open(start, expect.stated)
+            try:
+                writer.write([data])
+            except BaseException:
+                writer.close()
+                raise
+            return writer.publish(expect)
+
+        try:
+            saved = await self.transfers.on_disk("write", part.path, whole)
+        except BadFile as exc:
+            raise self._bad(exc, None) from None
+        if self.on_progress is not None:
+            self.on_progress(len(data), expect.size)
+        return saved
+
+    def _bad(self, exc: BadFile, resp: aiohttp.ClientResponse | None) -> _Bad:
+        """The error for a body that failed its checks (the `.part` is already removed)."""
+        if exc.integrity:
+            message = f"{self.dest.name}: {exc.problem}; the partial file was removed"
+            return _Bad(IntegrityError(message))
+        what = f"not {'an MP4' if self.kind == 'mp4' else 'a ' + str(self.kind).upper()}"
+        return _Bad(TransferError(self._what_arrived(resp, exc.head, f"{what} ({exc.problem})")))
+
+    def _what_arrived(self, resp: aiohttp.ClientResponse | None, head: bytes, what: str) -> str:
+        """Say what storage sent instead of the file: type, size, first bytes (no secrets)."""
+        kind = resp.headers.get("Content-Type", "no content type") if resp is not None else ""
+        size = resp.content_length if resp is not None else None
+        sent = ", ".join(filter(None, [kind, f"{size} bytes" if size is not None else ""]))
+        return (
+            f"{self.dest.name}: storage sent {what}"
+            + (f" [{sent}]" if sent else "")
+            + f", starting {printable(head)!r}; nothing was saved under the final name"
+        )
+
+    async def _stream(self, writer: Writer, resp: aiohttp.ClientResponse, size: int | None) -> int:
+        """Append the body to `.part`; returns the bytes now in it.
 
         The network and the disk work at the same time: blocks pass through a short queue
-        (at most `QUEUE` MiB per download) to a writer that works off the event loop.
+        (at most `QUEUE` MiB per download) to a writer that works off the event loop. A body
+        longer than its stated size (or the cap) is cut off.
         """
+        limit = size if size is not None else self.transfers.max_download_bytes
         send, receive = anyio.create_memory_object_stream[list[bytes]](QUEUE)
-        written = [offset]
+        written = [writer.size]
         try:
             async with anyio.create_task_group() as group:
-                group.start_soon(self._drain, receive, file, path, digest, written, total)
+                group.start_soon(self._drain, receive, writer, written, size)
                 async with send:
+                    received = writer.size
                     async for block in _blocks(resp):
+                        received += sum(map(len, block))
+                        if received > limit:
+                            raise self._too_long(limit, size)
                         await send.send(block)
         except BaseExceptionGroup as group_error:
             raise sole_error(group_error) from None
         return written[0]
 
-    async def _close_quietly(self, file: IO[bytes]) -> None:
+    def _too_long(self, limit: int, size: int | None) -> _Bad:
+        """The error for a body that outgrows what was stated (or the cap)."""
+        source = "its stated size" if size is not None else "Limits.max_download_bytes"
+        return _Bad(
+            TransferError(f"{self.dest.name}: the body grew past {limit} bytes ({source}); cut off")
+        )
+
+    async def _close_quietly(self, writer: Writer) -> None:
         """Close after a failure without hiding it (the `.part` stays for resuming)."""
         with anyio.CancelScope(shield=True):
-            try:
-                await anyio.to_thread.run_sync(_close, file, limiter=self.transfers.file_limiter)
-            except OSError as exc:
-                log.debug("closing a partial download failed too: %s", exc)
+            await anyio.to_thread.run_sync(writer.close, limiter=self.transfers.file_limiter)
 
     async def _drain(
         self,
         blocks: MemoryObjectReceiveStream[list[bytes]],
-        file: IO[bytes],
-        path: Path,
-        digest: hashlib._Hash | None,
+        writer: Writer,
         written: list[int],
         total: int | None,
     ) -> None:
         """Write queued blocks in order, counting what reached the file."""
         async with blocks:
             async for block in blocks:
-                await self.transfers.on_disk("write", path, _write_block, file, block, digest)
-                written[0] += sum(map(len, block))
+                written[0] = await self.transfers.on_disk("write", self.dest, writer.write, block)
                 if self.on_progress is not None:
                     self.on_progress(written[0], total)
-
-
-@attrs.frozen
-class _Check:
-    """What a finished download must match before it gets its final name."""
-
-    name: str
-    size: int | None
-    md5: str | None
 
 
 async def _blocks(resp: aiohttp.ClientResponse) -> AsyncIterator[list[bytes]]:
@@ -268,114 +341,23 @@ async def _blocks(resp: aiohttp.ClientResponse) -> AsyncIterator[list[bytes]]:
         yield group
 
 
-def _check_status(resp: aiohttp.ClientResponse, offset: int, url: str) -> int | None:
-    """The full size of the file (None if unknown); raises for refusals and odd answers."""
-    status = resp.status
-    if status in (401, 403, 410):
-        raise LinkExpired(
-            f"storage refused {redact_url(url)} ({status}): the link expired or "
-            "was tampered with; ask the API for a new one",
-            status=status,
-        )
-    if status == 416:
-        match = re.match(r"bytes \*/(\d+)", resp.headers.get("Content-Range", ""))
-        size = int(match.group(1)) if match else None
-        return size if size == offset and offset else None
-    if status in (408, 429) or status >= 500:
-        raise _Again(f"storage answered {status}")
-    if status == 206:
-        match = _RANGE.match(resp.headers.get("Content-Range", ""))
-        if not match or int(match.group(1)) != offset:
-            raise _Again("storage sent another range than asked")
-        return None if match.group(3) == "*" else int(match.group(3))
-    if status != 200:
-        raise TransferError(f"storage answered {status} for {redact_url(url)}", status=status)
-    return resp.content_length
+def _strong_validator(headers: CIMultiDictProxy[str]) -> str | None:
+    """What `If-Range` may carry (RFC 9110 §13.1.5): a strong ETag, else a strong date.
 
-
-def _begin(
-    part: _Part, etag: str | None, offset: int, md5: bool
-) -> tuple[IO[bytes], hashlib._Hash | None]:
-    """Record the validator, prime the checksum with kept bytes, open `.part` for writing."""
-    part.path.parent.mkdir(parents=True, exist_ok=True)
+    A weak ETag (`W/`) forbids resuming on the date; `Last-Modified` is strong only when the
+    answer's `Date` is at least a second later (same clock, so the file cannot have changed
+    twice within that second unseen).
+    """
+    etag = headers.get("ETag")
     if etag:
-        part.meta.write_text(etag)
-    elif not offset:
-        part.meta.unlink(missing_ok=True)
-    digest = _md5_of(part.path, offset) if md5 else None
-    return part.path.open("ab" if offset else "wb"), digest
-
-
-def _write_small(part: _Part, data: bytes, check: _Check) -> None:
-    """Write a whole small file to `.part`, then finish it (no resume sidecar needed)."""
-    part.path.parent.mkdir(parents=True, exist_ok=True)
-    part.meta.unlink(missing_ok=True)
-    digest = hashlib.md5(data, usedforsecurity=False) if check.md5 else None
-    with part.path.open("wb") as file:
-        file.write(data)
-        _finish(file, part, check, len(data), digest)
-
-
-def _md5_of(path: Path, length: int) -> hashlib._Hash:
-    """MD5 of the first `length` bytes of a file."""
-    digest = hashlib.md5(usedforsecurity=False)
-    if length == 0:
-        return digest
-    with path.open("rb") as file:
-        while length > 0 and (block := file.read(min(CHUNK, length))):
-            digest.update(block)
-            length -= len(block)
-    return digest
-
-
-def _write_block(file: IO[bytes], block: list[bytes], digest: hashlib._Hash | None) -> None:
-    """Write one block and feed the checksum; flush to disk every `SYNC_EVERY` bytes.
-
-    Syncing as we go lets the disk work while the network keeps reading, so the final fsync
-    (needed before the rename, or a crash could leave a "complete" file of zeros) is short.
-    """
-    file.writelines(block)
-    if digest is not None:
-        for piece in block:
-            digest.update(piece)
-    position = file.tell()
-    if position // SYNC_EVERY != (position - sum(map(len, block))) // SYNC_EVERY:
-        file.flush()
-        os.fdatasync(file.fileno())
-
-
-def _close(file: IO[bytes]) -> None:
-    """Flush to disk and close."""
+        return None if etag.startswith("W/") else etag
+    modified, date = headers.get("Last-Modified"), headers.get("Date")
+    if modified is None or date is None:
+        return None
     try:
-        file.flush()
-        os.fsync(file.fileno())
-    finally:
-        file.close()
-
-
-def _finish(
-    file: IO[bytes] | None,
-    part: _Part,
-    check: _Check,
-    done: int | None = None,
-    digest: hashlib._Hash | None = None,
-) -> None:
-    """Close (if open), verify length and MD5, then rename `.part` into place (atomic).
-
-    A `.part` that fails the check is removed, since resuming it could never succeed.
-    """
-    if file is not None:
-        _close(file)  # closing twice (after `with`) is harmless
-    size = part.path.stat().st_size if done is None else done
-    if digest is None and check.md5 is not None and done is None:
-        digest = _md5_of(part.path, size)
-    problem = None
-    if check.size is not None and size != check.size:
-        problem = f"got {size} bytes, expected {check.size}"
-    elif digest is not None and check.md5 is not None and digest.hexdigest() != check.md5:
-        problem = "the MD5 of the bytes does not match the ETag"
-    if problem is not None:
-        part.reset()
-        raise IntegrityError(f"{check.name}: {problem}; the partial file was removed")
-    os.replace(part.path, part.final)
-    part.meta.unlink(missing_ok=True)
+        gap = (
+            email.utils.parsedate_to_datetime(date) - email.utils.parsedate_to_datetime(modified)
+        ).total_seconds()
+    except (TypeError, ValueError):
+        return None
+    return modified if gap >= 1 else None

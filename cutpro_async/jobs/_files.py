@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import re
 import unicodedata
 from pathlib import Path
@@ -11,6 +12,10 @@ from urllib.parse import urlsplit
 from ..errors import LocalFileError
 
 _UNSAFE = re.compile(r'[<>:"/\\|?*]+')
+#: Query parameters (and their echo in storage error pages) that carry a link's secret.
+_SECRET = re.compile(
+    r"(?i)((?:x-amz-|x-goog-)?(?:signature|credential|security-token|sig|token))=[^&\s\"'<>]*"
+)
 _RESERVED = frozenset(
     ["CON", "PRN", "AUX", "NUL"] + [f"{p}{n}" for p in ("COM", "LPT") for n in range(1, 10)]
 )
@@ -69,3 +74,29 @@ def local_error(action: str, path: Path, exc: OSError) -> LocalFileError:
         f"cannot {action} {path}: {reason}; {advice}, then call again"
         + ("" if action == "read" else " (a partial download is kept and resumed)"),
     )
+
+
+def redact_text(text: str) -> str:
+    """`text` with the values of signature-like parameters (`X-Amz-Signature=…`, `sig=…`) hidden."""
+    return _SECRET.sub(r"\1=REDACTED", text)
+
+
+def printable(data: bytes, limit: int = 64) -> str:
+    """The first bytes of a body as readable text (secrets hidden), for an error message."""
+    text = "".join(chr(b) if 32 <= b < 127 else "." for b in data[:limit])
+    return redact_text(text)
+
+
+def open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:
+    """`os.open` that never follows a symlink already at `path`.
+
+    A symlink there (placed by someone else in our folder) is removed, not followed, and the
+    file is created afresh; so writing our own file can never overwrite another one.
+    """
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+    os.unlink(path)  # removes the link itself, never its target
+    return os.open(path, flags | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)

@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import anyio
-
 from ..errors import BulkDownloadFailed, RenderFailed, UsageError
 from ..models import BulkDownload, BulkStatus, DownloadLink, Render, RenderStatus
 from ..resources import BulkDownloadsResource, RendersResource
-from ._common import fetch_file, target_path
+from ._common import already_downloaded, fetch_file, target_path
 from ._files import sanitize_filename
 from ._polling import wait_for, watch
-from .transfers import Progress
+from .transfers import Downloaded, Progress
 
 DEFAULT_TIMEOUT = 3600.0
 Namer = str | Callable[[DownloadLink], str]
@@ -96,16 +94,18 @@ class Renders(RendersResource):
         *,
         name: Namer | None = None,
         on_progress: Progress | None = None,
-    ) -> Path:
-        """Stream a completed render's MP4 into `folder`; returns its path.
+    ) -> Downloaded:
+        """Stream a completed render's MP4 into `folder`; returns the file (`.path`,
+        `.sha256`, ...), checked to be a whole MP4.
 
         A file already there under that name is complete (only verified files get their
         final name) and is not downloaded again; a `.part` left behind is resumed.
         """
         if isinstance(name, str) and "{" not in name:
             path = target_path(folder, sanitize_filename(name))
-            if await anyio.Path(path).exists():
-                return path
+            done = await already_downloaded(self._transport, path)
+            if done is not None:
+                return done
         link = await self.download_link(render_id)
         path = target_path(folder, file_name(link, render_id, name))
 
@@ -113,7 +113,7 @@ class Renders(RendersResource):
             return (await self.download_link(render_id)).url
 
         return await fetch_file(
-            self._transport, link.url, path, refresh=refresh, on_progress=on_progress
+            self._transport, link.url, path, refresh=refresh, kind="mp4", on_progress=on_progress
         )
 
 
@@ -157,8 +157,9 @@ class BulkDownloads(BulkDownloadsResource):
         *,
         name: str | None = None,
         on_progress: Progress | None = None,
-    ) -> Path:
-        """Wait for the ZIP if needed, then stream it into `folder`; returns its path."""
+    ) -> Downloaded:
+        """Wait for the ZIP if needed, then stream it into `folder`; returns the file, checked
+        to be a whole ZIP of the size the API states."""
         job = await self.wait(job_id)
         assert job.download_url is not None
         path = target_path(folder, sanitize_filename(name or job.filename or f"{job_id}.zip"))
@@ -175,5 +176,6 @@ class BulkDownloads(BulkDownloadsResource):
             path,
             refresh=refresh,
             expected_size=job.file_size,
+            kind="zip",
             on_progress=on_progress,
         )

@@ -13,11 +13,28 @@ import attrs
 
 from .._http import Transport
 from .._retry import Decide, Retrier
+from .._settings import check_storage_link
+from ..config import DEFAULT_LIMITS
 from ._files import local_error
 
 T = TypeVar("T")
 #: `on_progress(done, total)`: bytes moved so far, and the whole size when known.
 Progress = Callable[[int, int | None], object]
+
+
+@attrs.frozen
+class Downloaded:
+    """A downloaded file under its final name.
+
+    `sha256` was computed while writing; `verified` names what was checked (`length`, `mp4`
+    or `zip`, and each checksum the storage stated: `md5`, `crc32c`, ...), or says the file was
+    `already there` (complete files are the only ones with their final name).
+    """
+
+    path: Path
+    size: int
+    sha256: str
+    verified: tuple[str, ...]
 
 
 @attrs.frozen
@@ -33,12 +50,26 @@ class Transfers:
     file_limiter: anyio.CapacityLimiter
     connect_timeout: float | None
     stall_timeout: float | None
+    max_download_bytes: int = DEFAULT_LIMITS.max_download_bytes
+    allow_insecure_http: bool = False
 
     @classmethod
     def of(cls, transport: Transport) -> Transfers:
         """The transfers of a client, bound to its open session."""
-        t = transport.settings.timeouts
-        return cls(transport.session, transport.retrier, transport.file_limiter, t.connect, t.stall)
+        settings = transport.settings
+        return cls(
+            transport.session,
+            transport.retrier,
+            transport.file_limiter,
+            settings.timeouts.connect,
+            settings.timeouts.stall,
+            settings.limits.max_download_bytes,
+            settings.allow_insecure_http,
+        )
+
+    def check_link(self, url: str) -> None:
+        """Refuse a link that is not https (plain http only to loopback, or when allowed)."""
+        check_storage_link(url, self.allow_insecure_http)
 
     @property
     def timeout(self) -> aiohttp.ClientTimeout:

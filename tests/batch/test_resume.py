@@ -203,7 +203,7 @@ async def test_partial_download_is_completed(tmp_path: Path) -> None:
         clip = record.clips[0]
         render = await cp.renders.create(record.video_id, record.submission_id, clip.id)
         await cp.renders.wait(render.render_id)
-        reference = await cp.renders.download(render.render_id, tmp_path / "ref")
+        reference = (await cp.renders.download(render.render_id, tmp_path / "ref")).path
         record.renders[clip.id] = render.render_id
         await store.save(record)
         part = tmp_path / "out" / f"{record.video_id}_{clip.id}.mp4.part"

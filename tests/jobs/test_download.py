@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import zipfile
 from pathlib import Path
 
 import anyio
+import orjson
 import pytest
 
 from cutpro_async import CutPro, RetryPolicy, Timeouts
@@ -38,6 +40,12 @@ LINK = "GET /renders/{renderId}/download"
 MIB = 1024 * 1024
 
 
+def write_sidecar(final: Path, validator: str, stated: dict[str, str] | None = None) -> None:
+    """The resume sidecar a download keeps beside `<final>.part`."""
+    data = {"v": 1, "validator": validator, "stated": stated or {}}
+    final.with_name(final.name + ".part.json").write_bytes(orjson.dumps(data))
+
+
 def leftovers(folder: Path) -> list[str]:
     """The names in a folder, sorted."""
     return sorted(p.name for p in folder.iterdir())
@@ -48,7 +56,7 @@ async def test_render_download_matches_served_bytes(
 ) -> None:
     """A render downloads to a file whose bytes equal what storage serves, with no leftovers."""
     render = await finished_render(client)
-    path = await client.renders.download(render.render_id, tmp_path)
+    path = (await client.renders.download(render.render_id, tmp_path)).path
     reference = await served_render(client, render.render_id)
     assert path.parent == tmp_path
     assert path.read_bytes() == reference.body
@@ -60,7 +68,7 @@ async def test_resume_after_truncation(fake: FakeCutPro, client: CutPro, tmp_pat
     """A body cut short is resumed with a second storage request and ends byte-identical."""
     render = await finished_render(client)
     fake.set_faults("truncate=1#1")
-    path = await client.renders.download(render.render_id, tmp_path, name="t.mp4")
+    path = (await client.renders.download(render.render_id, tmp_path, name="t.mp4")).path
     assert fake.injected["truncate"] == 1
     assert fake.requests[STORAGE_GET] == 2
     fake.set_faults("")
@@ -76,9 +84,11 @@ async def test_chunked_body_without_length(
     render = await finished_render(client)
     fake.set_faults("chunked=1")
     totals: set[int | None] = set()
-    path = await client.renders.download(
-        render.render_id, tmp_path, on_progress=lambda done, total: totals.add(total)
-    )
+    path = (
+        await client.renders.download(
+            render.render_id, tmp_path, on_progress=lambda done, total: totals.add(total)
+        )
+    ).path
     assert fake.injected["chunked"] == 1
     assert totals == {None}
     fake.set_faults("")
@@ -91,7 +101,7 @@ async def test_redirect_to_storage_sends_no_key(tmp_path: Path) -> None:
         render = await finished_render(cp)
         link = await cp.renders.download_link(render.render_id)
         assert link.url.startswith(fake.base_url.split("/api/")[0] + "/r/")
-        path = await cp.renders.download(render.render_id, tmp_path)
+        path = (await cp.renders.download(render.render_id, tmp_path)).path
         reference = await served(link.url)
         assert fake.requests[STORAGE_GET] == 2
         assert fake.key_leaks == []
@@ -104,7 +114,7 @@ async def test_slow_trickle_within_stall_timeout_completes(tmp_path: Path) -> No
     async with simulated(options, render_bytes=MIB) as (fake, cp):
         render = await finished_render(cp)
         fake.set_faults("trickle:2000000=1")
-        path = await cp.renders.download(render.render_id, tmp_path)
+        path = (await cp.renders.download(render.render_id, tmp_path)).path
         assert fake.injected["trickle"] == 1
         assert fake.requests[STORAGE_GET] == 1
         fake.set_faults("")
@@ -119,7 +129,7 @@ async def test_stall_longer_than_timeout_is_resumed(tmp_path: Path) -> None:
     async with simulated(options, render_bytes=MIB) as (fake, cp):
         render = await finished_render(cp)
         fake.set_faults("stall:1=1#1")
-        path = await cp.renders.download(render.render_id, tmp_path)
+        path = (await cp.renders.download(render.render_id, tmp_path)).path
         assert fake.injected["stall"] == 1
         assert fake.requests[STORAGE_GET] >= 2
         fake.set_faults("")
@@ -146,7 +156,7 @@ async def test_expired_link_is_refreshed_through_the_api(
     """A link refused as expired is replaced by a new one from the API, and the file completes."""
     render = await finished_render(client)
     fake.set_faults("expire=1#1")
-    path = await client.renders.download(render.render_id, tmp_path, name="e.mp4")
+    path = (await client.renders.download(render.render_id, tmp_path, name="e.mp4")).path
     assert fake.injected["expire"] == 1
     assert fake.requests[LINK] == 2
     assert fake.requests[STORAGE_GET] == 2
@@ -180,7 +190,7 @@ async def test_gives_up_after_max_retries_and_resumes_later(
         assert fake.requests[STORAGE_GET] == 3
         assert not (tmp_path / "g.mp4").exists()
         fake.set_faults("")
-        path = await cp.renders.download(render.render_id, tmp_path, name="g.mp4")
+        path = (await cp.renders.download(render.render_id, tmp_path, name="g.mp4")).path
         reference = await served_render(cp, render.render_id)
     assert sha256_of(path) == reference.sha256
     assert leftovers(tmp_path) == ["g.mp4"]
@@ -204,9 +214,11 @@ async def test_cancelled_download_resumes_from_its_part(tmp_path: Path) -> None:
         offset = (tmp_path / "c.mp4.part").stat().st_size
         assert not (tmp_path / "c.mp4").exists()
         second: list[int] = []
-        path = await cp.renders.download(
-            render.render_id, tmp_path, name="c.mp4", on_progress=lambda d, t: second.append(d)
-        )
+        path = (
+            await cp.renders.download(
+                render.render_id, tmp_path, name="c.mp4", on_progress=lambda d, t: second.append(d)
+            )
+        ).path
         fake.set_faults("")
         reference = await served_render(cp, render.render_id)
     assert 2 * MIB <= offset < len(reference.body)
@@ -218,14 +230,46 @@ async def test_cancelled_download_resumes_from_its_part(tmp_path: Path) -> None:
     assert leftovers(tmp_path) == ["c.mp4"]
 
 
-async def test_disk_full_is_a_clear_error(fake: FakeCutPro, client: CutPro, tmp_path: Path) -> None:
-    """Writing to a full disk raises `LocalFileError` about disk space; no final file appears."""
+async def test_disk_full_is_a_clear_error(
+    fake: FakeCutPro, client: CutPro, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing to a full disk raises `LocalFileError` about disk space; no final file appears.
+
+    The disk is made full by failing the write call itself with ENOSPC (a symlink to
+    /dev/full no longer works: links in the folder are never followed).
+    """
     render = await finished_render(client)
-    (tmp_path / "x.mp4.part").symlink_to("/dev/full")
+
+    def full(fd: int, buffers: object) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "writev", full)
     with pytest.raises(LocalFileError) as caught:
         await client.renders.download(render.render_id, tmp_path, name="x.mp4")
     assert "disk space" in str(caught.value)
     assert not (tmp_path / "x.mp4").exists()
+
+
+async def test_links_placed_in_the_folder_are_never_followed(
+    fake: FakeCutPro, client: CutPro, tmp_path: Path
+) -> None:
+    """Symlinks already at `.part`, its sidecar and the final name are replaced, never written
+    through; a link at the final name is not taken for a finished download."""
+    render = await finished_render(client)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victims = [outside / name for name in ("a", "b", "c")]
+    for victim in victims:
+        victim.write_bytes(b"precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    for name, victim in zip(("x.mp4.part", "x.mp4.part.json", "x.mp4"), victims, strict=True):
+        (out / name).symlink_to(victim)
+    done = await client.renders.download(render.render_id, out, name="x.mp4")
+    assert all(victim.read_bytes() == b"precious" for victim in victims)
+    assert not done.path.is_symlink()
+    assert done.path.read_bytes() == (await served_render(client, render.render_id)).body
+    assert leftovers(out) == ["x.mp4"]
 
 
 def _unwritable_folder(tmp_path: Path) -> Path:
@@ -265,9 +309,9 @@ async def test_existing_file_is_not_downloaded_again(
 ) -> None:
     """A file already under a literal name costs no request at all the second time."""
     render = await finished_render(client)
-    first = await client.renders.download(render.render_id, tmp_path, name="done.mp4")
+    first = (await client.renders.download(render.render_id, tmp_path, name="done.mp4")).path
     before = dict(fake.requests)
-    again = await client.renders.download(render.render_id, tmp_path, name="done.mp4")
+    again = (await client.renders.download(render.render_id, tmp_path, name="done.mp4")).path
     assert again == first
     assert dict(fake.requests) == before
 
@@ -277,8 +321,8 @@ async def test_existing_file_under_server_name_costs_no_storage_request(
 ) -> None:
     """With the server's name, a second download asks for the link but never fetches bytes."""
     render = await finished_render(client)
-    first = await client.renders.download(render.render_id, tmp_path)
-    again = await client.renders.download(render.render_id, tmp_path)
+    first = (await client.renders.download(render.render_id, tmp_path)).path
+    again = (await client.renders.download(render.render_id, tmp_path)).path
     assert again == first
     assert fake.requests[STORAGE_GET] == 1
 
@@ -291,7 +335,7 @@ async def test_server_filenames_are_sanitised(
     index = next(i for i, clip in enumerate(done.clips) if "/" in clip.title)
     assert ":" in done.clips[index].title
     render = await finished_render(client, done, index)
-    path = await client.renders.download(render.render_id, tmp_path)
+    path = (await client.renders.download(render.render_id, tmp_path)).path
     assert path.parent == tmp_path
     assert "/" not in path.name and ":" not in path.name
     assert "50_50" in path.name and path.suffix == ".mp4"
@@ -314,11 +358,11 @@ async def test_name_templates_and_callables(
     """`{render_id}` templates and callables name the file; both get the same bytes."""
     render = await finished_render(client)
     rid = render.render_id
-    by_template = await client.renders.download(rid, tmp_path, name="{render_id}.mp4")
-    by_stem = await client.renders.download(rid, tmp_path, name="{render_id}-{stem}.{ext}")
-    by_callable = await client.renders.download(
-        rid, tmp_path, name=lambda link: f"cb-{link.filename}"
-    )
+    by_template = (await client.renders.download(rid, tmp_path, name="{render_id}.mp4")).path
+    by_stem = (await client.renders.download(rid, tmp_path, name="{render_id}-{stem}.{ext}")).path
+    by_callable = (
+        await client.renders.download(rid, tmp_path, name=lambda link: f"cb-{link.filename}")
+    ).path
     assert by_template.name == f"{rid}.mp4"
     assert by_stem.name.startswith(f"{rid}-") and by_stem.suffix == ".mp4"
     assert by_callable.name.startswith("cb-") and "/" not in by_callable.name
@@ -353,12 +397,14 @@ async def test_complete_part_is_finished_on_416(
     render = await finished_render(client)
     reference = await served_render(client, render.render_id)
     (tmp_path / "f.mp4.part").write_bytes(reference.body)
-    (tmp_path / "f.mp4.part.etag").write_text(reference.etag)
+    write_sidecar(tmp_path / "f.mp4", reference.etag)
     progress: list[int] = []
     before = fake.requests[STORAGE_GET]
-    path = await client.renders.download(
-        render.render_id, tmp_path, name="f.mp4", on_progress=lambda d, t: progress.append(d)
-    )
+    path = (
+        await client.renders.download(
+            render.render_id, tmp_path, name="f.mp4", on_progress=lambda d, t: progress.append(d)
+        )
+    ).path
     assert fake.requests[STORAGE_GET] == before + 1
     assert progress == []
     assert path.read_bytes() == reference.body
@@ -368,17 +414,17 @@ async def test_complete_part_is_finished_on_416(
 async def test_corrupted_full_part_is_not_published_on_416(
     fake: FakeCutPro, client: CutPro, tmp_path: Path
 ) -> None:
-    """A full-length `.part` whose bytes do not match its MD5 ETag never gets the final name."""
+    """A full-length `.part` of zeros is not an MP4: it never gets the final name; it is
+    removed and fetched once more afresh, which gives the right file."""
     render = await finished_render(client)
     reference = await served_render(client, render.render_id)
     (tmp_path / "f.mp4.part").write_bytes(bytes(len(reference.body)))
-    (tmp_path / "f.mp4.part.etag").write_text(reference.etag)
-    try:
-        path = await client.renders.download(render.render_id, tmp_path, name="f.mp4")
-    except IntegrityError:
-        assert not (tmp_path / "f.mp4").exists()
-    else:
-        assert path.read_bytes() == reference.body
+    write_sidecar(tmp_path / "f.mp4", reference.etag)
+    before = fake.requests[STORAGE_GET]
+    path = (await client.renders.download(render.render_id, tmp_path, name="f.mp4")).path
+    assert path.read_bytes() == reference.body
+    assert fake.requests[STORAGE_GET] == before + 2  # a 416 for the full .part, a fresh 200
+    assert leftovers(tmp_path) == ["f.mp4"]
 
 
 async def test_if_range_mismatch_restarts_from_zero(
@@ -387,9 +433,9 @@ async def test_if_range_mismatch_restarts_from_zero(
     """A `.part` with a stale ETag gets a full 200 answer, and the client starts over."""
     render = await finished_render(client)
     (tmp_path / "s.mp4.part").write_bytes(b"\xff" * 5000)
-    (tmp_path / "s.mp4.part.etag").write_text('"0123456789abcdef0123456789abcdef"')
-    path = await client.renders.download(render.render_id, tmp_path, name="s.mp4")
-    # One request: the garbage was overwritten, not resumed (that would fail the MD5 check).
+    write_sidecar(tmp_path / "s.mp4", '"0123456789abcdef0123456789abcdef"')
+    path = (await client.renders.download(render.render_id, tmp_path, name="s.mp4")).path
+    # One request: the garbage was overwritten, not resumed (that would fail the MP4 check).
     assert fake.requests[STORAGE_GET] == 1
     reference = await served_render(client, render.render_id)
     assert sha256_of(path) == reference.sha256
@@ -399,18 +445,18 @@ async def test_if_range_mismatch_restarts_from_zero(
 async def test_corrupted_part_fails_md5_and_is_removed(
     fake: FakeCutPro, client: CutPro, tmp_path: Path
 ) -> None:
-    """A resumed `.part` with wrong bytes fails the MD5 check, is removed, and a retry succeeds."""
+    """A resumed `.part` with wrong bytes fails the MP4 check (the ETag is no checksum), is
+    removed, and the fresh attempt that follows in the same call gives the right file."""
     render = await finished_render(client)
     reference = await served_render(client, render.render_id)
     half = len(reference.body) // 2
     (tmp_path / "m.mp4.part").write_bytes(b"\x00" * half)
-    (tmp_path / "m.mp4.part.etag").write_text(reference.etag)
-    with pytest.raises(IntegrityError) as caught:
-        await client.renders.download(render.render_id, tmp_path, name="m.mp4")
-    assert "MD5" in str(caught.value)
-    assert leftovers(tmp_path) == []
-    path = await client.renders.download(render.render_id, tmp_path, name="m.mp4")
+    write_sidecar(tmp_path / "m.mp4", reference.etag)
+    before = fake.requests[STORAGE_GET]
+    path = (await client.renders.download(render.render_id, tmp_path, name="m.mp4")).path
     assert sha256_of(path) == reference.sha256
+    assert fake.requests[STORAGE_GET] == before + 2  # the resumed range, then a fresh 200
+    assert leftovers(tmp_path) == ["m.mp4"]
 
 
 async def test_generic_download_of_a_signed_link(
@@ -420,7 +466,7 @@ async def test_generic_download_of_a_signed_link(
     render = await finished_render(client)
     link = await client.renders.download_link(render.render_id)
     target = tmp_path / "deep" / "file.mp4"
-    path = await client.download(link.url, target)
+    path = (await client.download(link.url, target)).path
     reference = await served(link.url)
     assert path == target
     assert path.read_bytes() == reference.body
@@ -446,7 +492,7 @@ async def test_bulk_zip_holds_every_render(
     done = await finished_submission(client)
     renders = [await finished_render(client, done, i) for i in range(2)]
     job = await client.bulk_downloads.create([r.render_id for r in renders])
-    path = await client.bulk_downloads.download(job.job_id, tmp_path)
+    path = (await client.bulk_downloads.download(job.job_id, tmp_path)).path
     assert path.parent == tmp_path and path.suffix == ".zip"
     with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as archive:
         assert archive.testzip() is None

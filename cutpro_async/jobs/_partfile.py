@@ -1,0 +1,304 @@
+"""The `.part` file of one download: resume state, writing, and the durable publish.
+
+Runs in the client's file threads, never on the event loop. Nothing here follows a symlink
+that someone placed in the folder: `.part` and its sidecar are opened with `O_NOFOLLOW` (a link
+there is removed, not followed), and a link at the final name is never taken for a finished
+download (the rename replaces the link itself). The sidecar (`<name>.part.json`) keeps the
+validator used for `If-Range` and the checksums the storage stated; one holding garbage only
+means starting again from byte 0. Publishing is durable: one `fdatasync` of the file, the
+rename, then an `fsync` of the folder so that the rename itself survives a power cut.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import hashlib
+import os
+import stat
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+
+from ._checks import ALGORITHMS, Hasher, container_problem, mismatched
+from ._files import open_nofollow
+
+CHUNK = 1024 * 1024
+#: Dirty bytes after which write-back to the disk is started (without waiting for it).
+WRITEBACK_EVERY = 16 * CHUNK
+
+
+@attrs.frozen
+class Resume:
+    """What a `.part` left by an earlier attempt allows: its length, validator and checksums."""
+
+    offset: int = 0
+    validator: str | None = None
+    stated: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Expect:
+    """What a finished file must be before it gets its final name."""
+
+    size: int | None
+    kind: str | None  # "mp4", "zip" or None (no container check)
+    stated: Mapping[str, str]
+
+
+@attrs.frozen
+class Saved:
+    """A file under its final name: its size, SHA-256, and what was verified."""
+
+    size: int
+    sha256: str
+    verified: tuple[str, ...]
+
+
+class BadFile(Exception):
+    """The finished bytes are not what was expected; the `.part` was removed."""
+
+    def __init__(self, problem: str, *, integrity: bool, head: bytes = b"") -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.integrity = integrity  # a checksum or length mismatch, not the wrong kind of file
+        self.head = head
+
+
+@attrs.define
+class PartFile:
+    """`<final>.part` and `<final>.part.json`; one instance per download."""
+
+    final: Path
+
+    @property
+    def path(self) -> Path:
+        """Where bytes are written until the file is complete."""
+        return self.final.with_name(self.final.name + ".part")
+
+    @property
+    def sidecar(self) -> Path:
+        """Where the validator and stated checksums of the bytes in `.part` are kept."""
+        return self.final.with_name(self.final.name + ".part.json")
+
+    def finished(self) -> Saved | None:
+        """The final file if it is already there (a regular file, not a link), hashed."""
+        try:
+            info = os.lstat(self.final)
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        fd = open_nofollow(self.final, os.O_RDONLY)
+        try:
+            digest = _hash_prefix(fd, info.st_size, {"sha256": hashlib.sha256()})
+        finally:
+            os.close(fd)
+        return Saved(info.st_size, digest["sha256"].digest().hex(), ("already there",))
+
+    def resume(self) -> Resume:
+        """What can be resumed: nothing unless `.part` and a readable sidecar agree."""
+        try:
+            size = os.lstat(self.path).st_size
+            data = _read_nofollow(self.sidecar)
+        except FileNotFoundError:
+            return Resume()
+        kept = _parse_sidecar(data)
+        if kept is None or not stat.S_ISREG(os.lstat(self.path).st_mode):
+            self.reset()  # garbage or a link: start again from byte 0
+            return Resume()
+        return Resume(size, kept.validator, kept.stated)
+
+    def reset(self) -> None:
+        """Forget the partial bytes (links are removed, never followed)."""
+        for path in (self.path, self.sidecar):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    def open(self, resume: Resume, algorithms: Iterable[str]) -> Writer:
+        """Open `.part` to append after `resume.offset` bytes (0: afresh), recording the
+        validator and stated checksums first; the hashes are primed with the kept bytes."""
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        _write_sidecar(self.sidecar, resume)
+        flags = os.O_RDWR | os.O_CREAT | (os.O_APPEND if resume.offset else os.O_TRUNC)
+        fd = open_nofollow(self.path, flags)
+        hashers = {name: ALGORITHMS[name]() for name in {"sha256", *algorithms}}
+        try:
+            if resume.offset:
+                _hash_prefix(fd, resume.offset, hashers)
+        except BaseException:
+            os.close(fd)
+            raise
+        return Writer(self, fd, hashers, resume.offset)
+
+
+@attrs.define
+class Writer:
+    """Appends blocks to an open `.part`, hashing them, then publishes it."""
+
+    part: PartFile
+    fd: int
+    hashers: dict[str, Hasher]
+    size: int
+    _unsynced: int = 0
+
+    def write(self, pieces: list[bytes]) -> int:
+        """Append pieces (written as they are, without joining them); returns the new size."""
+        for piece in pieces:
+            for hasher in self.hashers.values():
+                hasher.update(piece)
+        written = os.writev(self.fd, pieces)
+        total = sum(map(len, pieces))
+        while written < total:  # a short write: rare, but allowed by POSIX
+            rest = b"".join(pieces)[written:]
+            written += os.write(self.fd, rest)
+        self.size += total
+        self._unsynced += total
+        if self._unsynced >= WRITEBACK_EVERY:
+            start_writeback(self.fd, self.size - self._unsynced, self._unsynced)
+            self._unsynced = 0
+        return self.size
+
+    def close(self) -> None:
+        """Close without publishing (the `.part` stays to be resumed)."""
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+    def publish(self, expect: Expect) -> Saved:
+        """Check the bytes, make them durable and give them the final name.
+
+        A file that fails a check is removed (resuming it could never succeed) and `BadFile`
+        says why, with its first bytes so that the caller can say what arrived.
+        """
+        try:
+            verified = self._verify(expect)
+            os.fdatasync(self.fd)
+        except BadFile:
+            self.close()
+            self.part.reset()
+            raise
+        except BaseException:
+            self.close()
+            raise
+        os.close(self.fd)
+        os.replace(self.part.path, self.part.final)  # replaces a link there, never follows it
+        sync_folder(self.part.final.parent)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.part.sidecar)
+        return Saved(self.size, self.hashers["sha256"].digest().hex(), verified)
+
+    def _verify(self, expect: Expect) -> tuple[str, ...]:
+        """Length, container and stated checksums; `BadFile` at the first that fails."""
+        if expect.size is not None and self.size != expect.size:
+            raise BadFile(f"got {self.size} bytes, expected {expect.size}", integrity=True)
+        problem = container_problem(expect.kind, self.fd, self.size)
+        if problem is not None:
+            raise BadFile(problem, integrity=False, head=os.pread(self.fd, 64, 0))
+        wrong = mismatched(expect.stated, self.hashers)
+        if wrong:
+            raise BadFile(
+                f"the {'/'.join(wrong)} checksum stated by the storage does not match the bytes",
+                integrity=True,
+            )
+        checks = ["length"] if expect.size is not None else []
+        return (*checks, *([expect.kind] if expect.kind else []), *sorted(expect.stated))
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder, so that a rename in it survives a power cut (where the OS allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _load_sync_file_range() -> Any:
+    """Linux's `sync_file_range`, or None where it is not available."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    return function
+
+
+_SYNC_FILE_RANGE = _load_sync_file_range()
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the OS to start writing a range to disk now, without waiting for it.
+
+    So the final `fdatasync` before the rename finds little left to do, and the download never
+    blocks on the disk mid-way. Where the OS has no such call, nothing is done.
+    """
+    if _SYNC_FILE_RANGE is not None:
+        _SYNC_FILE_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
+def _hash_prefix(fd: int, length: int, hashers: dict[str, Any]) -> dict[str, Any]:
+    """Feed the first `length` bytes of a file to the hashers (read back in 1 MiB blocks)."""
+    offset = 0
+    while offset < length:
+        block = os.pread(fd, min(CHUNK, length - offset), offset)
+        if not block:
+            raise OSError(errno.EIO, f"the file is shorter than {length} bytes")
+        for hasher in hashers.values():
+            hasher.update(block)
+        offset += len(block)
+    return hashers
+
+
+def _read_nofollow(path: Path) -> bytes:
+    """A small file's bytes; a link there reads as garbage (b"")."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return b""
+        raise
+    try:
+        return os.read(fd, 64 * 1024)
+    finally:
+        os.close(fd)
+
+
+def _parse_sidecar(data: bytes) -> Resume | None:
+    """The sidecar's content, or None when it is not what this module writes."""
+    try:
+        kept = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(kept, dict) or kept.get("v") != 1:
+        return None
+    validator, stated = kept.get("validator"), kept.get("stated")
+    if not isinstance(validator, str) or not validator or not isinstance(stated, dict):
+        return None
+    if not all(k in ALGORITHMS and isinstance(v, str) for k, v in stated.items()):
+        return None
+    return Resume(0, validator, stated)
+
+
+def _write_sidecar(path: Path, resume: Resume) -> None:
+    """Record how the bytes in `.part` may be resumed (nothing: no sidecar, no resume)."""
+    if resume.validator is None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return
+    data = orjson.dumps({"v": 1, "validator": resume.validator, "stated": dict(resume.stated)})
+    fd = open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
