@@ -122,9 +122,18 @@ async def download_link(api: RawApi, render_id: str) -> dict[str, Any]:
     return dict(reply.json)
 
 
+async def render_url(api: RawApi) -> str:
+    """The signed download URL of a fresh completed render."""
+    render = await completed_render(api)
+    return str((await download_link(api, render["render_id"]))["url"])
+
+
 async def fetch(
-    session: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None
+    session: aiohttp.ClientSession,
+    url: str,
+    headers: dict[str, str] | None = None,
+    method: str = "GET",
 ) -> tuple[int, CIMultiDict[str], bytes]:
-    """GET a (storage) URL with no API key: status, headers (case-insensitive), body."""
-    async with session.get(url, headers=headers) as resp:
+    """GET (or `method`) a storage URL with no API key: status, headers (all lines), body."""
+    async with session.request(method, url, headers=headers) as resp:
         return resp.status, CIMultiDict(resp.headers), await resp.read()

@@ -10,7 +10,7 @@ import pytest
 from cutpro_async.testing import FakeCutPro, Fault, parse_faults
 from tests.conftest import RawApi
 
-from .helpers import completed_render, download_link, fetch, simulator, video_url
+from .helpers import fetch, render_url, simulator, video_url
 
 pytestmark = pytest.mark.anyio
 
@@ -215,15 +215,9 @@ async def test_faults_reproduce_from_the_seed() -> None:
 # -- storage faults -----------------------------------------------------------------------
 
 
-async def render_link(api: RawApi) -> str:
-    """The signed link of a fresh completed render."""
-    render = await completed_render(api)
-    return str((await download_link(api, render["render_id"]))["url"])
-
-
 async def test_truncate_cuts_the_first_download_only(fake: FakeCutPro, api: RawApi) -> None:
     """`truncate=1#1` cuts the first download short; the second one is complete."""
-    url = await render_link(api)
+    url = await render_url(api)
     _, _, full = await fetch(api.session, url)
     fake.set_faults("truncate=1#1")
     try:
@@ -243,7 +237,7 @@ async def test_truncate_at_offset_zero_still_truncates() -> None:
     """A truncation whose random cut lands on byte 0 still delivers less than promised."""
     # Seed 8038 makes the plan's second draw (the cut fraction) < 1 / 16 KiB, i.e. cut == 0.
     async with simulator(time_scale=6000, seed=8038, render_bytes=16 * 1024) as (fake, api):
-        url = await render_link(api)
+        url = await render_url(api)
         fake.set_faults("truncate=1#1")
         try:
             async with api.session.get(url) as resp:
@@ -255,7 +249,7 @@ async def test_truncate_at_offset_zero_still_truncates() -> None:
 
 async def test_head_does_not_use_up_a_truncate_fault(fake: FakeCutPro, api: RawApi) -> None:
     """`truncate=1#1` survives a HEAD and cuts the following GET."""
-    url = await render_link(api)
+    url = await render_url(api)
     fake.set_faults("truncate=1#1")
     async with api.session.head(url) as resp:
         assert resp.status == 200
@@ -266,7 +260,7 @@ async def test_head_does_not_use_up_a_truncate_fault(fake: FakeCutPro, api: RawA
 
 async def test_expire_refuses_the_link_once(fake: FakeCutPro, api: RawApi) -> None:
     """`expire=1#1` answers 403 (XML, expired) to the first download, then the file."""
-    url = await render_link(api)
+    url = await render_url(api)
     fake.set_faults("expire=1#1")
     status, headers, body = await fetch(api.session, url)
     assert status == 403
@@ -279,7 +273,7 @@ async def test_expire_refuses_the_link_once(fake: FakeCutPro, api: RawApi) -> No
 
 async def test_injected_expire_matches_the_refusals(fake: FakeCutPro, api: RawApi) -> None:
     """With `expire=0.5`, `injected['expire']` equals the number of 403 answers."""
-    url = await render_link(api)
+    url = await render_url(api)
     fake.set_faults("expire=0.5", seed=3)
     statuses = [(await fetch(api.session, url))[0] for _ in range(20)]
     assert set(statuses) == {200, 403}
@@ -288,7 +282,7 @@ async def test_injected_expire_matches_the_refusals(fake: FakeCutPro, api: RawAp
 
 async def test_chunked_has_no_length_and_the_full_body(fake: FakeCutPro, api: RawApi) -> None:
     """`chunked=1` sends no Content-Length, yet the body is complete and correct."""
-    url = await render_link(api)
+    url = await render_url(api)
     _, _, full = await fetch(api.session, url)
     fake.set_faults("chunked=1")
     status, headers, body = await fetch(api.session, url)
@@ -301,7 +295,7 @@ async def test_chunked_has_no_length_and_the_full_body(fake: FakeCutPro, api: Ra
 async def test_trickle_still_delivers_the_whole_file() -> None:
     """`trickle:200000=1` slows a small download down but it still completes correctly."""
     async with simulator(time_scale=6000, render_bytes=32 * 1024) as (fake, api):
-        url = await render_link(api)
+        url = await render_url(api)
         _, _, full = await fetch(api.session, url)
         fake.set_faults("trickle:200000=1")
         started = time.monotonic()
@@ -310,3 +304,102 @@ async def test_trickle_still_delivers_the_whole_file() -> None:
         assert status == 200
         assert body == full
         assert fake.injected == {"trickle": 1}
+
+
+async def assert_served_whole(api: RawApi, url: str, full: bytes) -> None:
+    """The next download of `url` is the whole file again (the fault was used up)."""
+    status, _, body = await fetch(api.session, url)
+    assert (status, body) == (200, full)
+
+
+async def test_html_serves_a_login_page_with_200_once(fake: FakeCutPro, api: RawApi) -> None:
+    """`html=1#1` answers the first download (even a ranged one) with a 200 HTML page."""
+    url = await render_url(api)
+    _, _, full = await fetch(api.session, url)
+    fake.set_faults("html=1#1")
+    status, headers, body = await fetch(api.session, url, {"Range": "bytes=0-99"})
+    assert status == 200
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert int(headers["Content-Length"]) == len(body)
+    assert body.startswith(b"<!DOCTYPE html>")
+    assert 200 < len(body) < 1000
+    assert "ETag" not in headers
+    await assert_served_whole(api, url, full)
+    assert fake.injected == {"html": 1}
+
+
+async def test_shortlen_announces_less_than_it_sends(fake: FakeCutPro, api: RawApi) -> None:
+    """`shortlen=1#1`: Content-Length is below the file size; the client reads that many bytes,
+    a prefix of the file, with no error, on a connection that is then closed."""
+    url = await render_url(api)
+    _, clean, full = await fetch(api.session, url)
+    fake.set_faults("shortlen=1#1")
+    status, headers, body = await fetch(api.session, url)
+    assert status == 200
+    announced = int(headers["Content-Length"])
+    assert announced < len(full)
+    assert body == full[:announced]
+    assert headers["Connection"] == "close"
+    assert headers["ETag"] == clean["ETag"]
+    await assert_served_whole(api, url, full)
+    assert fake.injected == {"shortlen": 1}
+
+
+async def test_eof_ends_a_close_delimited_body_early(fake: FakeCutPro, api: RawApi) -> None:
+    """`eof=1#1`: no Content-Length and no chunking; the connection closes before the end,
+    which the client cannot tell from a complete body."""
+    url = await render_url(api)
+    _, _, full = await fetch(api.session, url)
+    fake.set_faults("eof=1#1")
+    status, headers, body = await fetch(api.session, url)
+    assert status == 200
+    assert "Content-Length" not in headers
+    assert "Transfer-Encoding" not in headers
+    assert headers["Connection"] == "close"
+    assert len(body) < len(full)
+    assert body == full[: len(body)]
+    await assert_served_whole(api, url, full)
+
+
+@pytest.mark.parametrize("wanted", [None, "bytes=1000-"])
+async def test_corrupt_flips_one_byte_and_keeps_the_headers(
+    fake: FakeCutPro, api: RawApi, wanted: str | None
+) -> None:
+    """`corrupt=1#1`: same status and headers, exactly one byte of the answer differs."""
+    url = await render_url(api)
+    request = {"Range": wanted} if wanted else None
+    status, clean, expected = await fetch(api.session, url, request)
+    fake.set_faults("corrupt=1#1")
+    again, headers, body = await fetch(api.session, url, request)
+    assert again == status
+    for name in ("ETag", "Content-Length", "Content-Range", "Last-Modified"):
+        assert headers.get(name) == clean.get(name), name
+    assert len(body) == len(expected)
+    assert sum(a != b for a, b in zip(body, expected, strict=True)) == 1
+    assert fake.injected == {"corrupt": 1}
+
+
+async def test_corrupt_flips_the_same_byte_for_the_same_seed() -> None:
+    """The flipped position comes from the plan's seed: two runs flip the same byte."""
+    flipped = []
+    for _ in range(2):
+        async with simulator(time_scale=6000, seed=5) as (fake, api):
+            url = await render_url(api)
+            _, _, full = await fetch(api.session, url)
+            fake.set_faults("corrupt=1#1", seed=5)
+            _, _, body = await fetch(api.session, url)
+            flipped.append([i for i, (a, b) in enumerate(zip(body, full, strict=True)) if a != b])
+    assert flipped[0] == flipped[1] and len(flipped[0]) == 1
+
+
+def test_new_download_faults_parse_with_rate_max_and_route() -> None:
+    """html, shortlen, eof and corrupt take RATE, #MAX and @ROUTE like the other kinds."""
+    spec = "html=0.5#2, shortlen, eof@GET /files, corrupt=0.1#1"
+    assert parse_faults(spec) == [
+        Fault("html", rate=0.5, max_count=2),
+        Fault("shortlen"),
+        Fault("eof", route="GET /files"),
+        Fault("corrupt", rate=0.1, max_count=1),
+    ]
+    assert Fault("html").applies_to("GET /files")
+    assert not Fault("corrupt").applies_to("GET /balance")

@@ -11,15 +11,16 @@ import pytest
 from cutpro_async.testing import FakeCutPro
 from tests.conftest import RawApi
 
-from .helpers import completed_render, completed_submission, download_link, fetch, simulator
+from .helpers import (
+    completed_render,
+    completed_submission,
+    download_link,
+    fetch,
+    render_url,
+    simulator,
+)
 
 pytestmark = pytest.mark.anyio
-
-
-async def render_url(api: RawApi) -> str:
-    """The signed download URL of a fresh completed render."""
-    render = await completed_render(api)
-    return str((await download_link(api, render["render_id"]))["url"])
 
 
 def origin(url: str) -> str:
