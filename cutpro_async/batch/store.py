@@ -138,7 +138,12 @@ class SQLiteStore:
             await self._flush()
 
     async def _flush(self) -> None:
-        """Commit every pending save in one transaction."""
+        """Commit every pending save in one transaction.
+
+        When the transaction fails, its rows go back to the pending ones (behind any newer
+        version of the same record), so that a save waiting on this batch writes them itself
+        or raises: no save ever returns for a record that was not written.
+        """
         batch, self._pending = self._pending, {}
         number, self._batch = self._batch, self._batch + 1
         rows = [(source, *row) for source, row in batch.items()]
@@ -148,7 +153,11 @@ class SQLiteStore:
                 self._db.execute("BEGIN")
                 self._db.executemany(_UPSERT, rows)
 
-        await anyio.to_thread.run_sync(work, limiter=self._limiter)
+        try:
+            await anyio.to_thread.run_sync(work, limiter=self._limiter)
+        except BaseException:
+            self._pending = {**batch, **self._pending}
+            raise
         self._committed = number
 
     async def records(self) -> list[Record]:

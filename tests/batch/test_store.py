@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import anyio
 import orjson
 import pytest
 
@@ -140,6 +141,33 @@ async def test_save_replaces_the_previous_version(tmp_path: Path) -> None:
         assert await store.records() == [record]
     finally:
         await store.close()
+
+
+async def test_a_failed_group_commit_never_lets_a_save_return(tmp_path: Path) -> None:
+    """When a transaction fails, every save whose record was in it raises (none returns as if
+    written), and the records are written by the next successful commit."""
+    store = await SQLiteStore.open(tmp_path / "state.sqlite")
+    store._db.execute("PRAGMA query_only = 1")  # every write now fails
+    outcomes: dict[str, str] = {}
+
+    async def save(source: str) -> None:
+        try:
+            await store.save(Record(source, ord(source)))
+            outcomes[source] = "returned"
+        except sqlite3.Error:
+            outcomes[source] = "raised"
+
+    async with anyio.create_task_group() as group:
+        for source in "ab":
+            group.start_soon(save, source)
+    assert outcomes == {"a": "raised", "b": "raised"}
+    store._db.execute("PRAGMA query_only = 0")
+    await store.close()  # commits what is still pending
+    again = await SQLiteStore.open(tmp_path / "state.sqlite")
+    try:
+        assert [r.source for r in await again.records()] == ["a", "b"]
+    finally:
+        await again.close()
 
 
 async def test_second_process_is_refused_while_open(tmp_path: Path) -> None:
