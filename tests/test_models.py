@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cutpro_async import UsageError
+from cutpro_async import UsageError, models
+from cutpro_async._converter import unstructure
 from cutpro_async.models import Timeframe
 
 
@@ -23,3 +24,12 @@ def test_bad_timeframe_text_is_a_usage_error_saying_the_format(text: str) -> Non
     """Text that is not START:END with 0 <= START < END is refused with the expected shape."""
     with pytest.raises(UsageError, match="timeframe"):
         Timeframe.parse(text)
+
+
+def test_request_bodies_leave_out_optional_fields_not_set() -> None:
+    """Optional request fields left at None are omitted on the wire, not sent as `null`
+    (the reference gives omission a meaning: every clip, now, the whole video)."""
+    assert unstructure(models.ApplyTemplateRequest("t1")) == {"template_id": "t1"}
+    assert "timeframe" not in unstructure(models.SubmitRequest("v1"))
+    assert unstructure(models.UpdatePostRequest()) == {}
+    assert unstructure(models.ApplyTemplateRequest("t1", ["c1"]))["clip_ids"] == ["c1"]

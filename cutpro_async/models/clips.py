@@ -54,7 +54,7 @@ class ClipPage:
 
 @attrs.frozen
 class ApplyTemplateRequest:
-    """Body of `POST .../apply_template` (`clip_ids` omitted means every clip)."""
+    """Body of `POST .../apply_template` (`clip_ids` left None is omitted: every clip)."""
 
     template_id: str
     clip_ids: list[str] | None = None

@@ -52,7 +52,7 @@ class PostVideo:
 
 @attrs.frozen
 class CreatePostRequest:
-    """Body of `POST /posts` (`scheduled_at` omitted means now)."""
+    """Body of `POST /posts` (`scheduled_at` left None is omitted: publish now)."""
 
     videos: list[PostVideo]
     scheduled_at: datetime | None = None
