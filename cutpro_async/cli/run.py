@@ -202,7 +202,10 @@ async def _client(simulate: bool, console: Console) -> AsyncIterator[CutPro]:
         return
     from ..testing import FakeCutPro  # imported late: only simulated runs need the server
 
-    async with FakeCutPro(time_scale=SIM_TIME_SCALE, analyze_window=SIM_ANALYZE_WINDOW) as fake:
+    # s3-kms: storage whose ETags look like MD5s but are not, as S3 sends for encrypted objects.
+    async with FakeCutPro(
+        time_scale=SIM_TIME_SCALE, analyze_window=SIM_ANALYZE_WINDOW, storage_profile="s3-kms"
+    ) as fake:
         console.print(
             f"[yellow]Simulated CutPro at {fake.base_url}: no real credits are spent "
             f"(clock {SIM_TIME_SCALE:g}x faster).[/]"

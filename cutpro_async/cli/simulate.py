@@ -38,6 +38,12 @@ if TYPE_CHECKING:  # the simulator is imported only when one is started
 @click.option(
     "--render-bytes", default=256 * 1024, show_default=True, help="Size of rendered MP4s."
 )
+@click.option(
+    "--storage-profile",
+    default="s3",
+    show_default=True,
+    help="How storage answers downloads: s3, s3-kms, gcs, azure or plain (ETags, checksums).",
+)
 @click.option("--api-key", default=None, help="Key to accept (default: a random one).")
 @click.option(
     "--analyze-limit", default=10, show_default=True, help="POST /clips/info calls per window."
@@ -70,14 +76,18 @@ def simulate(
     **settings: Any,
 ) -> None:
     """Run the CutPro simulator until interrupted; prints its base URL and API key."""
-    from ..testing import FakeCutPro, parse_faults  # imported late: only this command needs it
+    from ..testing import FakeCutPro, SimConfig, parse_faults  # late: only this command needs it
 
     try:
         plan = parse_faults(faults)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--faults") from None
+    try:
+        config = SimConfig(**settings)
+    except ValueError as exc:  # the only setting a free string can get wrong is the profile
+        raise click.BadParameter(str(exc), param_hint="--storage-profile") from None
     fake = FakeCutPro(
-        faults=plan, api_key=api_key, host=host, port=port, storage_port=storage_port, **settings
+        config, faults=plan, api_key=api_key, host=host, port=port, storage_port=storage_port
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(fake, ready_file, as_json))
@@ -117,7 +127,8 @@ async def _serve(fake: FakeCutPro, ready_file: Path | None, as_json: bool) -> No
                 f"CutPro simulator (no real credits are spent)\n"
                 f"  CUTPRO_API_URL={fake.base_url}\n"
                 f"  CUTPRO_API_KEY={fake.api_key}\n"
-                f"  storage: {fake.storage_url}\nPress Ctrl-C to stop."
+                f"  storage: {fake.storage_url} ({fake.config.storage_profile} profile)\n"
+                "Press Ctrl-C to stop."
             )
         await _until_signalled()
     finally:

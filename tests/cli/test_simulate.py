@@ -37,13 +37,30 @@ def wait_for(path: Path, process: subprocess.Popen[str]) -> dict[str, Any]:
     return data
 
 
+def call(ready: dict[str, Any], path: str, body: dict[str, Any] | None = None) -> Any:
+    """GET (or POST `body` to) the API over HTTP with the key the simulator announced."""
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"X-Api-Key": ready["api_key"], "Content-Type": "application/json"}
+    request = urllib.request.Request(ready["base_url"] + path, data, headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
 def balance(ready: dict[str, Any]) -> float:
     """`GET /balance` over HTTP with the key the simulator announced."""
-    request = urllib.request.Request(
-        ready["base_url"] + "/balance", headers={"X-Api-Key": ready["api_key"]}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return float(json.load(response)["balance"])
+    return float(call(ready, "/balance")["balance"])
+
+
+def clip_link(ready: dict[str, Any]) -> str:
+    """The signed link of a clip of a freshly analyzed and submitted video."""
+    info = call(ready, "/clips/info", {"url": "https://youtu.be/cli?duration=600"})
+    submission = call(ready, "/clips", {"video_id": info["video_id"]})
+    path = f"/clips/{info['video_id']}/submissions/{submission['submission_id']}"
+    deadline = time.monotonic() + 30
+    while call(ready, path)["status"] != "completed":
+        assert time.monotonic() < deadline, "the submission never completed"
+        time.sleep(0.05)
+    return str(call(ready, path + "/clips")["clips"][0]["download_url"])
 
 
 def test_ready_file_leads_to_a_working_server(tmp_path: Path) -> None:
@@ -72,3 +89,25 @@ def test_json_prints_one_line_instead_of_the_banner() -> None:
     finally:
         stop(process)
     assert process.stdout.read() == ""
+
+
+def test_storage_profile_reaches_the_storage_host() -> None:
+    """`--storage-profile gcs`: the files it links to carry GCS's two `x-goog-hash` lines."""
+    process = start("--json", "--storage-profile", "gcs", "--time-scale", "100000")
+    try:
+        assert process.stdout is not None
+        ready = json.loads(process.stdout.readline())
+        with urllib.request.urlopen(clip_link(ready), timeout=10) as response:
+            hashes = response.headers.get_all("x-goog-hash")
+    finally:
+        stop(process)
+    assert [line.split("=", 1)[0] for line in hashes] == ["crc32c", "md5"]
+
+
+def test_unknown_storage_profile_is_a_usage_error() -> None:
+    """An unknown profile exits with status 2 and names the option and the valid profiles."""
+    command = [*COMMAND, "simulate", "--port", "0", "--storage-profile", "ftp"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=base_env())
+    assert done.returncode == 2
+    assert "--storage-profile" in done.stderr
+    assert "s3-kms" in done.stderr
