@@ -73,7 +73,7 @@ class RetryBudget:
     """A token bucket of retries: each success earns `ratio` of a retry, each retry spends one."""
 
     def __init__(self, policy: RetryPolicy) -> None:
-        self._cap = max(policy.budget_initial, 1.0) if policy.budget_initial else 0.0
+        self._cap = max(policy.budget_initial, 1.0)  # room for one earned retry at least
         self._tokens = float(policy.budget_initial)
         self._ratio = policy.budget_ratio
 

@@ -29,6 +29,7 @@ signed URL's query string. The tree (builtin bases in brackets, so generic handl
     │   ├── LinkExpired                   the signed link was refused as expired
     │   └── IntegrityError                the bytes do not match the promised length or checksum
     ├── LocalFileError [OSError]          a local file could not be read or written
+    ├── StoreLocked                       another process holds the batch record
     └── WaitTimeout [TimeoutError]        a waiter's deadline passed (the job goes on)
 """
 
@@ -245,6 +246,10 @@ class IntegrityError(TransferError):
 
 class LocalFileError(CutProError, OSError):
     """Reading or writing a local file failed (disk full, permissions, missing file)."""
+
+
+class StoreLocked(CutProError):
+    """Another process is running a batch on the same record (its lock file is held)."""
 
 
 class WaitTimeout(CutProError, builtins.TimeoutError):

@@ -105,6 +105,16 @@ def test_retry_budget_is_capped() -> None:
     assert [budget.try_spend() for _ in range(4)] == [True, True, True, False]
 
 
+def test_a_zero_initial_budget_still_earns_retries() -> None:
+    """`budget_initial=0`: no retry at first, then one per `1/budget_ratio` successes."""
+    budget = RetryBudget(RetryPolicy(budget_initial=0, budget_ratio=0.5))
+    assert not budget.try_spend()
+    budget.on_success()
+    budget.on_success()
+    assert budget.try_spend()
+    assert not budget.try_spend()
+
+
 def test_a_zero_ratio_never_earns_retries() -> None:
     """With `budget_ratio=0` only the initial retries exist."""
     budget = RetryBudget(RetryPolicy(budget_initial=1, budget_ratio=0))

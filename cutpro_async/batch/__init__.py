@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..client import CutPro
-from ..errors import CutProError
+from ..errors import CutProError, StoreLocked
 from .events import (
     BytesDownloaded,
     CreditsSpent,
@@ -35,7 +35,7 @@ from .options import Concurrency, RunOptions
 from .pipeline import Batch
 from .record import ChosenClip, Phase, Record, SavedFile
 from .sources import Sources, expand_sources, normalize
-from .store import MemoryStore, SQLiteStore, Store, StoreLocked
+from .store import MemoryStore, SQLiteStore, Store
 
 
 async def clip_video(client: CutPro, source: str, out: str | Path, **options: Any) -> list[Path]:

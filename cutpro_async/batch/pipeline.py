@@ -162,8 +162,10 @@ class Batch:
             if self._finished(record):
                 self._emit(VideoSkipped(source, f"already {record.phase}"))
                 return
-            if record.phase == Phase.FAILED and not record.retryable:
-                _forget_submission(record)  # the job itself failed: submit it afresh
+            if record.phase == Phase.FAILED:
+                if not record.retryable:
+                    _forget_submission(record)  # the job itself failed: submit it afresh
+                record.phase = _reached(record)  # so a new failure says where it stopped
             await self._process(record)
         except _Skip as skip:
             await self._skipped(record, str(skip))
@@ -405,6 +407,17 @@ class Batch:
         record.renders[clip.id] = render_id
         await self.store.save(record)
         return render_id
+
+
+def _reached(record: Record) -> Phase:
+    """The furthest phase a record's data shows (a failed record is resumed from there)."""
+    if record.clips is not None:
+        return Phase.CLIPPED
+    if record.submission_id is not None:
+        return Phase.SUBMITTED
+    if record.submit_intent is not None:
+        return Phase.SUBMITTING
+    return Phase.PRICED if record.video_id is not None else Phase.NEW
 
 
 def _forget_submission(record: Record) -> None:

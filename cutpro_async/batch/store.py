@@ -19,7 +19,7 @@ import anyio
 import orjson
 
 from .._converter import structure, unstructure
-from ..errors import CutProError
+from ..errors import StoreLocked
 from .record import Record
 
 _SCHEMA = """
@@ -38,10 +38,6 @@ _UPSERT = (
     "INSERT INTO records (source, position, phase, data) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (source) DO UPDATE SET phase = excluded.phase, data = excluded.data"
 )
-
-
-class StoreLocked(CutProError):
-    """Another process is running a batch on the same record."""
 
 
 class Store(Protocol):

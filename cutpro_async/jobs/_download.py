@@ -33,21 +33,26 @@ from ..errors import IntegrityError, LinkExpired, TransferError
 from ._checks import REFUSED_TYPES, stated_checksums
 from ._files import printable, redact_url
 from ._partfile import CHUNK, BadFile, Expect, PartFile, Resume, Saved, Writer
-from .transfers import Downloaded, Progress, Transfers
+from .transfers import REFUSALS, Downloaded, Progress, Transfers, storage_wait
 
 log = logging.getLogger("cutpro_async")
 QUEUE = 4  # blocks in flight between the network and the disk, per download
 _RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 #: Fresh links asked of the API after storage refused one as expired, before giving up.
 RENEWALS = 2
-#: Statuses storage answers for an expired (or tampered) signed link: S3 403, GCS 400.
-_REFUSALS = frozenset({400, 401, 403, 410})
 #: Fresh attempts after a body that was not the file (an error page, a cut or corrupt body).
 FRESH_ATTEMPTS = 1
 
 
 class _Again(Exception):
-    """This attempt failed in a way that another attempt (resuming) may fix."""
+    """This attempt failed in a way that another attempt (resuming) may fix.
+
+    `wait` is the storage's own `Retry-After`, when it gave one.
+    """
+
+    def __init__(self, message: str, wait: float | None = None) -> None:
+        super().__init__(message)
+        self.wait = wait
 
 
 class _Bad(Exception):
@@ -75,42 +80,49 @@ class Download:
 
     async def run(self) -> Downloaded:
         """Download to `dest` (at once if a complete file is already there)."""
-        part = PartFile(self.dest)
         self.transfers.check_link(self.url)
-        for renewal in range(RENEWALS + 1):
-            try:
-                saved = await self._with_retries(part)
-                return Downloaded(self.dest, saved.size, saved.sha256, saved.verified)
-            except LinkExpired as exc:
-                if self.refresh is None or renewal == RENEWALS:
-                    raise LinkExpired(
-                        f"{exc}; gave up after {renewal} renewed links", status=exc.status
-                    ) from None
-                log.info("download link expired; renewing it (%s)", redact_url(self.url))
-                self.url = await self.refresh()
-                self.transfers.check_link(self.url)
-        raise AssertionError("unreachable")  # pragma: no cover
+        saved = await self._with_retries(PartFile(self.dest))
+        return Downloaded(self.dest, saved.size, saved.sha256, saved.verified)
 
     async def _with_retries(self, part: PartFile) -> Saved:
-        """Attempts until one completes; interrupted ones resume where the last one stopped."""
+        """Attempts until one completes: interrupted ones resume where the last one stopped,
+        a bad body is fetched once more afresh, an expired link is renewed (`RENEWALS`)."""
         policy = self.transfers.retrier.policy
         bad: list[_Bad] = []
+        expired: list[LinkExpired] = []
+        renew = [False]  # the next attempt asks the API for a fresh link first
 
         def decide(exc: Exception, number: int) -> float | None:
+            if isinstance(exc, LinkExpired) and self.refresh is not None:
+                expired.append(exc)
+                renew[0] = len(expired) <= RENEWALS
+                return 0.0 if renew[0] else None
             if isinstance(exc, _Bad):
                 bad.append(exc)
                 return backoff(policy, number) if len(bad) <= FRESH_ATTEMPTS else None
-            return backoff(policy, number) if isinstance(exc, _Again) else None
+            if isinstance(exc, _Again):
+                return exc.wait if exc.wait is not None else backoff(policy, number)
+            return None
+
+        async def attempt(number: int) -> Saved:
+            if renew[0] and self.refresh is not None:
+                log.info("download link expired; renewing it (%s)", redact_url(self.url))
+                self.url, renew[0] = await self.refresh(), False
+                self.transfers.check_link(self.url)
+            return await self._attempt(part)
 
         what = f"download of {redact_url(self.url)}"
         try:
-            return await self.transfers.retry(
-                lambda _: self._attempt(part), decide, url=self.url, what=what
-            )
+            return await self.transfers.retry(attempt, decide, url=self.url, what=what)
         except _Again as exc:
             raise TransferError(f"gave up on {what} ({exc}); call again to resume") from None
         except _Bad as exc:
             raise exc.error from None
+        except LinkExpired as exc:
+            renewed = max(0, len(expired) - 1)
+            raise LinkExpired(
+                f"{exc}; gave up after {renewed} renewed links", status=exc.status
+            ) from None
 
     async def _attempt(self, part: PartFile) -> Saved:
         """One request: resume or restart, check, stream, verify, publish."""
@@ -166,7 +178,7 @@ class Download:
     def _total(self, resp: aiohttp.ClientResponse, offset: int) -> int | None:
         """The whole file's size the answer states (None if unknown); raises for refusals."""
         status, url = resp.status, redact_url(self.url)
-        if status in _REFUSALS:
+        if status in REFUSALS:
             raise LinkExpired(
                 f"storage refused {url} ({status}): the link expired or was tampered with",
                 status=status,
@@ -175,7 +187,7 @@ class Download:
             match = re.match(r"bytes \*/(\d+)", resp.headers.get("Content-Range", ""))
             return int(match.group(1)) if match else None
         if status in (408, 429) or status >= 500:
-            raise _Again(f"storage answered {status}")
+            raise _Again(f"storage answered {status}", storage_wait(resp, self.transfers))
         if status == 206:
             match = _RANGE.match(resp.headers.get("Content-Range", ""))
             if not match or int(match.group(1)) != offset:

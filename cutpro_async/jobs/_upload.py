@@ -11,11 +11,12 @@ import aiohttp
 import anyio
 import attrs
 
+from .._http import transport_error
 from .._retry import backoff
-from ..errors import LinkExpired, TransferError, UsageError
+from ..errors import LinkExpired, LocalFileError, TransferError, TransportError, UsageError
 from ..models import MAX_UPLOAD_BYTES, MIN_VIDEO_SECONDS, UPLOAD_EXTENSIONS
-from ._files import local_error, redact_url
-from .transfers import Progress, Transfers
+from ._files import local_error, printable, redact_url
+from .transfers import REFUSALS, Progress, Transfers, storage_wait
 
 log = logging.getLogger("cutpro_async")
 CHUNK = 1024 * 1024
@@ -91,44 +92,66 @@ class Upload:
     size: int
     content_type: str
     on_progress: Progress | None = None
+    _local: LocalFileError | None = None  # reading the file failed (not the network)
 
     async def run(self) -> None:
-        """Send the file; the PUT is idempotent, so transient failures are simply repeated."""
+        """Send the file; the PUT is idempotent, so transient failures are simply repeated.
+
+        `LinkExpired` when storage refuses the URL (ask for a new upload); `LocalFileError`
+        when the file cannot be read; `TransferError` when every attempt failed.
+        """
+        self.transfers.check_link(self.url)
         policy = self.transfers.retrier.policy
 
         def decide(exc: Exception, number: int) -> float | None:
-            transient = isinstance(exc, aiohttp.ClientError | TimeoutError | _Transient)
-            return backoff(policy, number) if transient else None
+            if isinstance(exc, _Transient):
+                return exc.wait if exc.wait is not None else backoff(policy, number)
+            return backoff(policy, number) if isinstance(exc, TransportError) else None
 
         what = f"upload to {redact_url(self.url)}"
         try:
-            await self.transfers.retry(lambda _: self._put(), decide, url=self.url, what=what)
-        except (aiohttp.ClientError, TimeoutError, _Transient) as exc:
-            raise TransferError(f"{what} failed ({type(exc).__name__}); call again") from None
+            await self.transfers.retry(lambda _: self._put(what), decide, url=self.url, what=what)
+        except (TransportError, _Transient) as exc:
+            raise TransferError(f"{what} failed ({exc}); call again") from None
 
-    async def _put(self) -> None:
+    async def _put(self, what: str) -> None:
         """One PUT: declared type and length, no API key, the body streamed from disk."""
         headers = {"Content-Type": self.content_type, "Content-Length": str(self.size)}
         session, timeout = self.transfers.session, self.transfers.timeout
-        async with session.put(
-            self.url, data=self._blocks(), headers=headers, timeout=timeout
-        ) as resp:
-            text = (await resp.read())[:300].decode("utf-8", "replace")
+        try:
+            async with session.put(
+                self.url, data=self._blocks(), headers=headers, timeout=timeout
+            ) as resp:
+                body = await resp.content.read(300)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            if self._local is not None:
+                raise self._local from None  # aiohttp wraps the read error of the body
+            raise transport_error(what, exc) from None
+        said = printable(body, 300)
         if resp.status in (408, 429) or resp.status >= 500:
-            raise _Transient(f"storage answered {resp.status}")
-        if resp.status in (401, 403):
+            raise _Transient(f"storage answered {resp.status}", storage_wait(resp, self.transfers))
+        if resp.status in REFUSALS:
             raise LinkExpired(
                 f"storage refused the upload ({resp.status}): the upload URL expired "
-                f"or the file changed; start the upload again. {text}",
+                f"or the file changed; start the upload again. {said}",
                 status=resp.status,
             )
         if resp.status >= 300:
             raise TransferError(
-                f"storage refused the upload ({resp.status}): {text}", status=resp.status
+                f"storage refused the upload ({resp.status}): {said}", status=resp.status
             )
 
     async def _blocks(self) -> AsyncIterator[bytes]:
         """The file in ~1 MiB blocks read off the event loop."""
+        try:
+            async for block in self._read_blocks():
+                yield block
+        except LocalFileError as exc:
+            self._local = exc  # kept: aiohttp reports it as a connection error
+            raise
+
+    async def _read_blocks(self) -> AsyncIterator[bytes]:
+        """The blocks of the file, with progress; `LocalFileError` when reading fails."""
         on_disk = self.transfers.on_disk
         file = await on_disk("read", self.path, _open_binary, self.path)
         sent = 0
@@ -149,4 +172,8 @@ def _open_binary(path: Path) -> IO[bytes]:
 
 
 class _Transient(Exception):
-    """A storage answer worth repeating the PUT for."""
+    """A storage answer worth repeating the PUT for (after `wait`, when it says)."""
+
+    def __init__(self, message: str, wait: float | None) -> None:
+        super().__init__(message)
+        self.wait = wait

@@ -12,12 +12,14 @@ import anyio
 import attrs
 
 from .._http import Transport
-from .._retry import Decide, Retrier
+from .._retry import Decide, Retrier, retry_after
 from .._settings import check_storage_link
 from ..config import DEFAULT_LIMITS
 from ._files import local_error
 
 T = TypeVar("T")
+#: Statuses storage answers for an expired (or tampered) signed link: S3 403, GCS 400.
+REFUSALS = frozenset({400, 401, 403, 410})
 #: `on_progress(done, total)`: bytes moved so far, and the whole size when known.
 Progress = Callable[[int, int | None], object]
 
@@ -90,3 +92,9 @@ class Transfers:
             return await anyio.to_thread.run_sync(work, *args, limiter=self.file_limiter)
         except OSError as exc:
             raise local_error(action, path, exc) from None
+
+
+def storage_wait(resp: aiohttp.ClientResponse, transfers: Transfers) -> float | None:
+    """The wait a storage answer asks for (`Retry-After`), if any and not too long to honour."""
+    hint = retry_after(resp.headers, {})
+    return hint if hint is not None and hint <= transfers.retrier.policy.max_retry_after else None

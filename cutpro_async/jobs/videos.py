@@ -7,8 +7,10 @@ from pathlib import Path
 
 import anyio
 
-from ..models import VideoInfo
+from ..errors import LinkExpired
+from ..models import UploadTicket, VideoInfo
 from ..resources import VideosResource
+from ._download import RENEWALS
 from ._upload import CONTENT_TYPES, MediaInfo, Upload, check_duration, check_file, probe
 from .transfers import Transfers
 
@@ -27,8 +29,10 @@ class Videos(VideosResource):
     ) -> VideoInfo:
         """Upload a local video and register it; returns its info and credit cost.
 
-        Extension, size (<= 2 GB) and duration (>= 60 s) are checked before any request.
-        Duration and size are read with MediaInfo unless all three are given.
+        Extension, file size (<= 2 GB) and duration (>= 60 s) are checked before any request.
+        Duration, width and height are read with MediaInfo unless all three are given. When
+        storage refuses the upload URL as expired, a new upload is started (at most
+        `RENEWALS` times).
         """
         file = Path(path)
         limiter = self._transport.file_limiter
@@ -36,9 +40,19 @@ class Videos(VideosResource):
         media = await self._media(file, duration, width, height)
         check_duration(file, media.duration)
         content_type = CONTENT_TYPES[file.suffix.lower()]
-        ticket = await self.start_upload(file.name, size, content_type)
         transfers = Transfers.of(self._transport)
-        await Upload(transfers, ticket.upload_url, file, size, content_type, on_progress).run()
+
+        async def attempt(number: int) -> UploadTicket:
+            ticket = await self.start_upload(file.name, size, content_type)
+            await Upload(transfers, ticket.upload_url, file, size, content_type, on_progress).run()
+            return ticket
+
+        def decide(exc: Exception, number: int) -> float | None:
+            return 0.0 if isinstance(exc, LinkExpired) else None  # a new upload URL at once
+
+        ticket = await transfers.retrier.call(
+            attempt, decide, what=f"upload of {file.name}", host=None, attempts=RENEWALS + 1
+        )
         return await self.complete_upload(
             ticket.video_id,
             file.name,

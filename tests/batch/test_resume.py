@@ -252,3 +252,16 @@ async def test_paid_video_that_failed_later_is_resumed_for_free(tmp_path: Path) 
     assert first.failed == 1 and len(failures) == 1
     assert charges == [1] and done.attempts == 1
     check_files([done], top_k=1)
+
+
+async def test_a_resumed_failure_says_the_phase_it_reached(tmp_path: Path) -> None:
+    """A paid video failing again on rerun reports where it stopped (`clipped`), not `failed`."""
+    url, store = video_url(), MemoryStore()
+    events: list[Event] = []
+    async with simulated(faults="expire=1") as (fake, cp):
+        for _ in range(2):
+            await Batch(cp, RunOptions(out=tmp_path, top_k=1), store).run(
+                [url], on_event=events.append
+            )
+    phases = [e.phase for e in events if isinstance(e, VideoFailed)]
+    assert phases == [Phase.CLIPPED, Phase.CLIPPED]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import io
+import os
 import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -16,6 +18,7 @@ from cutpro_async import CutPro
 from cutpro_async._retry import Retrier
 from cutpro_async.errors import CutProError, LinkExpired, LocalFileError, UsageError
 from cutpro_async.jobs import Transfers
+from cutpro_async.jobs import _upload as upload_module
 from cutpro_async.jobs._upload import Upload
 from cutpro_async.models import SubmissionStatus
 from cutpro_async.testing import FakeCutPro
@@ -141,13 +144,45 @@ async def test_transient_503_on_put_is_retried(fake: FakeCutPro, client: CutPro)
     assert fake.key_leaks == []
 
 
-async def test_expired_upload_url_is_not_repeated(fake: FakeCutPro, client: CutPro) -> None:
-    """An upload URL refused as expired raises `LinkExpired` after one PUT, without retries."""
+async def test_expired_upload_url_starts_a_new_upload(fake: FakeCutPro, client: CutPro) -> None:
+    """An upload URL refused as expired is never PUT again: a new upload is started, and the
+    file is registered once."""
     fake.set_faults("expire=1#1@PUT /uploads")
+    info = await client.videos.upload(SAMPLE)
+    assert info.video_id
+    assert fake.requests["POST /videos/upload"] == 2
+    assert fake.requests[PUT] == 2
+    assert fake.requests["POST /videos/upload/complete"] == 1
+
+
+async def test_upload_urls_that_always_expire_give_up_after_two_renewals(
+    fake: FakeCutPro, client: CutPro
+) -> None:
+    """Storage refusing every upload URL (a bad signature looks the same) ends in
+    `LinkExpired` after three uploads were started; nothing is registered."""
+    fake.set_faults("expire=1@PUT /uploads")
     with pytest.raises(LinkExpired):
         await client.videos.upload(SAMPLE)
-    assert fake.requests[PUT] == 1
+    assert fake.requests["POST /videos/upload"] == 3
+    assert fake.requests[PUT] == 3
     assert fake.requests["POST /videos/upload/complete"] == 0
+
+
+async def test_a_read_error_of_the_local_file_is_a_local_error(
+    fake: FakeCutPro, client: CutPro, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that cannot be read mid-upload raises `LocalFileError` at once (not retried as a
+    network failure, not a `TransferError`)."""
+
+    class Unreadable(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(upload_module, "_open_binary", lambda path: Unreadable())
+    with pytest.raises(LocalFileError) as caught:
+        await client.videos.upload(SAMPLE)
+    assert caught.value.errno == errno.EIO
+    assert fake.requests[PUT] <= 1
 
 
 @pytest.fixture
