@@ -258,7 +258,7 @@ async def test_a_resumed_failure_says_the_phase_it_reached(tmp_path: Path) -> No
     """A paid video failing again on rerun reports where it stopped (`clipped`), not `failed`."""
     url, store = video_url(), MemoryStore()
     events: list[Event] = []
-    async with simulated(faults="expire=1") as (fake, cp):
+    async with simulated(faults="expire=1") as (_, cp):
         for _ in range(2):
             await Batch(cp, RunOptions(out=tmp_path, top_k=1), store).run(
                 [url], on_event=events.append
