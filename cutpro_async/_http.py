@@ -95,7 +95,9 @@ class Transport:
         """Send one API call with pacing and retries; returns decoded JSON (None if empty).
 
         `safe` says whether the call may be repeated after a failure that the server may have
-        acted on (default: by method). Failures it provably did not act on are always retried.
+        acted on (default: by method). Failures it provably did not act on (no connection,
+        429, 503 with a wait hint) may be repeated even when it is not safe; 4xx answers
+        never are, and every retry stays within the policy's attempts, deadline and budget.
         """
         repeatable = method in SAFE_METHODS if safe is None else safe
         body = orjson.dumps(unstructure(json)) if json is not None else None

@@ -121,7 +121,8 @@ class Pacer:
         return max(pauses)
 
     def on_rate_limited(self, route: str, retry_after: float | None) -> None:
-        """A 429 arrived for `route`: pause its budget (or the global rate) and slow down."""
+        """A 429 arrived for `route`: pause its own window; without one, pause and halve the
+        global rate (nothing to pause when the client has no global rate)."""
         now = time.monotonic()
         pause = now + (retry_after or 1.0)
         window = self._windows.get(route)

@@ -1,7 +1,8 @@
 """The one retry loop of the package, and the decisions it rests on.
 
 Every request that is repeated after a failure goes through `Retrier.call`: API calls, storage
-downloads and uploads, the reconciling paid submit, render adoption. The caller says which
+downloads and uploads (with link renewal), the reconciling paid submit, render adoption,
+cancels. The caller says which
 failures are worth another attempt and how long to wait (`decide`); the loop enforces the
 attempt limit, the deadline and a retry budget per host, calls the `on_retry` hook, and sleeps.
 """

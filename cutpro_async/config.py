@@ -42,7 +42,8 @@ class Timeouts:
 class RetryEvent:
     """One retry about to happen: what failed, which attempt it was, and the wait before the next.
 
-    `what` names the request without secrets (`GET /renders/{renderId}`, a redacted link).
+    `what` names the request without secrets (`GET /renders/r_1`, `download of
+    https://host/path`: links lose their query).
     """
 
     what: str
@@ -60,7 +61,7 @@ class RetryPolicy:
     error is raised instead. The retry budget lets retries be at most about `budget_ratio` of
     successful requests after the first `budget_initial`, so a dead API fails fast; each host
     (the API, each storage host) has its own budget. `deadline` bounds the time one call may
-    spend retrying (None: only `max_retries` bounds it). `on_retry` is called with a
+    spend retrying (None: only the attempt limit bounds it). `on_retry` is called with a
     `RetryEvent` before each retry, for logs and metrics.
     """
 
@@ -93,7 +94,8 @@ class Pacing:
     `requests_per_second` caps the whole client (None: no cap) with bursts of `burst`;
     `endpoints` holds per-route budgets keyed `METHOD /path/{param}`. A 429 on a route with its
     own budget pauses only that budget for the server's wait; a 429 elsewhere pauses the whole
-    client for that wait and halves the global rate, which then climbs back on successes.
+    client for that wait and halves the global rate, which then climbs back on successes
+    (with no global rate, such a 429 is only retried after its wait).
     """
 
     requests_per_second: float | None = attrs.field(default=20.0, validator=_positive)

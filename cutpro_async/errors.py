@@ -36,6 +36,7 @@ signed URL's query string. The tree (builtin bases in brackets, so generic handl
 from __future__ import annotations
 
 import builtins
+from datetime import datetime
 from typing import Any
 
 
@@ -91,7 +92,7 @@ class APIError(CutProError):
 
 
 class ValidationError(APIError):
-    """400/422: the request was refused as malformed or invalid."""
+    """400/413/422: the request was refused as malformed or invalid."""
 
     hint = "fix the request; `extra.field` names the bad field when the API says"
 
@@ -188,17 +189,21 @@ class APITimeoutError(TransportError, builtins.TimeoutError):
 class SubmissionUncertain(CutProError):
     """A paid `POST /clips` failed ambiguously and its outcome could not be confirmed.
 
-    Nothing was re-sent, so nothing was charged twice. Call `submissions.create` again with the
-    same `attempt_started`: it adopts the submission if the attempt created one, and only
-    submits otherwise (`submissions.reconcile` answers the question without submitting).
+    The attempt in doubt was not sent again (earlier attempts were, each only after the list
+    showed it had created nothing). Call `submissions.create` again with
+    `attempt_started=exc.attempt_started`: it adopts the submission if an attempt created one,
+    and only submits otherwise (`submissions.reconcile` answers without submitting).
     """
 
-    def __init__(self, video_id: str, cause: BaseException) -> None:
+    def __init__(self, video_id: str, cause: BaseException, attempt_started: datetime) -> None:
         self.video_id = video_id
+        #: When the first attempt started: what `submissions.create(attempt_started=...)` takes.
+        self.attempt_started = attempt_started
         super().__init__(
             f"could not confirm whether the submission of video {video_id!r} was created "
-            f"({type(cause).__name__}); nothing was re-sent: call submissions.create again "
-            "with the same attempt_started (it adopts the submission if one was created)"
+            f"({type(cause).__name__}); it was not sent again: call submissions.create again "
+            "with attempt_started=exc.attempt_started (it adopts the submission if one was "
+            "created)"
         )
 
 
@@ -229,7 +234,11 @@ class PostFailed(JobError):
 
 
 class TransferError(CutProError):
-    """A file could not be moved to or from storage (a download keeps its `.part` to resume)."""
+    """A file could not be moved to or from storage.
+
+    An interrupted download keeps its `.part` to resume (when storage gave a strong
+    validator); a body that failed its checks is removed.
+    """
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
@@ -237,7 +246,7 @@ class TransferError(CutProError):
 
 
 class LinkExpired(TransferError):
-    """The signed link was refused as expired (403/410) and could not be refreshed."""
+    """Storage refused the signed link as expired (400/401/403/410) and renewing it failed."""
 
 
 class IntegrityError(TransferError):

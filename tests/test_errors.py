@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -153,7 +154,9 @@ def test_job_and_uncertain_errors_carry_their_ids() -> None:
     """Job errors keep job id, status and error code; `SubmissionUncertain` the video id."""
     failed = SubmissionFailed("boom", job_id="s1", status="failed", error_code="download_failed")
     assert (failed.job_id, failed.status, failed.error_code) == ("s1", "failed", "download_failed")
-    uncertain = SubmissionUncertain("v1", builtins.TimeoutError())
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    uncertain = SubmissionUncertain("v1", builtins.TimeoutError(), started)
+    assert uncertain.attempt_started == started
     assert uncertain.video_id == "v1"
     assert "'v1'" in str(uncertain)
     assert "TimeoutError" in str(uncertain)

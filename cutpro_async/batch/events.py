@@ -14,7 +14,8 @@ class Stage(enum.StrEnum):
     """A pool of the pipeline: each bounds how many videos do one kind of work at once.
 
     Not to be confused with a video's `Phase`: a video in phase `submitted` passes through the
-    `wait_clips` pool, then `render`, `wait_render` and `download` once per clip.
+    `wait_clips` pool and becomes `clipped`; then it passes through `render`, `wait_render`
+    and `download` once per clip.
     """
 
     ANALYZE = "analyze"  # analysis of a URL, or upload of a file: learns the cost
@@ -82,7 +83,8 @@ class FileSaved:
 
 @attrs.frozen
 class VideoDone:
-    """Every chosen clip of a video is on disk (or priced, in a dry run)."""
+    """A video is finished: every chosen clip on disk (priced only, in a dry run; clips chosen
+    only, with `render=False`)."""
 
     source: str
     files: int

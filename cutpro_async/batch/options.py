@@ -15,7 +15,8 @@ from .events import Stage
 class Concurrency:
     """How many videos may be in each stage at once; one field per `Stage`, named by its value.
 
-    Analysis is also paced by the client (10 per minute), so a larger pool there only queues.
+    Analysis of URLs is also paced by the client (10 per minute), so a larger pool there only
+    queues them; the same pool also bounds uploads of local files, which are not paced.
     Waiting costs a poll now and then, hence the wide waiting pools.
     """
 

@@ -359,7 +359,7 @@ class Batch:
         await self.store.save(record)
 
     async def _deliver(self, record: Record, clip: ChosenClip, rank: int) -> None:
-        """Render one clip (once), wait for it, download and hash it."""
+        """Render one clip (again only if its render expired), wait for it, download it."""
         for saved in record.files:
             if saved.clip_id == clip.id and await _is_regular_file(saved.path):
                 return

@@ -72,5 +72,7 @@ class Record:
     renders: dict[str, str] = attrs.field(factory=dict)
     files: list[SavedFile] = attrs.field(factory=list)
     error: str | None = None
-    retryable: bool = True  # False when retrying cannot help (the clipping job itself failed)
+    # False when resuming cannot help: the clipping job itself failed (only --retry-failed
+    # submits it again, and pays again).
+    retryable: bool = True
     attempts: int = 0

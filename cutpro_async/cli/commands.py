@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..batch import SQLiteStore
+from ..batch import Phase, SQLiteStore
 from ..client import CutPro
 from ._common import execute, fail
 
@@ -101,7 +101,12 @@ def status(state: str) -> None:
         phases = Counter(record.phase for record in records)
         spent = sum(r.credits_cost or 0 for r in records if r.submission_id)
         files = sum(len(r.files) for r in records)
-        running = sum(n for phase, n in phases.items() if not phase.is_final)
+        # What the next run picks up: unfinished videos, and paid ones that failed later.
+        running = sum(
+            not r.phase.is_final
+            or (r.phase is Phase.FAILED and r.retryable and r.submit_intent is not None)
+            for r in records
+        )
         console.print(
             f"{len(records)} videos: "
             + ", ".join(f"{n} {phase}" for phase, n in sorted(phases.items()))

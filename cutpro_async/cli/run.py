@@ -88,7 +88,11 @@ def _concurrency(value: str | None) -> Concurrency:
     show_default=True,
     help="File names: {video_id} {clip_id} {render_id} {rank}.",
 )
-@click.option("--budget", type=click.FloatRange(0), help="Credits this run may spend at most.")
+@click.option(
+    "--budget",
+    type=click.FloatRange(0),
+    help="Credits this record may spend, earlier runs included.",
+)
 @click.option("--dry-run", is_flag=True, help="Price every video, spend nothing.")
 @click.option("--retry-failed", is_flag=True, help="Try failed videos again.")
 @click.option(
@@ -226,8 +230,8 @@ async def _interrupts(batch: Batch, console: Console) -> None:
             count += 1
             if count == 1:
                 console.print(
-                    "[yellow]stopping: current steps are saved; Ctrl-C again to quit "
-                    "now (the record stays resumable)[/]"
+                    "[yellow]stopping: a paid step in flight finishes and is saved, the rest "
+                    "resumes next run; Ctrl-C again to quit now (the record stays resumable)[/]"
                 )
                 batch.stop()
             else:

@@ -41,10 +41,10 @@ def sanitize_filename(name: str, fallback: str = "download") -> str:
     """A file name safe on every OS: no separators, control characters, leading dots,
     reserved device names (CON, NUL, ...), and at most 200 bytes."""
     cleaned = "".join(_visible(c) for c in unicodedata.normalize("NFC", name))
-    cleaned = _cap(_UNSAFE.sub("_", cleaned).strip(" .")).strip(" .")
+    cleaned = _UNSAFE.sub("_", cleaned).strip(" .")
     if cleaned.split(".", 1)[0].upper() in _RESERVED:
         cleaned = f"_{cleaned}"
-    return cleaned or fallback
+    return _cap(cleaned).strip(" .") or fallback
 
 
 def redact_url(url: str) -> str:

@@ -38,7 +38,8 @@ class MediaInfo:
 
 
 def check_file(path: Path) -> int:
-    """The size of an uploadable file; `UsageError` (before any request) otherwise."""
+    """The size of an uploadable file; `UsageError` (before any request) when it is not one,
+    `LocalFileError` when it cannot be read."""
     if path.suffix.lower() not in UPLOAD_EXTENSIONS:
         raise UsageError(f"{path.name}: CutPro accepts {', '.join(UPLOAD_EXTENSIONS)} files only")
     try:

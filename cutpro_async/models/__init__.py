@@ -1,4 +1,5 @@
-"""attrs models of every CutPro v1 request and response, field names as the API spells them."""
+"""attrs models of the CutPro v1 requests and responses the client sends and reads, field
+names as the API spells them."""
 
 from ._base import ErrorBody, OpenEnum, Pagination
 from .clips import (

@@ -32,7 +32,8 @@ class RenderStatus(OpenEnum):
 
 @attrs.frozen
 class RenderCreated:
-    """Answer of the render request: queued (202) or served from cache (200)."""
+    """Answer of the render request: queued (202), served from cache (200), or a render
+    adopted by the client (which may already be `active`)."""
 
     render_id: str
     edit_setting_id: str
@@ -40,7 +41,8 @@ class RenderCreated:
     output_resolution: str | None
     from_cache: bool
     download_url: str | None = attrs.field(default=None, repr=False)
-    #: None when unknown: a render the client adopted after the API's answer was lost.
+    #: None when unknown: a render the client adopted (after a lost answer, or a running one
+    #: with `adopt_running=True`) rather than created.
     has_watermark: bool | None = None
 
 

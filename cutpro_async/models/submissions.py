@@ -49,7 +49,8 @@ def _seconds(value: object) -> float:
 class Timeframe:
     """The processed segment of a video, in seconds (start inclusive, end exclusive).
 
-    The one place timeframes are checked: `0 <= start < end`, finite numbers, or `UsageError`.
+    The one place a timeframe's own shape is checked: finite numbers with `0 <= start < end`,
+    or `UsageError`. (A batch also checks it against each video's length, and cuts its end.)
     """
 
     start: float = attrs.field(converter=_seconds)

@@ -23,7 +23,8 @@ _POST = "/posts/{id}"
 
 
 class PostsResource(Resource):
-    """`/posts`: publishing is public and irreversible, so no post call is ever repeated blindly."""
+    """`/posts`: publishing is public and irreversible, so no call that publishes is ever
+    repeated after an ambiguous failure (deletes are: a repeat finds the post gone)."""
 
     async def create(
         self, videos: Sequence[PostVideo], *, scheduled_at: datetime | None = None

@@ -1,9 +1,11 @@
 """`submissions`: the paid request that starts clipping, and the jobs it creates.
 
-`create` never charges twice: after a failure the server may have acted on (a read timeout, a
-reset after sending, a 500/502/504) it lists the video's submissions and adopts one created
-since the attempt with the same settings; only if there is none does it send again. A 409
-`VIDEO_ALREADY_PROCESSING` adopts the running submission.
+`create` is built not to charge twice: after a failure the server may have acted on (a read
+timeout, a reset after sending, a 500/502/504) it lists the video's submissions and adopts one
+created since the attempt (allowing `CLOCK_SKEW`) whose strategy and timeframe match (the
+fields the list shows; language and template are not shown); only if there is none does it
+send again. A 409 `VIDEO_ALREADY_PROCESSING` adopts the running submission. A server that
+commits only after that listing can still charge twice (a known limit).
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ class SubmissionsResource(Resource):
             found = await self._reconcile_after(request, started, lost.pop())
             if found is not None:
                 return found
-            raise SubmissionUncertain(video_id, exc) from None
+            raise SubmissionUncertain(video_id, exc, started) from None
 
     async def _adopt_running(self, request: SubmitRequest) -> SubmissionCreated:
         """After a 409: the video's running submission."""
@@ -153,7 +155,7 @@ class SubmissionsResource(Resource):
         try:
             found = await self.reconcile(request.video_id, since=started, request=request)
         except CutProError as exc:
-            raise SubmissionUncertain(request.video_id, cause) from exc
+            raise SubmissionUncertain(request.video_id, cause, started) from exc
         if found is not None:
             log.info(
                 "adopting submission %s of %s after %s",
