@@ -167,6 +167,10 @@ class Download:
         writer = await self.transfers.on_disk("open", part.path, part.open, start, stated)
         try:
             written = await self._stream(writer, resp, size)
+        except _Bad:  # a body longer than stated: what it wrote is no use
+            await self._close_quietly(writer)
+            await self.transfers.on_disk("remove", part.path, part.reset)
+            raise
         except BaseException:
             await self._close_quietly(writer)
             raise

@@ -97,7 +97,10 @@ async def served(url: str) -> Served:
     """A plain GET of a signed link (no key, no faults expected): the reference bytes."""
     async with aiohttp.ClientSession() as session, session.get(url) as resp:
         assert resp.status == 200, resp.status
-        return Served(await resp.read(), resp.headers["ETag"])
+        # A validator to keep beside a `.part`: the ETag, else the date, else a made-up one
+        # (storage without validators ignores it and answers 200).
+        validator = resp.headers.get("ETag") or resp.headers.get("Last-Modified") or '"none"'
+        return Served(await resp.read(), validator)
 
 
 async def served_render(cp: CutPro, render_id: str) -> Served:
