@@ -6,7 +6,15 @@ import aiohttp
 import anyio
 import pytest
 
-from cutpro_async import AlreadyInProgress, Conflict, CutPro, Expired, NotFound, RetryPolicy
+from cutpro_async import (
+    AlreadyInProgress,
+    Conflict,
+    CutPro,
+    Expired,
+    NotFound,
+    Polling,
+    RetryPolicy,
+)
 from cutpro_async.models import (
     BulkDownload,
     BulkDownloadCreated,
@@ -125,6 +133,26 @@ async def test_adopt_running_returns_the_render_already_running() -> None:
         )
         assert again.render_id == created.render_id
         assert (await cp.renders.limits()).usage.total_pending == 1
+
+
+async def test_adopt_running_without_an_id_waits_for_the_cached_render() -> None:
+    """When the 409 does not name the running render (a GAP of the reference), asking again at
+    polling intervals returns it from the render cache once it has finished."""
+    async with FakeCutPro(time_scale=200, name_running_render=False) as fake:
+        async with make_client(fake, polling=Polling(first=0.05, max_interval=0.2)) as cp:
+            done = await jumped_submission(fake, cp)
+            clip = done.clips[0].id
+            created = await cp.renders.create(done.video_id, done.submission_id, clip)
+            with pytest.raises(AlreadyInProgress) as plain:
+                await cp.renders.create(done.video_id, done.submission_id, clip)
+            assert "render_id" not in plain.value.extra
+            again = await cp.renders.create(
+                done.video_id, done.submission_id, clip, adopt_running=True
+            )
+    assert again.render_id == created.render_id
+    assert (
+        fake.requests["POST /clips/{videoId}/submissions/{submissionId}/clips/{clipId}/render"] > 2
+    )
 
 
 async def test_cancel_a_running_render_then_delete_it() -> None:
