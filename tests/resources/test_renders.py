@@ -138,21 +138,21 @@ async def test_adopt_running_returns_the_render_already_running() -> None:
 async def test_adopt_running_without_an_id_waits_for_the_cached_render() -> None:
     """When the 409 does not name the running render (a GAP of the reference), asking again at
     polling intervals returns it from the render cache once it has finished."""
-    async with FakeCutPro(time_scale=200, name_running_render=False) as fake:
-        async with make_client(fake, polling=Polling(first=0.05, max_interval=0.2)) as cp:
-            done = await jumped_submission(fake, cp)
-            clip = done.clips[0].id
-            created = await cp.renders.create(done.video_id, done.submission_id, clip)
-            with pytest.raises(AlreadyInProgress) as plain:
-                await cp.renders.create(done.video_id, done.submission_id, clip)
-            assert "render_id" not in plain.value.extra
-            again = await cp.renders.create(
-                done.video_id, done.submission_id, clip, adopt_running=True
-            )
+    polling = Polling(first=0.05, max_interval=0.2)
+    async with (
+        FakeCutPro(time_scale=200, name_running_render=False) as fake,
+        make_client(fake, polling=polling) as cp,
+    ):
+        done = await jumped_submission(fake, cp)
+        clip = done.clips[0].id
+        created = await cp.renders.create(done.video_id, done.submission_id, clip)
+        with pytest.raises(AlreadyInProgress) as plain:
+            await cp.renders.create(done.video_id, done.submission_id, clip)
+        assert "render_id" not in plain.value.extra
+        again = await cp.renders.create(done.video_id, done.submission_id, clip, adopt_running=True)
     assert again.render_id == created.render_id
-    assert (
-        fake.requests["POST /clips/{videoId}/submissions/{submissionId}/clips/{clipId}/render"] > 2
-    )
+    route = "POST /clips/{videoId}/submissions/{submissionId}/clips/{clipId}/render"
+    assert fake.requests[route] > 2  # asked again while it was rendering
 
 
 async def test_cancel_a_running_render_then_delete_it() -> None:
