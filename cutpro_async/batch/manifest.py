@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from .._fs import open_nofollow
 from .record import Record
 
 FIELDS = (
@@ -49,11 +50,15 @@ def rows(records: Sequence[Record]) -> Iterator[dict[str, Any]]:
 
 
 def write_manifest(records: Sequence[Record], path: Path, *, as_csv: bool = False) -> int:
-    """Write the manifest atomically (temp file, then rename); returns the number of rows."""
+    """Write the manifest atomically (temp file, then rename); returns the number of rows.
+
+    Links already at either name are replaced, never written through.
+    """
     tmp = path.with_name(path.name + ".tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    with tmp.open("w", newline="") as out:
+    fd = open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "w", newline="") as out:
         writer = csv.DictWriter(out, FIELDS) if as_csv else None
         if writer is not None:
             writer.writeheader()

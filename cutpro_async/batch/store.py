@@ -19,7 +19,8 @@ import anyio
 import orjson
 
 from .._converter import structure, unstructure
-from ..errors import StoreLocked
+from .._fs import open_nofollow
+from ..errors import StoreLocked, UsageError
 from .record import Record
 
 _SCHEMA = """
@@ -186,9 +187,15 @@ def _decode(data: object) -> Record:
 
 
 def _take_lock(file: Path) -> IO[str]:
-    """An exclusive lock on `<file>.lock`; `StoreLocked` if another process has it."""
+    """An exclusive lock on `<file>.lock`; `StoreLocked` if another process has it.
+
+    The lock file is opened without following a link placed there, and the database files
+    are refused if they are links: the record never writes through to another file.
+    """
     file.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(file.with_name(file.name + ".lock"), "a+")  # noqa: SIM115 - held until close
+    _refuse_links(file)
+    lock = file.with_name(file.name + ".lock")
+    handle = os.fdopen(open_nofollow(lock, os.O_RDWR | os.O_CREAT), "r+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -202,6 +209,17 @@ def _take_lock(file: Path) -> IO[str]:
     handle.write(f"pid {os.getpid()}")
     handle.flush()
     return handle
+
+
+def _refuse_links(file: Path) -> None:
+    """`UsageError` if the database or one of SQLite's side files is a symbolic link."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path = file.with_name(file.name + suffix)
+        if path.is_symlink():
+            raise UsageError(
+                f"{path} is a symbolic link: the run record must be a plain file; remove the "
+                "link (or pass --state with another path)"
+            )
 
 
 def _connect(file: Path) -> sqlite3.Connection:

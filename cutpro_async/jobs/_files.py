@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import os
 import re
 import unicodedata
 from pathlib import Path
@@ -85,18 +84,3 @@ def printable(data: bytes, limit: int = 64) -> str:
     """The first bytes of a body as readable text (secrets hidden), for an error message."""
     text = "".join(chr(b) if 32 <= b < 127 else "." for b in data[:limit])
     return redact_text(text)
-
-
-def open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:
-    """`os.open` that never follows a symlink already at `path`.
-
-    A symlink there (placed by someone else in our folder) is removed, not followed, and the
-    file is created afresh; so writing our own file can never overwrite another one.
-    """
-    try:
-        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
-    except OSError as exc:
-        if exc.errno != errno.ELOOP:
-            raise
-    os.unlink(path)  # removes the link itself, never its target
-    return os.open(path, flags | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)

@@ -25,7 +25,7 @@ import attrs
 import orjson
 
 from ._checks import ALGORITHMS, Hasher, container_problem, mismatched
-from ._files import open_nofollow
+from .._fs import open_nofollow
 
 CHUNK = 1024 * 1024
 #: Dirty bytes after which write-back to the disk is started (without waiting for it).

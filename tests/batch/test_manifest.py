@@ -60,3 +60,18 @@ def test_empty_manifest_has_only_the_header(tmp_path: Path) -> None:
     assert write_manifest([], tmp_path / "m.csv", as_csv=True) == 0
     assert (tmp_path / "m.jsonl").read_text() == ""
     assert (tmp_path / "m.csv").read_text().strip() == EXPECTED_FIELDS
+
+
+def test_links_at_the_manifest_names_are_replaced_not_followed(tmp_path: Path) -> None:
+    """Symlinks placed at `manifest.jsonl` and its `.tmp` leave their targets untouched."""
+    victims = [tmp_path / "victim-a", tmp_path / "victim-b"]
+    for victim in victims:
+        victim.write_bytes(b"precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.jsonl").symlink_to(victims[0])
+    (out / "manifest.jsonl.tmp").symlink_to(victims[1])
+    write_manifest([], out / "manifest.jsonl")
+    assert [v.read_bytes() for v in victims] == [b"precious", b"precious"]
+    assert not (out / "manifest.jsonl").is_symlink()
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.jsonl"]

@@ -170,6 +170,29 @@ async def test_a_failed_group_commit_never_lets_a_save_return(tmp_path: Path) ->
         await again.close()
 
 
+async def test_a_link_at_the_lock_file_is_replaced_not_followed(tmp_path: Path) -> None:
+    """A symlink placed at `<state>.lock` is not written through: its target is untouched."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    (tmp_path / "state.sqlite.lock").symlink_to(victim)
+    store = await SQLiteStore.open(tmp_path / "state.sqlite")
+    await store.close()
+    assert victim.read_bytes() == b"precious"
+    assert not (tmp_path / "state.sqlite.lock").is_symlink()
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-journal"])
+async def test_a_link_at_the_record_is_refused(tmp_path: Path, suffix: str) -> None:
+    """The SQLite record (or a side file of it) being a symlink is a clear `UsageError`, and
+    the link's target is untouched."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    (tmp_path / f"state.sqlite{suffix}").symlink_to(victim)
+    with pytest.raises(UsageError, match="symbolic link"):
+        await SQLiteStore.open(tmp_path / "state.sqlite")
+    assert victim.read_bytes() == b"precious"
+
+
 async def test_second_process_is_refused_while_open(tmp_path: Path) -> None:
     """Another process cannot open a record that is open, and says who holds it; once closed
     it can."""
