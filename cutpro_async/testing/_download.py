@@ -108,52 +108,57 @@ async def _answer(
     chunks = iter_chunks(body, span.start, span.end, TRICKLE_CHUNK if "trickle" in fired else CHUNK)
     if "corrupt" in fired:
         chunks = flip_byte(chunks, span.cut(plan) - span.start)
+    reply = _Reply(request, span, headers, fired)
     if "shortlen" in fired or "eof" in fired:
-        return await _raw(request, span, headers, chunks, fired)
-    return await _framed(request, span, headers, chunks, fired)
+        return await reply.raw(chunks)
+    return await reply.framed(chunks)
 
 
-async def _framed(
-    request: web.Request,
-    span: Span,
-    headers: CIMultiDict[str],
-    chunks: Iterator[bytes],
-    fired: dict[str, Fault],
-) -> web.StreamResponse:
-    """An answer framed by aiohttp: Content-Length (or `chunked`), cut short by `truncate`."""
-    response = web.StreamResponse(status=span.status, headers=headers)
-    if "chunked" in fired:
-        response.enable_chunked_encoding()
-    else:
-        response.content_length = span.end - span.start
-    await response.prepare(request)
-    if request.method == "HEAD":
+@attrs.frozen
+class _Reply:
+    """One download answer in the making: its request, span, headers and fired faults."""
+
+    request: web.Request
+    span: Span
+    headers: CIMultiDict[str]
+    fired: dict[str, Fault]
+
+    def _cut(self) -> int:
+        """Where a fault cuts the body, counted from the span's start."""
+        return self.span.cut(self.request.app[PLAN]) - self.span.start
+
+    async def _write(
+        self, write: Callable[[bytes], Awaitable[None]], chunks: Iterator[bytes]
+    ) -> None:
+        """Write the chunks with the pacing faults applied."""
+        await _write_body(write, chunks, self.fired, self.span.end - self.span.start)
+
+    async def framed(self, chunks: Iterator[bytes]) -> web.StreamResponse:
+        """An answer framed by aiohttp: Content-Length (or `chunked`), cut short by `truncate`."""
+        response = web.StreamResponse(status=self.span.status, headers=self.headers)
+        if "chunked" in self.fired:
+            response.enable_chunked_encoding()
+        else:
+            response.content_length = self.span.end - self.span.start
+        await response.prepare(self.request)
+        if self.request.method == "HEAD":
+            return response
+        if "truncate" in self.fired:
+            await self._write(response.write, _first(chunks, self._cut()))
+            assert self.request.transport is not None
+            self.request.transport.abort()  # the client sees a body shorter than promised
+            return response
+        await self._write(response.write, chunks)
+        await response.write_eof()
         return response
-    if "truncate" in fired:
-        cut = span.cut(request.app[PLAN]) - span.start
-        await _write_body(response.write, _first(chunks, cut), fired, span.end - span.start)
-        assert request.transport is not None
-        request.transport.abort()  # the client sees a body shorter than promised
-        return response
-    await _write_body(response.write, chunks, fired, span.end - span.start)
-    await response.write_eof()
-    return response
 
-
-async def _raw(
-    request: web.Request,
-    span: Span,
-    headers: CIMultiDict[str],
-    chunks: Iterator[bytes],
-    fired: dict[str, Fault],
-) -> web.StreamResponse:
-    """`shortlen`: a Content-Length below the bytes sent; `eof`: no length, closed early."""
-    cut = span.cut(request.app[PLAN]) - span.start
-    answer = RawAnswer(request, cut if "shortlen" in fired else None)
-    answer.start(span.status, headers)
-    sent = chunks if "shortlen" in fired else _first(chunks, cut)
-    await _write_body(answer.write, sent, fired, span.end - span.start)
-    return answer.close()
+    async def raw(self, chunks: Iterator[bytes]) -> web.StreamResponse:
+        """`shortlen`: a Content-Length below the bytes sent; `eof`: no length, closed early."""
+        cut, short = self._cut(), "shortlen" in self.fired
+        answer = RawAnswer(self.request, cut if short else None)
+        answer.start(self.span.status, self.headers)
+        await self._write(answer.write, chunks if short else _first(chunks, cut))
+        return answer.close()
 
 
 def _first(chunks: Iterator[bytes], count: int) -> Iterator[bytes]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 import aiohttp
+import attrs
 import pytest
+from multidict import CIMultiDict
 
 from cutpro_async.testing import FakeCutPro, Fault, parse_faults
 from tests.conftest import RawApi
@@ -306,90 +308,105 @@ async def test_trickle_still_delivers_the_whole_file() -> None:
         assert fake.injected == {"trickle": 1}
 
 
-async def assert_served_whole(api: RawApi, url: str, full: bytes) -> None:
-    """The next download of `url` is the whole file again (the fault was used up)."""
-    status, _, body = await fetch(api.session, url)
-    assert (status, body) == (200, full)
+@attrs.frozen
+class Faulted:
+    """A render downloaded clean, then once more under a fault, with the same request headers."""
+
+    url: str
+    wanted: dict[str, str] | None
+    clean: tuple[int, CIMultiDict[str], bytes]
+    status: int
+    headers: CIMultiDict[str]
+    body: bytes
+
+    @property
+    def expected(self) -> bytes:
+        """The bytes of the clean answer."""
+        return self.clean[2]
+
+    async def assert_clean_next(self, api: RawApi) -> None:
+        """The next download answers as the clean one did (the fault was used up)."""
+        status, _, body = await fetch(api.session, self.url, self.wanted)
+        assert (status, body) == (self.clean[0], self.expected)
+
+
+async def faulted(
+    fake: FakeCutPro, api: RawApi, spec: str, wanted: dict[str, str] | None = None
+) -> Faulted:
+    """A fresh render fetched (with `wanted` headers) without faults, then under `spec`."""
+    url = await render_url(api)
+    clean = await fetch(api.session, url, wanted)
+    fake.set_faults(spec)
+    return Faulted(url, wanted, clean, *await fetch(api.session, url, wanted))
+
+
+def differences(body: bytes, expected: bytes) -> list[int]:
+    """Offsets where two equally long bodies differ."""
+    return [i for i, (a, b) in enumerate(zip(body, expected, strict=True)) if a != b]
 
 
 async def test_html_serves_a_login_page_with_200_once(fake: FakeCutPro, api: RawApi) -> None:
-    """`html=1#1` answers the first download (even a ranged one) with a 200 HTML page."""
-    url = await render_url(api)
-    _, _, full = await fetch(api.session, url)
-    fake.set_faults("html=1#1")
-    status, headers, body = await fetch(api.session, url, {"Range": "bytes=0-99"})
-    assert status == 200
-    assert headers["Content-Type"] == "text/html; charset=utf-8"
-    assert int(headers["Content-Length"]) == len(body)
-    assert body.startswith(b"<!DOCTYPE html>")
-    assert 200 < len(body) < 1000
-    assert "ETag" not in headers
-    await assert_served_whole(api, url, full)
+    """`html=1#1` answers the first download, even a ranged one, with a 200 HTML page."""
+    got = await faulted(fake, api, "html=1#1", {"Range": "bytes=0-99"})
+    assert got.status == 200
+    assert got.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert int(got.headers["Content-Length"]) == len(got.body)
+    assert got.body.startswith(b"<!DOCTYPE html>")
+    assert 200 < len(got.body) < 1000
+    assert "ETag" not in got.headers
+    await got.assert_clean_next(api)
     assert fake.injected == {"html": 1}
 
 
 async def test_shortlen_announces_less_than_it_sends(fake: FakeCutPro, api: RawApi) -> None:
     """`shortlen=1#1`: Content-Length is below the file size; the client reads that many bytes,
     a prefix of the file, with no error, on a connection that is then closed."""
-    url = await render_url(api)
-    _, clean, full = await fetch(api.session, url)
-    fake.set_faults("shortlen=1#1")
-    status, headers, body = await fetch(api.session, url)
-    assert status == 200
-    announced = int(headers["Content-Length"])
-    assert announced < len(full)
-    assert body == full[:announced]
-    assert headers["Connection"] == "close"
-    assert headers["ETag"] == clean["ETag"]
-    await assert_served_whole(api, url, full)
+    got = await faulted(fake, api, "shortlen=1#1")
+    assert got.status == 200
+    announced = int(got.headers["Content-Length"])
+    assert announced < len(got.expected)
+    assert got.body == got.expected[:announced]
+    assert got.headers["Connection"] == "close"
+    assert got.headers["ETag"] == got.clean[1]["ETag"]
+    await got.assert_clean_next(api)
     assert fake.injected == {"shortlen": 1}
 
 
 async def test_eof_ends_a_close_delimited_body_early(fake: FakeCutPro, api: RawApi) -> None:
     """`eof=1#1`: no Content-Length and no chunking; the connection closes before the end,
     which the client cannot tell from a complete body."""
-    url = await render_url(api)
-    _, _, full = await fetch(api.session, url)
-    fake.set_faults("eof=1#1")
-    status, headers, body = await fetch(api.session, url)
-    assert status == 200
-    assert "Content-Length" not in headers
-    assert "Transfer-Encoding" not in headers
-    assert headers["Connection"] == "close"
-    assert len(body) < len(full)
-    assert body == full[: len(body)]
-    await assert_served_whole(api, url, full)
+    got = await faulted(fake, api, "eof=1#1")
+    assert got.status == 200
+    assert "Content-Length" not in got.headers
+    assert "Transfer-Encoding" not in got.headers
+    assert got.headers["Connection"] == "close"
+    assert len(got.body) < len(got.expected)
+    assert got.body == got.expected[: len(got.body)]
+    await got.assert_clean_next(api)
 
 
-@pytest.mark.parametrize("wanted", [None, "bytes=1000-"])
+@pytest.mark.parametrize("wanted", [None, {"Range": "bytes=1000-"}])
 async def test_corrupt_flips_one_byte_and_keeps_the_headers(
-    fake: FakeCutPro, api: RawApi, wanted: str | None
+    fake: FakeCutPro, api: RawApi, wanted: dict[str, str] | None
 ) -> None:
     """`corrupt=1#1`: same status and headers, exactly one byte of the answer differs."""
-    url = await render_url(api)
-    request = {"Range": wanted} if wanted else None
-    status, clean, expected = await fetch(api.session, url, request)
-    fake.set_faults("corrupt=1#1")
-    again, headers, body = await fetch(api.session, url, request)
-    assert again == status
+    got = await faulted(fake, api, "corrupt=1#1", wanted)
+    assert got.status == got.clean[0] == (206 if wanted else 200)
     for name in ("ETag", "Content-Length", "Content-Range", "Last-Modified"):
-        assert headers.get(name) == clean.get(name), name
-    assert len(body) == len(expected)
-    assert sum(a != b for a, b in zip(body, expected, strict=True)) == 1
+        assert got.headers.get(name) == got.clean[1].get(name), name
+    assert len(differences(got.body, got.expected)) == 1
+    await got.assert_clean_next(api)
     assert fake.injected == {"corrupt": 1}
 
 
 async def test_corrupt_flips_the_same_byte_for_the_same_seed() -> None:
     """The flipped position comes from the plan's seed: two runs flip the same byte."""
-    flipped = []
+    found = []
     for _ in range(2):
         async with simulator(time_scale=6000, seed=5) as (fake, api):
-            url = await render_url(api)
-            _, _, full = await fetch(api.session, url)
-            fake.set_faults("corrupt=1#1", seed=5)
-            _, _, body = await fetch(api.session, url)
-            flipped.append([i for i, (a, b) in enumerate(zip(body, full, strict=True)) if a != b])
-    assert flipped[0] == flipped[1] and len(flipped[0]) == 1
+            got = await faulted(fake, api, "corrupt=1#1")
+            found.append(differences(got.body, got.expected))
+    assert found[0] == found[1] and len(found[0]) == 1
 
 
 def test_new_download_faults_parse_with_rate_max_and_route() -> None:
