@@ -6,7 +6,9 @@
         ...  # point a client at fake.base_url with fake.api_key; read fake.charges_per_video()
 
 It is a real aiohttp server on 127.0.0.1 (the API on one port, signed storage links on
-another), runs on asyncio, and follows the CutPro API reference, faults included.
+another), runs on asyncio, and follows the CutPro API reference, faults included. Its storage
+answers downloads as S3, S3 with SSE-KMS, GCS, Azure or a plain web server does
+(`storage_profile=`): their ETags and checksum headers differ, and a client must cope with each.
 """
 
 from ._config import SimConfig

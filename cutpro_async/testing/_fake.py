@@ -29,8 +29,9 @@ def _as_faults(faults: str | Iterable[Fault]) -> list[Fault]:
 class FakeCutPro:
     """A stateful fake CutPro v1 server on 127.0.0.1: the API on one port, storage on another.
 
-    `FakeCutPro(time_scale=6000, credits=500, faults="5xx=0.1")`: keyword settings override
-    `SimConfig` fields. Use `async with`; then `base_url` and `api_key` point a client at it.
+    `FakeCutPro(time_scale=6000, credits=500, faults="5xx=0.1", storage_profile="gcs")`: keyword
+    settings override `SimConfig` fields. Use `async with`; then `base_url` and `api_key` point a
+    client at it.
     """
 
     def __init__(
