@@ -23,6 +23,8 @@ class SimProcess:
     """`cutpro simulate` as a child process; `base_url`/`api_key` come from its ready file."""
 
     args: list[str] = attrs.field(factory=list)
+    #: Bytes per second each connection may send (kernel TCP pacing, see `_paced`); 0: no limit.
+    pace: int = 0
     base_url: str = ""
     api_key: str = ""
     storage_url: str = ""
@@ -31,7 +33,9 @@ class SimProcess:
     def __enter__(self) -> SimProcess:
         with tempfile.TemporaryDirectory() as folder:
             ready = Path(folder) / "ready.json"
-            cmd = [sys.executable, "-m", "cutpro_async", "simulate", "--port", "0"]
+            paced = [str(Path(__file__).with_name("_paced.py")), str(self.pace)]
+            cmd = [sys.executable, *(paced if self.pace else ["-m", "cutpro_async"])]
+            cmd += ["simulate", "--port", "0"]
             cmd += ["--ready-file", str(ready), *self.args]
             self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, text=True)
             info = _wait_for(ready, self._proc, cmd)
