@@ -13,6 +13,7 @@ import anyio
 import orjson
 from multidict import CIMultiDictProxy
 
+from ._clock import ServerClock
 from ._converter import unstructure
 from ._pacing import Pacer
 from ._retry import SAFE_METHODS, Retrier, backoff, maybe_processed, retry_after
@@ -41,6 +42,8 @@ class Transport:
         self._owns_session = session is None
         self.pacer = Pacer(settings.pacing)
         self.retrier = Retrier(settings.retry)
+        #: The server's time, from the `Date` of every answer (for comparing its timestamps).
+        self.clock = ServerClock()
         #: The API's host, whose retry budget API calls spend.
         self.host = urlsplit(settings.base_url).netloc
         self._file_limiter: anyio.CapacityLimiter | None = None
@@ -192,6 +195,7 @@ class Transport:
             ) from None
         elapsed = time.perf_counter() - started
         log.debug("%s %s -> %s attempt=%d %.3fs", method, path, resp.status, attempt, elapsed)
+        self.clock.observe(resp.headers.get("Date"))
         if resp.status >= 400:
             raise _api_error(method, path, resp.status, raw, resp.headers)
         return _decode(raw)

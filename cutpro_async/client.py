@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -98,6 +99,12 @@ class CutPro:
         return await fetch_file(
             self._transport, url, Path(path), expected_size=expected_size, on_progress=on_progress
         )
+
+    def server_time(self) -> datetime:
+        """The API server's current time, as its answers' `Date` headers tell it (the local
+        time until the first answer): what to record before a paid request, for
+        `submissions.create(attempt_started=...)` to compare with the server's timestamps."""
+        return self._transport.clock.now()
 
     async def open(self) -> None:
         """Open the HTTP session (done by `async with`)."""

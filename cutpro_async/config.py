@@ -72,6 +72,9 @@ class RetryPolicy:
     budget_initial: float = attrs.field(default=20.0, validator=v.ge(0))
     budget_ratio: float = attrs.field(default=0.2, validator=v.ge(0))
     deadline: float | None = attrs.field(default=None, validator=_positive)
+    #: How long after a paid request failed ambiguously it may still commit on the server:
+    #: nothing is sent again before. None: the larger of 120 s and three read timeouts.
+    commit_window: float | None = attrs.field(default=None, validator=_positive)
     on_retry: Callable[[RetryEvent], object] | None = attrs.field(default=None, eq=False)
 
 

@@ -9,7 +9,11 @@ import aiohttp
 import attrs
 import pytest
 
+from cutpro_async import RetryPolicy
 from cutpro_async.testing import FakeCutPro
+
+#: Quick retries for tests; a paid request that failed ambiguously is given 1 s to commit.
+FAST_RETRY = RetryPolicy(backoff_initial=0.01, backoff_max=0.05, commit_window=1.0)
 
 
 @pytest.fixture

@@ -41,8 +41,8 @@ from cutpro_async import (
 )
 from cutpro_async.errors import error_class
 from cutpro_async.testing import FakeCutPro
+from tests.conftest import FAST_RETRY
 from tests.resources.conftest import (
-    FAST_RETRY,
     completed_submission,
     jumped_submission,
     make_client,

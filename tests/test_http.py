@@ -42,8 +42,8 @@ from cutpro_async import (
 )
 from cutpro_async.models import PostTarget, PostVideo, RenderStatus, SubmissionStatus
 from cutpro_async.testing import FakeCutPro
+from tests.conftest import FAST_RETRY
 from tests.resources.conftest import (
-    FAST_RETRY,
     completed_render,
     completed_submission,
     make_client,

@@ -24,8 +24,8 @@ from typing import Any
 import attrs
 import orjson
 
-from ._checks import ALGORITHMS, Hasher, container_problem, mismatched
 from .._fs import open_nofollow
+from ._checks import ALGORITHMS, Hasher, container_problem, mismatched
 
 CHUNK = 1024 * 1024
 #: Dirty bytes after which write-back to the disk is started (without waiting for it).

@@ -11,39 +11,44 @@ commits only after that listing can still charge twice (a known limit).
 from __future__ import annotations
 
 import logging
+import sys
+import time
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-import anyio
-
+from ..config import RetryPolicy, Timeouts
 from ..errors import (
     AlreadyInProgress,
     CutProError,
+    Expired,
     ServerError,
     SubmissionUncertain,
     TransportError,
+    UsageError,
 )
 from ..models import (
     SourceLanguage,
     Submission,
     SubmissionCreated,
     SubmissionPage,
+    SubmissionStatus,
     SubmitRequest,
     Timeframe,
 )
 from ._base import Resource, page_params, walk
 
 log = logging.getLogger("cutpro_async")
-#: How far the server's clock may lag ours when matching "created since the attempt".
-CLOCK_SKEW = timedelta(seconds=60)
-#: Seconds to wait after a timed-out submit before looking for what it may have created.
-TIMEOUT_GRACE = 5.0
+#: Slack when matching "created since the attempt" on the server's clock (its `Date` headers
+#: tell the time to the second, plus the request's travel time).
+SERVER_SLACK = timedelta(seconds=5)
 _IDS = "/clips/{videoId}/submissions"
 
 
-def matches(sub: Submission, request: SubmitRequest, since: datetime) -> bool:
-    """Whether `sub` could be the one `request` created at or after `since`."""
-    if sub.created_at < since - CLOCK_SKEW or sub.strategy_id != request.strategy_id:
+def matches(sub: Submission, request: SubmitRequest, since: datetime | None) -> bool:
+    """Whether `sub` could be the one `request` asks for (created at or after `since`)."""
+    if since is not None and sub.created_at < since - SERVER_SLACK:
+        return False
+    if sub.strategy_id != request.strategy_id:
         return False
     wanted, got = request.timeframe, sub.timeframe
     if wanted is None or got is None:
@@ -61,6 +66,10 @@ def adopted(video_id: str, sub: Submission) -> SubmissionCreated:
     )
 
 
+class _NotYet(Exception):
+    """The submission an ambiguous attempt may have created is not listed (yet)."""
+
+
 class SubmissionsResource(Resource):
     """`POST /clips` and `/clips/{videoId}/submissions`."""
 
@@ -73,13 +82,19 @@ class SubmissionsResource(Resource):
         strategy_id: str | None = None,
         template_id: str | None = None,
         attempt_started: datetime | None = None,
+        reuse_existing: bool = False,
     ) -> SubmissionCreated:
-        """Start clipping a video; spends credits once, however the network behaves.
+        """Start clipping a video; built to spend credits once, however the network behaves.
 
-        `attempt_started` is when the caller first decided to submit (e.g. recorded before a
-        crash): a submission created since then with the same settings is adopted instead of
-        paying again, before anything is sent. Without it, only this call's own attempts are
-        reconciled.
+        `reuse_existing=True` first looks at the video's submissions on the server (free) and
+        adopts a running or completed one with the same strategy and timeframe (the fields the
+        list shows), whoever made it, instead of paying again; failed and expired ones are not
+        adopted. `attempt_started` (server time: `CutPro.server_time()`) is when the caller
+        first decided to submit, e.g. recorded before a crash: a matching submission created
+        since then is adopted before anything is sent. After a failure the server may have
+        acted on, nothing is sent again while that attempt could still commit: the list is
+        read with backoff for `RetryPolicy.commit_window`, adopting the submission as soon as
+        it shows. A 409 `VIDEO_ALREADY_PROCESSING` adopts the running submission.
         """
         request = SubmitRequest(
             video_id,
@@ -88,19 +103,23 @@ class SubmissionsResource(Resource):
             Timeframe.of(timeframe),
             template_id,
         )
-        started = attempt_started or datetime.now(UTC)
-        if attempt_started is not None:
-            earlier = await self.reconcile(video_id, since=attempt_started, request=request)
-            if earlier is not None:
-                return adopted(video_id, earlier)
+        _check_aware(attempt_started)
+        started = attempt_started or self._transport.clock.now()
+        earlier = await self._earlier(request, attempt_started, reuse_existing)
+        if earlier is not None:
+            return adopted(video_id, earlier)
         lost: list[ServerError | TransportError] = []  # an attempt the server may have acted on
+        sent = [0.0]  # when the last attempt was sent (monotonic)
 
         async def attempt(number: int) -> SubmissionCreated:
-            if lost:  # never send again before knowing the last attempt created nothing
-                found = await self._reconcile_after(request, started, lost.pop())
+            if lost:  # never send again while the last attempt could still commit
+                found = await self._await_commit(request, started, sent[0], lost.pop())
                 if found is not None:
                     return found
-                log.info("submission of %s provably not created; sending again", video_id)
+                log.info(
+                    "submission of %s was not created in the commit window; sending again", video_id
+                )
+            sent[0] = time.monotonic()
             try:
                 return await self._typed(
                     SubmissionCreated, "POST", "/clips", json=request, safe=False
@@ -113,7 +132,7 @@ class SubmissionsResource(Resource):
                 raise
 
         def decide(exc: Exception, number: int) -> float | None:
-            return 0.0 if lost else None  # the wait, if any, is the reconciling grace
+            return 0.0 if lost else None  # the wait is the commit window, in the next attempt
 
         transport = self._transport
         try:
@@ -123,10 +142,48 @@ class SubmissionsResource(Resource):
         except (ServerError, TransportError) as exc:
             if not lost:
                 raise
-            found = await self._reconcile_after(request, started, lost.pop())
+            found = await self._await_commit(request, started, sent[0], lost.pop())
             if found is not None:
                 return found
             raise SubmissionUncertain(video_id, exc, started) from None
+
+    async def _earlier(
+        self, request: SubmitRequest, since: datetime | None, reuse: bool
+    ) -> Submission | None:
+        """A submission to adopt before paying: any usable one (`reuse`), else one created
+        since an earlier attempt started (`since`)."""
+        if reuse:
+            found = await self.find_reusable(request)
+            if found is not None:
+                log.info("reusing submission %s of %s", found.submission_id, request.video_id)
+                return found
+        if since is not None:
+            return await self.reconcile(request.video_id, since=since, request=request)
+        return None
+
+    async def find_reusable(self, request: SubmitRequest) -> Submission | None:
+        """The newest running or completed submission matching `request` whose clips have not
+        expired, or None; costs no credits."""
+        candidates = [
+            sub
+            async for sub in self.iter(request.video_id)
+            if sub.status is not SubmissionStatus.FAILED and matches(sub, request, None)
+        ]
+        for sub in sorted(candidates, key=lambda s: s.created_at, reverse=True):
+            if not await self._expired(request.video_id, sub):
+                return sub
+        return None
+
+    async def _expired(self, video_id: str, sub: Submission) -> bool:
+        """Whether a completed submission's clips answer 410 (a running one has none yet)."""
+        if sub.status is not SubmissionStatus.COMPLETED:
+            return False
+        ids = {"videoId": video_id, "submissionId": sub.submission_id}
+        try:
+            await self._raw("GET", _IDS + "/{submissionId}/clips", ids=ids, params={"limit": 1})
+        except Expired:
+            return True
+        return False
 
     async def _adopt_running(self, request: SubmitRequest) -> SubmissionCreated:
         """After a 409: the video's running submission."""
@@ -144,39 +201,55 @@ class SubmissionsResource(Resource):
             path="/clips",
         )
 
-    async def _reconcile_after(
-        self, request: SubmitRequest, started: datetime, cause: Exception
+    async def _await_commit(
+        self, request: SubmitRequest, started: datetime, sent: float, cause: Exception
     ) -> SubmissionCreated | None:
-        """The submission an ambiguous attempt created, or None if it created none."""
-        if isinstance(cause, TimeoutError):
-            # A request that timed out may still be committing on the server: give it time
-            # to show up before concluding it created nothing.
-            await anyio.sleep(TIMEOUT_GRACE)
-        try:
+        """The submission an ambiguous attempt created, or None once the commit window since
+        it was sent has passed with nothing listed. The list is read with backoff meanwhile."""
+        settings = self._transport.settings
+        window = commit_window(settings.retry, settings.timeouts)
+        polling = settings.polling
+
+        async def look(number: int) -> Submission:
             found = await self.reconcile(request.video_id, since=started, request=request)
+            if found is None:
+                raise _NotYet
+            return found
+
+        def decide(exc: Exception, number: int) -> float | None:
+            left = sent + window - time.monotonic()
+            if not isinstance(exc, _NotYet) or left <= 0:
+                return None
+            return min(left, polling.max_interval, polling.first * polling.factor**number)
+
+        try:
+            found = await self._transport.retrier.call(
+                look, decide, what="waiting for a lost submission", host=None, attempts=sys.maxsize
+            )
+        except _NotYet:
+            return None
         except CutProError as exc:
             raise SubmissionUncertain(request.video_id, cause, started) from exc
-        if found is not None:
-            log.info(
-                "adopting submission %s of %s after %s",
-                found.submission_id,
-                request.video_id,
-                type(cause).__name__,
-            )
-            return adopted(request.video_id, found)
-        return None
+        log.info(
+            "adopting submission %s of %s after %s",
+            found.submission_id,
+            request.video_id,
+            type(cause).__name__,
+        )
+        return adopted(request.video_id, found)
 
     async def reconcile(
         self, video_id: str, *, since: datetime, request: SubmitRequest | None = None
     ) -> Submission | None:
-        """The newest submission of `video_id` created since `since` (matching `request`).
+        """The newest submission of `video_id` created since `since` (server time, matching
+        `request`).
 
         An orchestrator that recorded its intent before a crash calls this on restart to learn
         whether the submit went through, before it decides to submit again.
         """
+        _check_aware(since)
         wanted = request or SubmitRequest(video_id)
-        page = await self.list(video_id, limit=100)
-        candidates = [s for s in page.submissions if matches(s, wanted, since)]
+        candidates = [sub async for sub in self.iter(video_id) if matches(sub, wanted, since)]
         return max(candidates, key=lambda s: s.created_at, default=None)
 
     async def list(self, video_id: str, *, page: int = 1, limit: int = 20) -> SubmissionPage:
@@ -198,3 +271,21 @@ class SubmissionsResource(Resource):
         """Delete a submission and its clips."""
         ids = {"videoId": video_id, "submissionId": submission_id}
         await self._raw("DELETE", _IDS + "/{submissionId}", ids=ids)
+
+
+def commit_window(retry: RetryPolicy, timeouts: Timeouts) -> float:
+    """How long a paid request that failed ambiguously may still commit on the server:
+    `RetryPolicy.commit_window`, by default the larger of 120 s and three read timeouts."""
+    if retry.commit_window is not None:
+        return retry.commit_window
+    read = timeouts.read or timeouts.total or 0.0
+    return max(120.0, 3 * read)
+
+
+def _check_aware(when: datetime | None) -> None:
+    """A naive datetime cannot be compared with the server's: refuse it clearly."""
+    if when is not None and when.tzinfo is None:
+        raise UsageError(
+            "attempt_started/since must be timezone-aware (use CutPro.server_time() or "
+            "datetime.now(UTC))"
+        )

@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from cutpro_async import Budget, CutPro, Pacing, Polling, RetryPolicy
+from cutpro_async import Budget, CutPro, Pacing, Polling
 from cutpro_async.batch import Phase, Record
 from cutpro_async.testing import FakeCutPro
+from tests.conftest import FAST_RETRY
 
 #: `/clips/info` sped up like the simulator's window; no global cap, so that hundreds of fast
 #: pollers are not queued behind the default 20 requests/s (which makes 200 videos take ~75 s).
 FAST_PACING = Pacing(requests_per_second=None, endpoints={"POST /clips/info": Budget(10, 0.2)})
 FAST_POLLING = Polling(first=0.01, max_interval=0.05)
-FAST_RETRY = RetryPolicy(backoff_initial=0.01, backoff_max=0.05)
 SIM_SETTINGS: dict[str, Any] = {"time_scale": 6000, "analyze_window": 0.2}
 MP4_BRAND = b"ftyp"
 _ids = itertools.count(1)

@@ -18,7 +18,7 @@ from cutpro_async.batch import Batch, RunOptions, SQLiteStore
 
 PACING = Pacing(requests_per_second=None, endpoints={"POST /clips/info": Budget(10, 0.2)})
 POLLING = Polling(first=0.01, max_interval=0.05)
-RETRY = RetryPolicy(backoff_initial=0.01, backoff_max=0.05)
+RETRY = RetryPolicy(backoff_initial=0.01, backoff_max=0.05, commit_window=1.0)
 
 
 async def main(urls: list[str], out: Path) -> int:

@@ -13,13 +13,13 @@ import aiohttp
 import attrs
 import pytest
 
-from cutpro_async import CutPro, Polling, RetryPolicy
+from cutpro_async import CutPro, Polling
 from cutpro_async.models import Clip, Render, Submission
 from cutpro_async.testing import FakeCutPro
+from tests.conftest import FAST_RETRY
 
 #: Waiters poll every 10-50 ms, retries back off for at most 50 ms.
 FAST_POLLING = Polling(first=0.01, max_interval=0.05)
-FAST_RETRY = RetryPolicy(backoff_initial=0.01, backoff_max=0.05)
 SAMPLE = Path(__file__).parents[2] / "cutpro_async" / "testing" / "data" / "sample.mp4"
 _urls = itertools.count(1)
 

@@ -22,8 +22,11 @@ from cutpro_async.jobs import _upload as upload_module
 from cutpro_async.jobs._upload import Upload
 from cutpro_async.models import SubmissionStatus
 from cutpro_async.testing import FakeCutPro
+from tests.conftest import FAST_RETRY
 
-from .conftest import FAST_RETRY, SAMPLE
+from .conftest import (
+    SAMPLE,
+)
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ import anyio
 import attrs
 import pytest
 
-from cutpro_async import CutPro, Pacing, RetryPolicy
+from cutpro_async import CutPro, Pacing
 from cutpro_async.models import (
     Clip,
     Render,
@@ -25,7 +25,6 @@ from cutpro_async.testing import FakeCutPro
 POLL_TRIES = 300
 POLL_DELAY = 0.01
 #: Retries that keep fault tests fast.
-FAST_RETRY = RetryPolicy(backoff_initial=0.01, backoff_max=0.05)
 #: No client-side pacing at all: for tests that analyze many URLs on a permissive simulator.
 NO_PACING = Pacing(requests_per_second=None, endpoints={})
 _urls = itertools.count(1)

@@ -15,8 +15,13 @@ from cutpro_async.models import (
     Workspace,
 )
 from cutpro_async.testing import FakeCutPro
+from tests.conftest import FAST_RETRY
 
-from .conftest import FAST_RETRY, NO_PACING, make_client, video_url
+from .conftest import (
+    NO_PACING,
+    make_client,
+    video_url,
+)
 
 pytestmark = pytest.mark.anyio
 

@@ -24,8 +24,14 @@ from cutpro_async.models import (
     Timeframe,
 )
 from cutpro_async.testing import FakeCutPro
+from tests.conftest import FAST_RETRY
 
-from .conftest import FAST_RETRY, NO_PACING, make_client, poll_submission, video_url
+from .conftest import (
+    NO_PACING,
+    make_client,
+    poll_submission,
+    video_url,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -259,3 +265,66 @@ async def test_the_advised_remedy_after_uncertainty_does_not_charge_again() -> N
         again = await cp.submissions.create(info.video_id, attempt_started=started)
         assert fake.charges_per_video() == {info.video_id: 1}
         assert debited_submissions(fake) == [again.submission_id]
+
+
+# -- server truth before paying -----------------------------------------------------------
+
+
+async def test_reuse_existing_adopts_what_another_client_started() -> None:
+    """With `reuse_existing`, a running or completed match made by another client is adopted
+    and nothing is paid; without it, the video is paid for again (on purpose)."""
+    async with (
+        FakeCutPro(time_scale=6000) as fake,
+        make_client(fake, retry=FAST_RETRY) as first,
+        make_client(fake, retry=FAST_RETRY) as second,
+    ):
+        info = await first.videos.analyze(video_url(600))
+        made = await first.submissions.create(info.video_id, timeframe=(0, 300))
+        reused = await second.submissions.create(
+            info.video_id, timeframe=(0, 300), reuse_existing=True
+        )
+        assert reused.submission_id == made.submission_id
+        assert fake.requests["POST /clips"] == 1
+        await poll_submission(second, info.video_id, made.submission_id)  # now completed
+        again = await second.submissions.create(
+            info.video_id, timeframe=(0, 300), reuse_existing=True
+        )
+        assert again.submission_id == made.submission_id
+        assert fake.charges_per_video() == {info.video_id: 1}
+        paid = await second.submissions.create(info.video_id, timeframe=(0, 300))
+        assert paid.submission_id != made.submission_id
+        assert fake.charges_per_video() == {info.video_id: 2}
+
+
+async def test_reuse_existing_never_adopts_a_failed_or_expired_job() -> None:
+    """A failed submission, or one whose clips answer 410, is not reused: the video is paid."""
+    async with (
+        FakeCutPro(time_scale=6000) as fake,
+        make_client(fake, retry=FAST_RETRY) as cp,
+    ):
+        info = await cp.videos.analyze(video_url(600))
+        old = await cp.submissions.create(info.video_id)
+        await poll_submission(cp, info.video_id, old.submission_id)
+        fake.expire_submission(old.submission_id)
+        fresh = await cp.submissions.create(info.video_id, reuse_existing=True)
+        assert fresh.submission_id != old.submission_id
+        failing = await cp.videos.analyze(video_url(600) + "&tag=fail")
+        bad = await cp.submissions.create(failing.video_id)
+        await poll_submission(cp, failing.video_id, bad.submission_id)
+        assert (await cp.submissions.get(failing.video_id, bad.submission_id)).status == "failed"
+        retried = await cp.submissions.create(failing.video_id, reuse_existing=True)
+        assert retried.submission_id != bad.submission_id
+        assert fake.charges_per_video()[info.video_id] == 2
+
+
+async def test_a_naive_attempt_started_is_a_usage_error(client: CutPro) -> None:
+    """`attempt_started` without a time zone cannot be compared with the server's clock."""
+    info = await client.videos.analyze(video_url(600))
+    with pytest.raises(UsageError, match="timezone"):
+        await client.submissions.create(info.video_id, attempt_started=datetime(2026, 1, 1))
+
+
+async def test_server_time_follows_the_date_header(client: CutPro) -> None:
+    """After one answer, `server_time()` is the server's time (here the same machine's)."""
+    await client.balance.get()
+    assert abs((client.server_time() - datetime.now(UTC)).total_seconds()) < 2

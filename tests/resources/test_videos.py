@@ -12,8 +12,13 @@ import cutpro_async.testing
 from cutpro_async import CutPro, NotFound, ValidationError
 from cutpro_async.models import UploadTicket, Video, VideoInfo, VideoPage
 from cutpro_async.testing import FakeCutPro
+from tests.conftest import FAST_RETRY
 
-from .conftest import FAST_RETRY, NO_PACING, make_client, video_url
+from .conftest import (
+    NO_PACING,
+    make_client,
+    video_url,
+)
 
 pytestmark = pytest.mark.anyio
 
