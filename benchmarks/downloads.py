@@ -30,6 +30,7 @@ import gc
 import hashlib
 import json
 import os
+import resource
 import statistics
 import struct
 import subprocess
@@ -167,6 +168,8 @@ class Round:
     bare: tuple[float, ...]
     client: tuple[float, ...]
     bare_sync: float
+    bare_cpu: float = 0.0  # CPU seconds of this process (every thread) over the bare downloads
+    client_cpu: float = 0.0
 
     @property
     def ratio(self) -> float:
@@ -182,6 +185,7 @@ ORDER = ("bare", "client", "client", "bare")
 async def _round(sim: SimProcess, url: str, folder: Path, mirrored: bool) -> Round:
     """Each contender downloads `url` twice, in ABBA order; every file is removed after."""
     seconds: dict[str, list[float]] = {"bare": [], "client": []}
+    cpu = {"bare": 0.0, "client": 0.0}
     digests: set[str] = set()
     syncs = []
     async with aiohttp.ClientSession() as warm, warm.get(url, headers={"Range": "bytes=0-4095"}):
@@ -193,6 +197,7 @@ async def _round(sim: SimProcess, url: str, folder: Path, mirrored: bool) -> Rou
         for who in ORDER[::-1] if mirrored else ORDER:
             dest = folder / f"{who}.mp4"
             gc.collect()
+            used = _cpu_seconds()
             start = time.perf_counter()
             if who == "client":
                 got = await cp.download(url, dest)
@@ -205,10 +210,23 @@ async def _round(sim: SimProcess, url: str, folder: Path, mirrored: bool) -> Rou
                 seconds[who].append(time.perf_counter() - start)
                 digests.add(bare.sha256)
                 syncs.append(bare.sync_seconds)
+            cpu[who] += _cpu_seconds() - used
             await asyncio.to_thread(dest.unlink)
     if len(digests) != 1:
         raise RuntimeError("the contenders disagree on the file's sha256")
-    return Round(tuple(seconds["bare"]), tuple(seconds["client"]), statistics.median(syncs))
+    return Round(
+        tuple(seconds["bare"]),
+        tuple(seconds["client"]),
+        statistics.median(syncs),
+        cpu["bare"],
+        cpu["client"],
+    )
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process so far, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def throughput(mib: int, rounds: int, where: Path, pace: int = 0) -> list[Round]:
@@ -318,6 +336,7 @@ def scenario(quick: bool) -> list[Metric]:
     for label, where in places:
         for mib in sizes:
             runs.append((f"on {label} ({mib} MiB)", mib, 0.95, throughput(mib, rounds, where)))
+    cpu_bound = runs[-1]  # the largest file on tmpfs: no disk, no link, CPU is all there is
     rate = f"{LINK_RATE // MIB} MiB/s"
     paced = throughput(paced_mib, rounds, DISK, pace=LINK_RATE)
     runs.append((f"at {rate} on disk ({paced_mib} MiB)", paced_mib, 0.97, paced))
@@ -331,12 +350,23 @@ def scenario(quick: bool) -> list[Metric]:
         print(
             f"  {what}: client {speeds[0]:.0f} MiB/s, bare {speeds[1]:.0f} MiB/s, "
             f"bare's final fdatasync {sync * 1000:.0f} ms; ratios (bare s / client s) "
-            + " ".join(f"{r.ratio:.2f} ({sum(r.bare):.2f}/{sum(r.client):.2f})" for r in result),
+            + " ".join(f"{r.ratio:.2f} ({sum(r.bare):.2f}/{sum(r.client):.2f})" for r in result)
+            + "; client CPU / bare CPU "
+            + " ".join(f"{r.client_cpu / r.bare_cpu:.2f}" for r in result),
             flush=True,
         )
         metrics.append(
             Metric("downloads", f"client speed {what}", speeds[0], None, "higher", "MiB/s")
         )
+    metrics.append(
+        summarize(
+            "downloads",
+            f"client CPU / bare CPU, same downloads {cpu_bound[0]}",
+            [r.client_cpu / r.bare_cpu for r in cpu_bound[3]],
+            None,
+            "lower",
+        )
+    )
     many = {who: memory(who, parallel_mib, 8) for who in ("client", "bare")}
     one = {who: memory(who, big_mib, 1) for who in ("client", "bare")}
     for who in ("client", "bare"):
