@@ -145,6 +145,11 @@ async def _redirect(request: web.Request) -> web.Response:
     raise web.HTTPFound(target)
 
 
+async def _date_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Date every API answer by the simulator's clock (its skew and jumps), not aiohttp's."""
+    response.headers["Date"] = world_of(request).clock.http_date()
+
+
 def make_api_app(world: World, plan: FaultPlan) -> web.Application:
     """The API application, every route under `/api/v1`."""
     app = web.Application(
@@ -152,6 +157,7 @@ def make_api_app(world: World, plan: FaultPlan) -> web.Application:
     )
     app[WORLD] = world
     app[FAULTS] = plan
+    app.on_response_prepare.append(_date_header)
     app.router.add_get(f"{API_PREFIX}/openapi.json", _openapi)
     app.router.add_get("/r/{tail:.*}", _redirect)
     app.router.add_get("/_sim/requests", _stats)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 from ._wire import iso
 
@@ -11,21 +12,23 @@ from ._wire import iso
 class Clock:
     """Positions are real seconds since start (plus jumps); job durations are API-seconds.
 
-    Timestamps the API shows are wall-clock (so a client can compare them with its own clock),
-    while a job that takes 10 API-minutes finishes in `600 / time_scale` real seconds.
+    Timestamps the API shows are the server's wall clock: real time plus `skew` seconds (a
+    server whose clock is off), so a client can compare them with the `Date` header, while a
+    job that takes 10 API-minutes finishes in `600 / time_scale` real seconds.
     """
 
-    def __init__(self, time_scale: float = 1.0) -> None:
+    def __init__(self, time_scale: float = 1.0, skew: float = 0.0) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be > 0 (API-seconds per real second)")
         self.time_scale = time_scale
+        self.skew = skew
         self._start = time.monotonic()
-        self._wall_start = datetime.now(UTC)
-        self._offset = 0.0
+        self._wall_start = datetime.now(UTC) + timedelta(seconds=skew)
+        self._jumps = 0.0
 
     def now(self) -> float:
         """The current position, in real seconds since the simulator started."""
-        return time.monotonic() - self._start + self._offset
+        return time.monotonic() - self._start + self._jumps
 
     def after(self, api_seconds: float, start: float | None = None) -> float:
         """The position `api_seconds` of simulated work after `start` (default: now)."""
@@ -36,7 +39,7 @@ class Clock:
         return real_seconds * self.time_scale
 
     def wall(self, position: float | None = None) -> datetime:
-        """The wall-clock time of a position (default: now)."""
+        """The server's wall-clock time (skew included) of a position (default: now)."""
         pos = self.now() if position is None else position
         return self._wall_start + timedelta(seconds=pos)
 
@@ -44,10 +47,14 @@ class Clock:
         """`wall(position)` as the API writes timestamps (see `_wire.iso`)."""
         return iso(self.wall(position))
 
+    def http_date(self) -> str:
+        """The server's time now as an HTTP `Date` (RFC 9110 IMF-fixdate)."""
+        return format_datetime(self.wall().replace(microsecond=0), usegmt=True)
+
     def position_of(self, wall: datetime) -> float:
         """The position of a wall-clock time."""
         return (wall - self._wall_start).total_seconds()
 
     def advance(self, api_seconds: float) -> None:
         """Jump forward by `api_seconds` of simulated work (tests use it to reach expiry)."""
-        self._offset += api_seconds / self.time_scale
+        self._jumps += api_seconds / self.time_scale

@@ -38,4 +38,7 @@ class SimConfig:
     )
     # A GAP of the reference: whether a 409 RENDER_ALREADY_IN_PROGRESS names the running render.
     name_running_render: bool = True
+    # Seconds the server's clock is ahead of real time (negative: behind): every timestamp the
+    # API shows and its `Date` headers are shifted by it.
+    clock_offset: float = 0.0
     seed: int = 0

@@ -203,7 +203,7 @@ class World:
 
     def __init__(self, config: SimConfig) -> None:
         self.config = config
-        self.clock = Clock(config.time_scale)
+        self.clock = Clock(config.time_scale, config.clock_offset)
         self.signer = Signer(self.clock)
         self.rng = random.Random(config.seed)
         self._ids = itertools.count(1)
