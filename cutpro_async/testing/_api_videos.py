@@ -70,7 +70,7 @@ async def analyze_video(request: web.Request) -> web.Response:
         raise invalid("url", "must be a public http(s) video URL", "INVALID_URL")
     source = describe(url)
     check_length(source.duration)
-    video_id = ws.video_by_url.get(url)
+    video_id = ws.video_by_url.get(url) if world.config.same_video_for_same_url else None
     if video_id is None or video_id not in ws.videos:
         video_id = world.new_id("v")
         ws.videos[video_id] = VideoRec(

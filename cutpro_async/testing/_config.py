@@ -38,6 +38,9 @@ class SimConfig:
     )
     # A GAP of the reference: whether a 409 RENDER_ALREADY_IN_PROGRESS names the running render.
     name_running_render: bool = True
+    # A GAP of the reference: whether analysing a URL again gives the video_id it gave before
+    # (False: every `POST /clips/info` makes a new video record, with its own submissions).
+    same_video_for_same_url: bool = True
     # Seconds the server's clock is ahead of real time (negative: behind): every timestamp the
     # API shows and its `Date` headers are shifted by it.
     clock_offset: float = 0.0

@@ -14,6 +14,8 @@ import cutpro_async.testing
 from cutpro_async.testing import FakeCutPro
 from tests.conftest import RawApi
 
+from .helpers import simulator
+
 pytestmark = pytest.mark.anyio
 
 SAMPLE = Path(cutpro_async.testing.__file__).parent / "data" / "sample.mp4"
@@ -116,7 +118,8 @@ async def test_platform_detection(api: RawApi, url: str, platform: str) -> None:
 
 
 async def test_same_url_same_video(api: RawApi) -> None:
-    """Analyzing one URL twice gives the same video_id and metadata; another URL a new one."""
+    """By default, analyzing one URL twice gives the same video_id and metadata; another URL a
+    new one."""
     first, second = await analyze(api), await analyze(api)
     assert first["video_id"] == second["video_id"]
     assert first["title"] == second["title"]
@@ -124,6 +127,21 @@ async def test_same_url_same_video(api: RawApi) -> None:
     assert other["video_id"] != first["video_id"]
     listed = (await api.get("/clips")).json["videos"]
     assert len(listed) == 2
+
+
+async def test_new_video_per_analysis_when_so_set() -> None:
+    """With `same_video_for_same_url=False` each analysis of a URL is a new video with its own
+    submissions: the second can be submitted (and charged) while the first is clipping."""
+    async with simulator(same_video_for_same_url=False) as (fake, api):
+        first, second = await analyze(api), await analyze(api)
+        assert first["video_id"] != second["video_id"]
+        assert first["title"] == second["title"]
+        assert len((await api.get("/clips")).json["videos"]) == 2
+        for info in (first, second):
+            assert (await api.post("/clips", {"video_id": info["video_id"]})).status == 201
+        assert fake.charges_per_video() == {first["video_id"]: 1, second["video_id"]: 1}
+        listed = await api.get(f"/clips/{second['video_id']}/submissions")
+        assert len(listed.json["submissions"]) == 1
 
 
 async def test_analyze_credits_round_up(api: RawApi) -> None:
