@@ -16,13 +16,24 @@ from ._api_videos import ROUTES as VIDEOS
 from ._failure import ApiFailure
 from ._faults import API_KINDS, FaultPlan, error_status, retry_headers
 from ._openapi import openapi_document
-from ._routing import API_KEY, API_PREFIX, WORKSPACE, WORLD, Handler, Route, json_response, world_of
+from ._routing import (
+    API_KEY,
+    API_PREFIX,
+    COMMIT_DELAY,
+    WORKSPACE,
+    WORLD,
+    Handler,
+    Route,
+    json_response,
+    world_of,
+)
 from ._wire import wire
 from ._world import World
 
 ROUTES: list[Route] = [*ACCOUNT, *VIDEOS, *SUBMISSIONS, *CLIPS, *RENDERS, *POSTS]
-# Faults that answer instead of the handler (the others act around it).
-REFUSALS = API_KINDS - {"latency", "reset", "drop", "commit502"}
+# Faults that act around the handler (or inside it); the others answer instead of it.
+AROUND = ("latency", "reset", "drop", "commit502", "slowcommit")
+REFUSALS = API_KINDS - set(AROUND)
 FAULTS: web.AppKey[FaultPlan] = web.AppKey("faults", FaultPlan)
 log = logging.getLogger("cutpro_async.testing")
 
@@ -80,11 +91,7 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     if request.path == f"{API_PREFIX}/openapi.json" or request.path.startswith(("/r/", "/_sim/")):
         return await handler(request)
     api_key = request.headers.get("X-Api-Key") or _bearer(request)
-    fired = (
-        {f.kind: f for f in plan.pick(key, ("latency", "reset", "drop", "commit502"))}
-        if plan.faults
-        else {}
-    )
+    fired = {f.kind: f for f in plan.pick(key, AROUND)} if plan.faults else {}
     if "latency" in fired:
         await asyncio.sleep(fired["latency"].value)
     if "reset" in fired:
@@ -96,6 +103,8 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             return replaced
         request[WORKSPACE] = world.resolve(api_key, request.headers.get("X-Workspace-Id"))
         request[API_KEY] = api_key or ""
+        if "slowcommit" in fired:
+            request[COMMIT_DELAY] = fired["slowcommit"].value
         response = await handler(request)
     except ApiFailure as failure:
         return error_response(failure)

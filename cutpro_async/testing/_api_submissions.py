@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 
 from ._api_videos import credits_for
+from ._commit import commit_later, credits_held
 from ._content import make_clips
 from ._enums import SourceLanguage, SubmissionStatus, TransactionType
 from ._failure import ApiFailure, conflict, invalid
 from ._jobs import QUEUE_SLOT_SECONDS, submission_timeline
 from ._params import field, json_body, optional, paginate
-from ._routing import Route, deleted, json_response, workspace_of, world_of
+from ._routing import COMMIT_DELAY, Route, deleted, json_response, workspace_of, world_of
 from ._wire import Timeframe, wire
 from ._world import ClipRec, SubmissionRec, VideoRec, WorkspaceState, World, lookup
 
@@ -68,8 +70,32 @@ def running_submission(world: World, ws: WorkspaceState, video_id: str) -> Submi
     return None
 
 
+def _not_processing(world: World, ws: WorkspaceState, video_id: str) -> None:
+    """409 `VIDEO_ALREADY_PROCESSING` while a job of the video runs or waits to commit.
+
+    A job still waiting to commit (`slowcommit`) has no id anyone could poll yet.
+    """
+    running = running_submission(world, ws, video_id)
+    if running is not None or video_id in ws.committing:
+        ids = {} if running is None else {"submission_id": running.submission_id}
+        raise conflict(
+            "VIDEO_ALREADY_PROCESSING", "this video is already being clipped: poll it", **ids
+        )
+
+
+def _affordable(ws: WorkspaceState, cost: float) -> None:
+    """402 `INSUFFICIENT_CREDITS` unless the balance, less credits held for commits, covers it."""
+    if ws.balance - credits_held(ws) < cost:
+        raise ApiFailure(
+            402,
+            "INSUFFICIENT_CREDITS",
+            f"this job needs {cost:g} credits",
+            {"credits_needed": cost, "current_balance": ws.balance},
+        )
+
+
 async def submit(request: web.Request) -> web.Response:
-    """`POST /clips`: start clipping; the credits are debited at once."""
+    """`POST /clips`: start clipping; the credits are debited at once (or after a slow commit)."""
     world, ws = world_of(request), workspace_of(request)
     body = await json_body(request)
     video = lookup(ws.videos, "video", field(body, "video_id", str))
@@ -81,22 +107,15 @@ async def submit(request: web.Request) -> web.Response:
         optional(body, "template_id", str),
     )
     template_exists(world, template_id)
-    running = running_submission(world, ws, video.video_id)
-    if running is not None:
-        raise conflict(
-            "VIDEO_ALREADY_PROCESSING",
-            "this video is already being clipped: poll it",
-            submission_id=running.submission_id,
-        )
+    _not_processing(world, ws, video.video_id)
     cost = credits_for(world, timeframe.seconds)
-    if ws.balance < cost:
-        raise ApiFailure(
-            402,
-            "INSUFFICIENT_CREDITS",
-            f"this job needs {cost:g} credits",
-            {"credits_needed": cost, "current_balance": ws.balance},
-        )
-    sub = _create(world, ws, video, timeframe, cost, language, strategy_id, template_id)
+    _affordable(ws, cost)
+    commit = partial(_create, world, ws, video, timeframe, cost, language, strategy_id, template_id)
+    delay = request.get(COMMIT_DELAY)
+    if delay is None:
+        sub = commit()
+    else:
+        sub = await commit_later(world, ws, video.video_id, cost, delay, commit)
     created = wire(
         "SubmissionCreated",
         submission_id=sub.submission_id,

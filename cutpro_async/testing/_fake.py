@@ -84,7 +84,8 @@ class FakeCutPro:
         return int(runner.addresses[0][1])
 
     async def close(self) -> None:
-        """Stop both servers."""
+        """Stop both servers; slow commits still waiting never happen."""
+        await self.world.stop()
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
@@ -148,6 +149,10 @@ class FakeCutPro:
         return Counter(
             state.ledger_videos[row.id] for row in state.ledger if row.type is TransactionType.DEBIT
         )
+
+    def pending_commits(self, workspace_id: str | None = None) -> dict[str, float]:
+        """Paid requests taken but not committed yet (`slowcommit`): video id -> credits held."""
+        return dict(self._state(workspace_id).committing)
 
     def credits_spent(self, workspace_id: str | None = None) -> float:
         """Total credits debited."""

@@ -7,7 +7,9 @@ API kinds (default: every API route): `latency:SECONDS`, `5xx` (502/503/504 at r
 of `500 502 503 504`, `reset` (connection closed before the request is processed), `429:BURST`
 (a burst of BURST 429s with both hints), `429-header:BURST`, `429-body:BURST` (only one hint),
 `drop` (the request is processed and committed, then the connection closes with no response;
-default route `POST /clips`), `commit502` (processed, then answered 502).
+default route `POST /clips`), `commit502` (processed, then answered 502), `slowcommit:SECONDS`
+(`POST /clips` only, its default route: validated and checked for credits and a running job at
+once, then committed SECONDS real seconds later, whether or not the client is still there).
 Storage kinds (default: file downloads): `truncate` (body cut short), `expire` (signed link
 refused as expired), `trickle:BYTES_PER_SECOND`, `stall:SECONDS` (pause mid-body), `chunked`
 (no Content-Length), `html` (a 200 `text/html` login page instead of the file), `shortlen`
@@ -43,6 +45,7 @@ API_KINDS = frozenset(
         "429-body",
         "drop",
         "commit502",
+        "slowcommit",
     }
 )
 STORAGE_KINDS = frozenset(
@@ -55,8 +58,9 @@ DEFAULT_PARAMS = {
     "429-body": 5,
     "trickle": 65536,
     "stall": 2.0,
+    "slowcommit": 10.0,
 }
-DEFAULT_ROUTES = {"drop": "POST /clips"}
+DEFAULT_ROUTES = {"drop": "POST /clips", "slowcommit": "POST /clips"}
 STORAGE_DOWNLOAD = "GET /files"
 
 

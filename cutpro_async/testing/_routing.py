@@ -16,6 +16,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 WORLD: web.AppKey[World] = web.AppKey("world", World)
 WORKSPACE: web.RequestKey[WorkspaceState] = web.RequestKey("workspace", WorkspaceState)
 API_KEY: web.RequestKey[str] = web.RequestKey("api_key", str)
+# Set by a `slowcommit` fault: real seconds between a paid request's checks and its commit.
+COMMIT_DELAY: web.RequestKey[float] = web.RequestKey("commit_delay", float)
 API_PREFIX = "/api/v1"
 
 

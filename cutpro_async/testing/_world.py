@@ -7,7 +7,7 @@ import itertools
 import math
 import random
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -183,6 +183,8 @@ class WorkspaceState:
     ledger: list[LedgerRow] = attrs.field(factory=list)
     ledger_videos: dict[str, str] = attrs.field(factory=dict)  # transaction id -> video id
     template_batch_until: float = -math.inf
+    # Paid requests checked but not yet committed (`slowcommit`): video id -> credits held.
+    committing: dict[str, float] = attrs.field(factory=dict)
 
     @property
     def id(self) -> str:
@@ -215,10 +217,24 @@ class World:
         self.key_leaks: list[str] = []
         self.files: dict[tuple[str, str], ServedFile] = {}
         self.api_origin = ""
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def new_id(self, prefix: str) -> str:
         """A unique opaque id (digits after a prefix, like the API's `pw...` ids)."""
         return f"{prefix}{next(self._ids):06d}{self.rng.randrange(10**8):08d}"
+
+    def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run `work` in a task kept until it ends: a request's cancellation does not stop it."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def stop(self) -> None:
+        """Cancel the work still running, as a server going down would (nothing more commits)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def publish(self, kind: str, ident: str, served: ServedFile, ttl: float | None = None) -> str:
         """Make a file downloadable and return a signed link to it."""
