@@ -33,7 +33,11 @@ if TYPE_CHECKING:  # the simulator is imported only when one is started
     help="API-seconds per real second: 60 makes a 10-minute job take 10 s.",
 )
 @click.option("--credits", default=10_000.0, show_default=True, help="Opening balance.")
-@click.option("--faults", default="", help="Fault spec, e.g. '5xx=0.1,drop=0.3@POST /clips'.")
+@click.option(
+    "--faults",
+    default="",
+    help="Fault spec, e.g. '5xx=0.1,drop=0.3@POST /clips' or 'slowcommit:70' (see FakeCutPro).",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed for content and faults.")
 @click.option(
     "--render-bytes", default=256 * 1024, show_default=True, help="Size of rendered MP4s."
@@ -58,6 +62,17 @@ if TYPE_CHECKING:  # the simulator is imported only when one is started
     "--submission-expiry-days", default=30.0, show_default=True, help="API-days clips last."
 )
 @click.option(
+    "--clock-offset",
+    default=0.0,
+    show_default=True,
+    help="Seconds the server's clock is ahead (negative: behind): timestamps and Date headers.",
+)
+@click.option(
+    "--new-video-per-analysis",
+    is_flag=True,
+    help="Give every POST /clips/info a new video_id, even for a URL analyzed before.",
+)
+@click.option(
     "--ready-file",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Once listening, write base_url, api_key, storage_url and pid here as JSON.",
@@ -73,6 +88,7 @@ def simulate(
     api_key: str | None,
     ready_file: Path | None,
     as_json: bool,
+    new_video_per_analysis: bool,
     **settings: Any,
 ) -> None:
     """Run the CutPro simulator until interrupted; prints its base URL and API key."""
@@ -83,7 +99,7 @@ def simulate(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--faults") from None
     try:
-        config = SimConfig(**settings)
+        config = SimConfig(same_video_for_same_url=not new_video_per_analysis, **settings)
     except ValueError as exc:  # the only setting a free string can get wrong is the profile
         raise click.BadParameter(str(exc), param_hint="--storage-profile") from None
     fake = FakeCutPro(

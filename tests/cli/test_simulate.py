@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
+import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +41,14 @@ def wait_for(path: Path, process: subprocess.Popen[str]) -> dict[str, Any]:
     return data
 
 
-def call(ready: dict[str, Any], path: str, body: dict[str, Any] | None = None) -> Any:
+def call(
+    ready: dict[str, Any], path: str, body: dict[str, Any] | None = None, timeout: float = 10
+) -> Any:
     """GET (or POST `body` to) the API over HTTP with the key the simulator announced."""
     data = None if body is None else json.dumps(body).encode()
     headers = {"X-Api-Key": ready["api_key"], "Content-Type": "application/json"}
     request = urllib.request.Request(ready["base_url"] + path, data, headers)
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.load(response)
 
 
@@ -111,3 +117,38 @@ def test_unknown_storage_profile_is_a_usage_error() -> None:
     assert done.returncode == 2
     assert "--storage-profile" in done.stderr
     assert "s3-kms" in done.stderr
+
+
+def submitted_by_a_client_that_gave_up(ready: dict[str, Any], video_id: str) -> list[Any]:
+    """`POST /clips` abandoned after 0.2 s; then the video's submissions once one is listed."""
+    with contextlib.suppress(TimeoutError, urllib.error.URLError):
+        call(ready, "/clips", {"video_id": video_id}, timeout=0.2)
+        raise AssertionError("the slow commit answered at once")
+    path = f"/clips/{video_id}/submissions"
+    deadline = time.monotonic() + 30
+    while not (subs := call(ready, path)["submissions"]):
+        assert time.monotonic() < deadline, "the abandoned submission never committed"
+        time.sleep(0.05)
+    return list(subs)
+
+
+def test_clock_offset_new_videos_and_slowcommit_reach_the_server() -> None:
+    """`--clock-offset -900` dates answers 15 minutes back, `--new-video-per-analysis` gives a
+    URL a new video_id each time, and `--faults slowcommit:1` charges a client that gave up."""
+    options = ("--clock-offset", "-900", "--new-video-per-analysis", "--faults", "slowcommit:1")
+    process = start("--json", *options)
+    try:
+        assert process.stdout is not None
+        ready = json.loads(process.stdout.readline())
+        request = urllib.request.Request(ready["base_url"] + "/balance")
+        request.add_header("X-Api-Key", ready["api_key"])
+        with urllib.request.urlopen(request, timeout=10) as response:
+            date = parsedate_to_datetime(response.headers["Date"])
+        assert abs(date - (datetime.now(UTC) - timedelta(minutes=15))) < timedelta(seconds=5)
+        body = {"url": "https://youtu.be/again?duration=600"}
+        first, second = call(ready, "/clips/info", body), call(ready, "/clips/info", body)
+        assert first["video_id"] != second["video_id"]
+        assert len(submitted_by_a_client_that_gave_up(ready, first["video_id"])) == 1
+        assert balance(ready) == 123 - first["credits_cost"]
+    finally:
+        stop(process)
