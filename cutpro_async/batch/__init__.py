@@ -16,6 +16,7 @@ from typing import Any
 
 from ..client import CutPro
 from ..errors import CutProError, StoreLocked
+from .credits import Credits
 from .events import (
     BytesDownloaded,
     CreditsSpent,
@@ -30,6 +31,7 @@ from .events import (
     VideoFailed,
     VideoSkipped,
 )
+from .index import SubmissionIndex
 from .manifest import write_manifest
 from .options import Concurrency, RunOptions
 from .pipeline import Batch
@@ -61,6 +63,7 @@ __all__ = [
     "BytesDownloaded",
     "ChosenClip",
     "Concurrency",
+    "Credits",
     "CreditsSpent",
     "Event",
     "FileSaved",
@@ -77,6 +80,7 @@ __all__ = [
     "StageStarted",
     "Store",
     "StoreLocked",
+    "SubmissionIndex",
     "Summary",
     "VideoDone",
     "VideoFailed",

@@ -44,8 +44,9 @@ class RunOptions:
 
     `naming` is a template with `{video_id}`, `{clip_id}`, `{render_id}`, `{rank}` (1 = best).
     `budget` caps the credits this record may spend (None: only the balance limits it);
-    `dry_run` prices every video and spends nothing. `timeframe` takes a `Timeframe` or a
-    `(start, end)` pair of seconds.
+    `dry_run` prices every video and spends nothing; `resubmit` pays again on purpose instead
+    of adopting a usable submission found on the server or in the machine's index.
+    `timeframe` takes a `Timeframe` or a `(start, end)` pair of seconds.
     """
 
     out: Path = attrs.field(converter=Path)
@@ -60,5 +61,6 @@ class RunOptions:
     budget: float | None = attrs.field(default=None, validator=v.optional(v.ge(0)))
     dry_run: bool = False
     retry_failed: bool = False
+    resubmit: bool = False  # pay again on purpose, even where a usable submission exists
     concurrency: Concurrency = Concurrency()
     max_in_flight: int = attrs.field(default=2000, validator=v.gt(0))

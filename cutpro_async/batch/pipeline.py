@@ -13,7 +13,6 @@ import math
 import stat
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
@@ -24,12 +23,15 @@ from ..errors import (
     APIError,
     CutProError,
     Expired,
+    NotFound,
     RenderFailed,
     SubmissionFailed,
+    TransportError,
     UsageError,
 )
 from ..jobs import Downloaded
-from ..models import Clip, SourceLanguage, SubmitRequest, Timeframe
+from ..models import Clip, SourceLanguage, Submission, SubmissionStatus, SubmitRequest, Timeframe
+from .credits import Credits
 from .events import (
     BytesDownloaded,
     CreditsSpent,
@@ -44,6 +46,7 @@ from .events import (
     VideoFailed,
     VideoSkipped,
 )
+from .index import SubmissionIndex, index_key
 from .options import RunOptions
 from .record import ChosenClip, Phase, Record, SavedFile
 from .sources import Sources, is_url, iterate
@@ -59,18 +62,25 @@ class _Skip(Exception):
 class Batch:
     """Runs sources through the pipeline with one client, one store and one set of options."""
 
-    def __init__(self, client: CutPro, options: RunOptions, store: Store) -> None:
+    def __init__(
+        self,
+        client: CutPro,
+        options: RunOptions,
+        store: Store,
+        index: SubmissionIndex | None = None,
+    ) -> None:
         self.client = client
         self.options = options
         self.store = store
+        #: The machine's index of paid submissions (None: this record only knows its own).
+        self.index = index
         self.summary = Summary()
         self.errors: dict[str, BaseException] = {}
         self.skipped: dict[str, str] = {}
         self._known: dict[str, Record] = {}
         self._pools = {s: anyio.CapacityLimiter(options.concurrency.of(s)) for s in Stage}
         self._listeners: list[Callable[[Event], object]] = []
-        self._spent = 0.0
-        self._balance = math.inf
+        self.credits = Credits(options.budget)
         self._soft = anyio.CancelScope()
 
     # -- running --------------------------------------------------------------------------
@@ -134,10 +144,10 @@ class Batch:
                 f"this record has {len(unfinished)} unfinished videos made against {bound}, not "
                 f"{endpoint}: resume them against the same API, or start a new record"
             )
-        self._spent = sum(r.credits_cost or 0 for r in records if r.submission_id)
+        self.credits = Credits.of(records, self.options.budget)
         self._known = {r.source: r for r in records}  # one read instead of one per video
         if not self.options.dry_run or self.options.budget is None:
-            self._balance = (await self.client.balance.get()).balance
+            self.credits.balance = (await self.client.balance.get()).balance
 
     async def _feed(self, sources: Sources) -> None:
         """Start one task per source, never more than `max_in_flight` at once."""
@@ -264,39 +274,82 @@ class Batch:
         frame = self.options.timeframe
         return whole_video if frame is None else min(whole_video, math.ceil(frame.seconds / 60))
 
-    def _reserve(self, cost: float) -> None:
-        """Count a submission against the budget and the balance, or skip the video."""
-        budget = self.options.budget
-        if budget is not None and self._spent + cost > budget:
-            raise _Skip(f"over budget: {cost:g} credits would take the run past {budget:g}")
-        if cost > self._balance:
-            raise _Skip(f"not enough credits: needs {cost:g}, {self._balance:g} left")
-        self._spent += cost
-        self._balance -= cost
-
     async def _submit(self, record: Record) -> None:
-        """The paid step: intent saved first, the submission id right after (shielded)."""
+        """The paid step, at most once per source on this machine: adopt what exists (the
+        record's own lost attempt, the machine's index, the server's list), else pay."""
         assert record.video_id is not None and record.credits_cost is not None
         request = self._request(record)
-        if record.submit_intent is not None:  # a previous run stopped inside this step
-            found = await self.client.submissions.reconcile(
+        key = self._key(record, request)
+        async with self._paying(key):
+            found = await self._existing(record, request, key)
+            if found is not None:
+                self.credits.adopt(record.source, found.credit_cost or 0.0)
+                await self._submitted(record, found.submission_id, found.credit_cost or 0.0, key)
+                return
+            reason = self.credits.reserve(record.source, record.credits_cost)
+            if reason is not None:
+                raise _Skip(reason)
+            try:
+                async with self._stage(record, Stage.SUBMIT):
+                    with anyio.CancelScope(shield=True):  # never split paying and recording
+                        await self._pay(record, request, key)
+            except (APIError, TransportError) as exc:
+                if not exc.maybe_processed:  # provably never reached the server
+                    self.credits.refund(record.source)
+                raise
+
+    def _key(self, record: Record, request: SubmitRequest) -> str:
+        """The machine index's key of this record's paid request."""
+        settings = self.client.settings
+        return index_key(settings.base_url, settings.workspace_id, record.source, request)
+
+    @contextlib.asynccontextmanager
+    async def _paying(self, key: str) -> AsyncIterator[None]:
+        """Hold the paid step of this key against other processes (when there is an index)."""
+        if self.index is None:
+            yield
+            return
+        async with self.index.paying(key):
+            yield
+
+    async def _existing(
+        self, record: Record, request: SubmitRequest, key: str
+    ) -> Submission | None:
+        """A submission to adopt instead of paying: the one a stopped run may have created,
+        one another record on this machine paid for, or a usable one on the server."""
+        assert record.video_id is not None
+        submissions = self.client.submissions
+        if record.submit_intent is not None:  # a previous run stopped inside the paid step
+            found = await submissions.reconcile(
                 record.video_id, since=record.submit_intent, request=request
             )
             if found is not None:
-                self._spent += record.credits_cost
-                self._balance -= record.credits_cost
-                await self._submitted(record, found.submission_id, found.credit_cost or 0.0)
-                return
-        self._reserve(record.credits_cost)
+                return found
+        if self.options.resubmit:
+            return None
+        noted = await self._noted(record, key)
+        if noted is not None:
+            return noted
+        return await submissions.find_reusable(request)
+
+    async def _noted(self, record: Record, key: str) -> Submission | None:
+        """What the machine's index says was paid for this source, if the server still has it
+        usable; the record then follows that video (analysing again may give a new id)."""
+        if self.index is None:
+            return None
+        entry = await self.index.lookup(key)
+        if entry is None:
+            return None
+        video_id, submission_id = entry
         try:
-            async with self._stage(record, Stage.SUBMIT):
-                with anyio.CancelScope(shield=True):  # an interrupt must not split pay and record
-                    await self._pay(record, request)
-        except APIError as exc:
-            if not exc.maybe_processed:  # provably not charged: give the reservation back
-                self._spent -= record.credits_cost
-                self._balance += record.credits_cost
-            raise
+            sub = await self.client.submissions.get(video_id, submission_id)
+        except (NotFound, Expired):
+            await self.index.forget(key)
+            return None
+        if sub.status is SubmissionStatus.FAILED:
+            return None
+        record.video_id = video_id
+        return sub
 
     def _request(self, record: Record) -> SubmitRequest:
         """The submission this run asks for, its timeframe cut to the video's length."""
@@ -313,24 +366,31 @@ class Batch:
             record.video_id, SourceLanguage(opts.source_language), opts.strategy_id, frame, None
         )
 
-    async def _pay(self, record: Record, request: SubmitRequest) -> None:
-        """Save the intent, submit (never twice: see `submissions.create`), save the id."""
-        if record.submit_intent is None:
-            record.submit_intent, record.phase = datetime.now(UTC), Phase.SUBMITTING
-            await self.store.save(record)
+    async def _pay(self, record: Record, request: SubmitRequest, key: str) -> None:
+        """Save the intent (on the server's clock), submit (see `submissions.create`: a lost
+        answer is reconciled, never blindly re-sent), save the id."""
+        record.submit_intent = self.client.server_time()
+        record.phase = Phase.SUBMITTING
+        await self.store.save(record)
         created = await self.client.submissions.create(
             request.video_id,
             timeframe=request.timeframe,
             source_language=request.source_language,
             strategy_id=request.strategy_id,
         )
-        await self._submitted(record, created.submission_id, created.credits_charged)
+        self.credits.confirm(record.source, created.credits_charged)
+        await self._submitted(record, created.submission_id, created.credits_charged, key)
 
-    async def _submitted(self, record: Record, submission_id: str, credits: float) -> None:
-        """Save the submission id: from now on a restart polls instead of paying."""
+    async def _submitted(self, record: Record, submission_id: str, price: float, key: str) -> None:
+        """Save the submission id (and note it for the machine): from now on a restart polls
+        instead of paying."""
         record.submission_id, record.phase = submission_id, Phase.SUBMITTED
+        record.credits_charged = price
         await self.store.save(record)
-        self._emit(CreditsSpent(record.source, credits, self._spent))
+        if self.index is not None:
+            assert record.video_id is not None
+            await self.index.note(key, record.video_id, submission_id)
+        self._emit(CreditsSpent(record.source, price, self.credits.spent))
 
     async def _choose_clips(self, record: Record) -> None:
         """Wait for the clips, keep the best `top_k`, apply the template if asked."""

@@ -63,7 +63,8 @@ class Record:
     position: int
     phase: Phase = attrs.field(default=Phase.NEW, converter=Phase)
     video_id: str | None = None
-    credits_cost: float | None = None
+    credits_cost: float | None = None  # the estimate, from the analysis
+    credits_charged: float | None = None  # what the submission cost (adopted ones included)
     duration: float | None = None
     submit_intent: datetime | None = None
     submission_id: str | None = None

@@ -203,7 +203,7 @@ def _take_lock(file: Path) -> IO[str]:
         owner = handle.read().strip() or "another process"
         handle.close()
         raise StoreLocked(
-            f"{file} is in use by {owner}: wait for that run to end, or use another --state file"
+            f"{file} is in use by {owner}: wait for that run to end (or stop it), then run again"
         ) from None
     handle.truncate(0)
     handle.write(f"pid {os.getpid()}")

@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..batch import Phase, SQLiteStore
+from ..batch import Credits, Phase, SQLiteStore
 from ..client import CutPro
 from ._common import execute, fail
 
@@ -99,7 +99,7 @@ def status(state: str) -> None:
         finally:
             await store.close()
         phases = Counter(record.phase for record in records)
-        spent = sum(r.credits_cost or 0 for r in records if r.submission_id)
+        spent = Credits.of(records).spent
         files = sum(len(r.files) for r in records)
         # What the next run picks up: unfinished videos, and paid ones that failed later.
         running = sum(

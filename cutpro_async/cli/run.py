@@ -23,6 +23,7 @@ from ..batch import (
     RunOptions,
     SQLiteStore,
     Stage,
+    SubmissionIndex,
     Summary,
     expand_sources,
     write_manifest,
@@ -96,6 +97,11 @@ def _concurrency(value: str | None) -> Concurrency:
 @click.option("--dry-run", is_flag=True, help="Price every video, spend nothing.")
 @click.option("--retry-failed", is_flag=True, help="Try failed videos again.")
 @click.option(
+    "--resubmit",
+    is_flag=True,
+    help="Pay again on purpose, even where a usable submission of the video exists.",
+)
+@click.option(
     "--concurrency",
     help="Stage pools, e.g. analyze=4,submit=4,wait_clips=1000,render=8,wait_render=1000,"
     "download=4.",
@@ -118,6 +124,7 @@ def run(
     budget: float | None,
     dry_run: bool,
     retry_failed: bool,
+    resubmit: bool,
     concurrency: str | None,
     as_json: bool,
     as_csv: bool,
@@ -141,6 +148,7 @@ def run(
         budget=budget,
         dry_run=dry_run,
         retry_failed=retry_failed,
+        resubmit=resubmit,
         concurrency=_concurrency(concurrency),
     )
     state_path = Path(state) if state else options.out / ".cutpro-state.sqlite"
@@ -176,7 +184,7 @@ async def _run(
         client = await stack.enter_async_context(_client(simulate, console))
         store = await SQLiteStore.open(state_path)
         stack.push_async_callback(store.close)
-        batch = Batch(client, options, store)
+        batch = Batch(client, options, store, SubmissionIndex())
         show: Callable[[Event], object] = JsonLines() if as_json else LiveProgress(console)
         with contextlib.ExitStack() as screen:
             if isinstance(show, LiveProgress):

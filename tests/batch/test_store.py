@@ -204,7 +204,8 @@ async def test_second_process_is_refused_while_open(tmp_path: Path) -> None:
         await store.close()
     assert refused.returncode == 3, refused.stderr
     assert f"in use by pid {os.getpid()}" in refused.stdout
-    assert "another --state file" in refused.stdout
+    assert "wait for that run to end" in refused.stdout
+    assert "another --state" not in refused.stdout  # that advice would pay twice
     assert open_elsewhere(path).returncode == 0
 
 

@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,17 @@ ROOT = Path(__file__).parents[2]
 COMMAND = [sys.executable, "-m", "cutpro_async"]
 
 
+#: The data folder (the machine's index of paid submissions) of the commands these tests run,
+#: so that they never touch the user's own.
+DATA = Path(tempfile.mkdtemp(prefix="cutpro-test-data-"))
+
+
 def base_env() -> dict[str, str]:
-    """This process's environment without any CUTPRO_* setting, and a wide terminal."""
+    """This process's environment without any CUTPRO_* setting, a wide terminal, and a
+    data folder of the tests' own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CUTPRO_")}
     env["COLUMNS"] = "200"
+    env["CUTPRO_DATA_DIR"] = str(DATA)
     return env
 
 
