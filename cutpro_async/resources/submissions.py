@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from ..config import RetryPolicy, Timeouts
@@ -125,7 +125,7 @@ class SubmissionsResource(Resource):
                     SubmissionCreated, "POST", "/clips", json=request, safe=False
                 )
             except AlreadyInProgress:
-                return await self._adopt_running(request)
+                return await self._adopt_running(request, started)
             except (ServerError, TransportError) as exc:
                 if exc.maybe_processed:
                     lost.append(exc)
@@ -185,51 +185,45 @@ class SubmissionsResource(Resource):
             return True
         return False
 
-    async def _adopt_running(self, request: SubmitRequest) -> SubmissionCreated:
-        """After a 409: the video's running submission."""
-        async for sub in self.iter(request.video_id):
-            if not sub.status.is_terminal:
-                log.info(
-                    "adopting running submission %s of %s", sub.submission_id, request.video_id
-                )
-                return adopted(request.video_id, sub)
-        raise AlreadyInProgress(
-            409,
-            "VIDEO_ALREADY_PROCESSING",
-            "no running submission found",
-            method="POST",
-            path="/clips",
-        )
+    async def _adopt_running(self, request: SubmitRequest, started: datetime) -> SubmissionCreated:
+        """After a 409: the video's running submission, or the one that was committing when
+        the 409 came (a slow server refuses while another request's submission commits, and
+        that job may have finished by the time it shows). Waited for within the window."""
+
+        async def running() -> Submission | None:
+            listed = [sub async for sub in self.iter(request.video_id)]
+            busy = [sub for sub in listed if not sub.status.is_terminal]
+            late = [sub for sub in listed if matches(sub, request, started)]
+            return max(busy or late, key=lambda sub: sub.created_at, default=None)
+
+        found = await self._listed(running, time.monotonic())
+        if found is None:
+            raise AlreadyInProgress(
+                409,
+                "VIDEO_ALREADY_PROCESSING",
+                "the video is being processed, but no running submission showed in the "
+                "commit window: list its submissions later",
+                method="POST",
+                path="/clips",
+            )
+        log.info("adopting running submission %s of %s", found.submission_id, request.video_id)
+        return adopted(request.video_id, found)
 
     async def _await_commit(
         self, request: SubmitRequest, started: datetime, sent: float, cause: Exception
     ) -> SubmissionCreated | None:
         """The submission an ambiguous attempt created, or None once the commit window since
-        it was sent has passed with nothing listed. The list is read with backoff meanwhile."""
-        settings = self._transport.settings
-        window = commit_window(settings.retry, settings.timeouts)
-        polling = settings.polling
+        it was sent has passed with nothing listed."""
 
-        async def look(number: int) -> Submission:
-            found = await self.reconcile(request.video_id, since=started, request=request)
-            if found is None:
-                raise _NotYet
-            return found
-
-        def decide(exc: Exception, number: int) -> float | None:
-            left = sent + window - time.monotonic()
-            if not isinstance(exc, _NotYet) or left <= 0:
-                return None
-            return min(left, polling.max_interval, polling.first * polling.factor**number)
+        async def created() -> Submission | None:
+            return await self.reconcile(request.video_id, since=started, request=request)
 
         try:
-            found = await self._transport.retrier.call(
-                look, decide, what="waiting for a lost submission", host=None, attempts=sys.maxsize
-            )
-        except _NotYet:
-            return None
+            found = await self._listed(created, sent)
         except CutProError as exc:
             raise SubmissionUncertain(request.video_id, cause, started) from exc
+        if found is None:
+            return None
         log.info(
             "adopting submission %s of %s after %s",
             found.submission_id,
@@ -237,6 +231,38 @@ class SubmissionsResource(Resource):
             type(cause).__name__,
         )
         return adopted(request.video_id, found)
+
+    async def _listed(
+        self, look: Callable[[], Awaitable[Submission | None]], since: float
+    ) -> Submission | None:
+        """What `look` finds in the video's list, read with backoff until the commit window
+        from `since` (monotonic) has passed; None if it never showed."""
+        settings = self._transport.settings
+        window = commit_window(settings.retry, settings.timeouts)
+        polling = settings.polling
+
+        async def attempt(number: int) -> Submission:
+            found = await look()
+            if found is None:
+                raise _NotYet
+            return found
+
+        def decide(exc: Exception, number: int) -> float | None:
+            left = since + window - time.monotonic()
+            if not isinstance(exc, _NotYet) or left <= 0:
+                return None
+            return min(left, polling.max_interval, polling.first * polling.factor**number)
+
+        try:
+            return await self._transport.retrier.call(
+                attempt,
+                decide,
+                what="waiting for a submission to show",
+                host=None,
+                attempts=sys.maxsize,
+            )
+        except _NotYet:
+            return None
 
     async def reconcile(
         self, video_id: str, *, since: datetime, request: SubmitRequest | None = None
