@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import orjson
 import pytest
 
@@ -143,3 +144,28 @@ async def test_rerun_with_a_failed_video_still_exits_1(fake: FakeCutPro, tmp_pat
     first = await cutpro(*args, env=env_for(fake))
     again = await cutpro(*args, env=env_for(fake))
     assert (first.returncode, again.returncode) == (1, 1)
+
+
+async def test_two_runs_on_the_same_sources_pay_once(fake: FakeCutPro, tmp_path: Path) -> None:
+    """Two `cutpro run` at once on the same list with different `--out`, against a server
+    whose commits are slow: each video is charged once and both folders get every clip; a
+    third run with `--resubmit` pays again on purpose."""
+    urls = [url(f"twin{i}") for i in range(4)]
+    listed = f"@{write_list(tmp_path, urls)}"
+    fake.set_faults("slowcommit:0.5=0.5")
+    results = {}
+
+    async def run(out: str, *extra: str) -> None:
+        results[out] = await cutpro(
+            "run", listed, "--out", tmp_path / out, *extra, env=env_for(fake)
+        )
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run, "a")
+        group.start_soon(run, "b")
+    assert [results[o].returncode for o in "ab"] == [0, 0], results["b"].stderr.decode()
+    assert sorted(fake.charges_per_video().values()) == [1] * 4
+    assert len(mp4s(tmp_path / "a")) == len(mp4s(tmp_path / "b")) == 12
+    await run("c", "--resubmit")
+    assert results["c"].returncode == 0
+    assert sorted(fake.charges_per_video().values()) == [2] * 4
