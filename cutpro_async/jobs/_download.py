@@ -126,11 +126,9 @@ class Download:
 
     async def _attempt(self, part: PartFile) -> Saved:
         """One request: resume or restart, check, stream, verify, publish."""
-        on_disk = self.transfers.on_disk
-        done = await on_disk("read", self.dest, part.finished)
+        done, resume = await self.transfers.on_disk("read", part.path, part.state)
         if done is not None:
             return done
-        resume = await on_disk("read", part.path, part.resume)
         headers = {"Accept-Encoding": "identity"}
         if resume.offset and resume.validator:
             headers.update({"Range": f"bytes={resume.offset}-", "If-Range": resume.validator})

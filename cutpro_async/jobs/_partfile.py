@@ -100,6 +100,11 @@ class PartFile:
             os.close(fd)
         return Saved(info.st_size, digest["sha256"].digest().hex(), ("already there",))
 
+    def state(self) -> tuple[Saved | None, Resume]:
+        """The finished file if there is one, else what can be resumed (one trip to a thread)."""
+        done = self.finished()
+        return (done, Resume()) if done is not None else (None, self.resume())
+
     def resume(self) -> Resume:
         """What can be resumed: nothing unless `.part` and a readable sidecar agree."""
         try:
