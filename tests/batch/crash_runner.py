@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import os
 import random
 import signal
@@ -94,6 +95,8 @@ class CrashReport:
     paid_requests: int  # `POST /clips` the simulator received (retries and 409s included)
     submission_lists: int  # `GET /clips/{videoId}/submissions`: the client's reconciliations
     pending_commits: dict[str, float]  # slow commits still waiting at the end (should be none)
+    #: Videos charged more than once (should be none): video id -> its debits, for the report.
+    double_charged: dict[str, list[str]]
     seconds: float  # wall time, first run to last
 
     @property
@@ -152,6 +155,18 @@ def complete_files(records: list[Record], top_k: int) -> int:
     return count
 
 
+def _double_charges(fake: FakeCutPro, ledger: Counter[str]) -> dict[str, list[str]]:
+    """Videos charged more than once, with each debit's submission and server time."""
+    twice = {video for video, count in ledger.items() if count > 1}
+    submissions = fake.world.workspaces[fake.workspace_id].submissions
+    found: dict[str, list[str]] = {video: [] for video in twice}
+    for row in fake.ledger():
+        sub = submissions.get(row.reference_id or "")
+        if row.type == "debit" and sub is not None and sub.video_id in twice:
+            found[sub.video_id].append(f"{row.reference_id} at {row.created_at.isoformat()}")
+    return found
+
+
 def crash_urls(count: int) -> list[str]:
     """`count` distinct videos of 5 to 48 minutes (longer jobs give kills more to interrupt)."""
     return [
@@ -204,7 +219,8 @@ async def crash_run(
             await store.close()
         ledger: Counter[str] = fake.charges_per_video()
         injected, leaks = dict(fake.injected), list(fake.key_leaks)
-        requests, pending = fake.world.requests, fake.pending_commits()
+        requests, pending = fake.requests, fake.pending_commits()
+        double = _double_charges(fake, ledger)
     return CrashReport(
         videos=videos,
         codes=codes,
@@ -220,6 +236,7 @@ async def crash_run(
         paid_requests=requests["POST /clips"],
         submission_lists=requests["GET /clips/{videoId}/submissions"],
         pending_commits=pending,
+        double_charged=double,
         seconds=seconds,
     )
 
@@ -233,6 +250,8 @@ def _main() -> int:
     parser.add_argument("--commit-window", type=float)
     parser.add_argument("--top-k", type=int)
     args = vars(parser.parse_args())
+    # Retries, reconciliations and adoptions, with times, for a report if a video is paid twice.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     urls, out = args.pop("list_file").read_text().split(), args.pop("out")
     settings = RunnerSettings(**{name: value for name, value in args.items() if value is not None})
     return anyio.run(run_once, urls, out, settings)

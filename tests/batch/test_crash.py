@@ -24,7 +24,7 @@ def check(report: CrashReport, kills: int) -> None:
     assert report.codes[:kills] == [-signal.SIGKILL] * kills, report.codes
     assert report.codes[-1] == 0, report.codes
     assert report.sources == crash_urls(report.videos)
-    assert report.max_charges == 1, report.charges
+    assert report.max_charges == 1, report.double_charged
     assert report.charges == [1] * report.videos
     assert report.total_charges == report.videos
     assert check_files(report.records, top_k=2) == report.files_expected
