@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import downloads, overhead, pacing, pipeline, simulator
+from . import downloads, faults, overhead, pacing, pipeline, simulator
 from ._report import RESULTS, Metric, chart, machine, save, table
 
 SCENARIOS: dict[str, Callable[[bool], list[Metric]]] = {
@@ -21,6 +21,7 @@ SCENARIOS: dict[str, Callable[[bool], list[Metric]]] = {
     "downloads": downloads.scenario,
     "pipeline": pipeline.scenario,
     "pacing": pacing.scenario,
+    "faults": faults.scenario,
 }
 DOC = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 DOWNLOADS = """## How downloads are measured
