@@ -276,11 +276,15 @@ class Batch:
 
     async def _submit(self, record: Record) -> None:
         """The paid step, at most once per source on this machine: adopt what exists (the
-        record's own lost attempt, the machine's index, the server's list), else pay."""
+        record's own lost attempt, the machine's index, the server's list), else pay.
+
+        The look for what exists happens inside the submit pool, right before paying: a
+        look taken earlier could be stale by the time a place in the pool is free.
+        """
         assert record.video_id is not None and record.credits_cost is not None
         request = self._request(record)
         key = self._key(record, request)
-        async with self._paying(key):
+        async with self._paying(key), self._stage(record, Stage.SUBMIT):
             found = await self._existing(record, request, key)
             if found is not None:
                 self.credits.adopt(record.source, found.credit_cost or 0.0)
@@ -290,9 +294,8 @@ class Batch:
             if reason is not None:
                 raise _Skip(reason)
             try:
-                async with self._stage(record, Stage.SUBMIT):
-                    with anyio.CancelScope(shield=True):  # never split paying and recording
-                        await self._pay(record, request, key)
+                with anyio.CancelScope(shield=True):  # never split paying and recording
+                    await self._pay(record, request, key)
             except (APIError, TransportError) as exc:
                 if not exc.maybe_processed:  # provably never reached the server
                     self.credits.refund(record.source)
@@ -368,15 +371,19 @@ class Batch:
 
     async def _pay(self, record: Record, request: SubmitRequest, key: str) -> None:
         """Save the intent (on the server's clock), submit (see `submissions.create`: a lost
-        answer is reconciled, never blindly re-sent), save the id."""
-        record.submit_intent = self.client.server_time()
-        record.phase = Phase.SUBMITTING
-        await self.store.save(record)
+        answer is reconciled, never blindly re-sent; a stopped run's attempt is waited for
+        within its commit window), save the id."""
+        earlier = record.submit_intent  # a stopped run's attempt may still be committing
+        if earlier is None:
+            record.submit_intent = self.client.server_time()
+            record.phase = Phase.SUBMITTING
+            await self.store.save(record)
         created = await self.client.submissions.create(
             request.video_id,
             timeframe=request.timeframe,
             source_language=request.source_language,
             strategy_id=request.strategy_id,
+            attempt_started=earlier,  # waits out that attempt's commit window before paying
         )
         self.credits.confirm(record.source, created.credits_charged)
         await self._submitted(record, created.submission_id, created.credits_charged, key)

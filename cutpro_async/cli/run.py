@@ -29,7 +29,7 @@ from ..batch import (
     write_manifest,
 )
 from ..client import CutPro
-from ..config import Budget, Pacing, Polling
+from ..config import Budget, Pacing, Polling, RetryPolicy
 from ..errors import UsageError
 from ..models import Timeframe
 from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, execute, fail
@@ -97,6 +97,12 @@ def _concurrency(value: str | None) -> Concurrency:
 @click.option("--dry-run", is_flag=True, help="Price every video, spend nothing.")
 @click.option("--retry-failed", is_flag=True, help="Try failed videos again.")
 @click.option(
+    "--commit-window",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a paid request that failed ambiguously may still commit on the server; "
+    "nothing is paid again before [default: the larger of 120 and 3 read timeouts].",
+)
+@click.option(
     "--resubmit",
     is_flag=True,
     help="Pay again on purpose, even where a usable submission of the video exists.",
@@ -125,6 +131,7 @@ def run(
     dry_run: bool,
     retry_failed: bool,
     resubmit: bool,
+    commit_window: float | None,
     concurrency: str | None,
     as_json: bool,
     as_csv: bool,
@@ -154,7 +161,7 @@ def run(
     state_path = Path(state) if state else options.out / ".cutpro-state.sqlite"
     console = Console(stderr=True)
     summary, failed = execute(
-        _run(sources, options, state_path, simulate, as_json, as_csv, console)
+        _run(sources, options, state_path, simulate, as_json, as_csv, console, commit_window)
     )
     _report(summary, options, as_json, console)
     if summary.interrupted:
@@ -175,13 +182,15 @@ async def _run(
     as_json: bool,
     as_csv: bool,
     console: Console,
+    commit_window: float | None,
 ) -> tuple[Summary, int]:
     """Open client and record, run the batch with progress, write the manifest.
 
     Returns the summary and how many videos of the whole record are failed.
     """
     async with contextlib.AsyncExitStack() as stack:
-        client = await stack.enter_async_context(_client(simulate, console))
+        retry = RetryPolicy(commit_window=commit_window)
+        client = await stack.enter_async_context(_client(simulate, console, retry))
         store = await SQLiteStore.open(state_path)
         stack.push_async_callback(store.close)
         batch = Batch(client, options, store, SubmissionIndex())
@@ -206,10 +215,10 @@ async def _run(
 
 
 @contextlib.asynccontextmanager
-async def _client(simulate: bool, console: Console) -> AsyncIterator[CutPro]:
+async def _client(simulate: bool, console: Console, retry: RetryPolicy) -> AsyncIterator[CutPro]:
     """The real API from the environment, or the embedded simulator."""
     if not simulate:
-        async with CutPro() as client:
+        async with CutPro(retry=retry) as client:
             yield client
         return
     from ..testing import FakeCutPro  # imported late: only simulated runs need the server
@@ -225,7 +234,7 @@ async def _client(simulate: bool, console: Console) -> AsyncIterator[CutPro]:
         pacing = Pacing(endpoints={"POST /clips/info": Budget(10, SIM_ANALYZE_WINDOW)})
         polling = Polling(first=0.2, max_interval=1.0)
         async with CutPro(
-            fake.api_key, base_url=fake.base_url, pacing=pacing, polling=polling
+            fake.api_key, base_url=fake.base_url, pacing=pacing, polling=polling, retry=retry
         ) as client:
             yield client
 

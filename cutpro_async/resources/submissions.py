@@ -107,7 +107,7 @@ class SubmissionsResource(Resource):
         started = attempt_started or self._transport.clock.now()
         earlier = await self._earlier(request, attempt_started, reuse_existing)
         if earlier is not None:
-            return adopted(video_id, earlier)
+            return earlier
         lost: list[ServerError | TransportError] = []  # an attempt the server may have acted on
         sent = [0.0]  # when the last attempt was sent (monotonic)
 
@@ -149,17 +149,19 @@ class SubmissionsResource(Resource):
 
     async def _earlier(
         self, request: SubmitRequest, since: datetime | None, reuse: bool
-    ) -> Submission | None:
-        """A submission to adopt before paying: any usable one (`reuse`), else one created
-        since an earlier attempt started (`since`)."""
+    ) -> SubmissionCreated | None:
+        """A submission to adopt before paying: any usable one (`reuse`), else the one an
+        earlier attempt started at `since` created, waited for until that attempt's commit
+        window has passed (it may still be committing, e.g. after its process died)."""
         if reuse:
             found = await self.find_reusable(request)
             if found is not None:
                 log.info("reusing submission %s of %s", found.submission_id, request.video_id)
-                return found
-        if since is not None:
-            return await self.reconcile(request.video_id, since=since, request=request)
-        return None
+                return adopted(request.video_id, found)
+        if since is None:
+            return None
+        elapsed = (self._transport.clock.now() - since).total_seconds()
+        return await self._await_commit(request, since, time.monotonic() - max(0.0, elapsed))
 
     async def find_reusable(self, request: SubmitRequest) -> Submission | None:
         """The newest running or completed submission matching `request` whose clips have not
@@ -210,7 +212,11 @@ class SubmissionsResource(Resource):
         return adopted(request.video_id, found)
 
     async def _await_commit(
-        self, request: SubmitRequest, started: datetime, sent: float, cause: Exception
+        self,
+        request: SubmitRequest,
+        started: datetime,
+        sent: float,
+        cause: BaseException | None = None,
     ) -> SubmissionCreated | None:
         """The submission an ambiguous attempt created, or None once the commit window since
         it was sent has passed with nothing listed."""
@@ -221,14 +227,12 @@ class SubmissionsResource(Resource):
         try:
             found = await self._listed(created, sent)
         except CutProError as exc:
-            raise SubmissionUncertain(request.video_id, cause, started) from exc
+            raise SubmissionUncertain(request.video_id, cause or exc, started) from exc
         if found is None:
             return None
+        why = type(cause).__name__ if cause is not None else "an earlier attempt"
         log.info(
-            "adopting submission %s of %s after %s",
-            found.submission_id,
-            request.video_id,
-            type(cause).__name__,
+            "adopting submission %s of %s after %s", found.submission_id, request.video_id, why
         )
         return adopted(request.video_id, found)
 

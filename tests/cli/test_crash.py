@@ -59,7 +59,9 @@ async def test_sigkill_at_a_random_moment_then_rerun(tmp_path: Path) -> None:
     async with FakeCutPro(time_scale=600, analyze_window=0.2, faults=FAULTS, seed=11) as fake:
         env = env_for(fake)
         args = ("run", f"@{write_list(tmp_path, crash_urls('kill'))}", "--out", out)
-        args += ("--top-k", str(TOP_K))
+        # A paid request cut short by the kill is waited for before paying again: 3 s here
+        # (the simulator commits at once), not the default 120 s.
+        args += ("--top-k", str(TOP_K), "--commit-window", "3")
         kill_after = random.Random(4242).uniform(0.5, 4.0)
         command = [*COMMAND, *map(str, args)]
         async with await anyio.open_process(
@@ -83,7 +85,7 @@ async def test_sigint_exits_130_and_resumes(tmp_path: Path) -> None:
     async with FakeCutPro(time_scale=600, analyze_window=0.2, faults=FAULTS, seed=12) as fake:
         env = env_for(fake)
         args = ("run", f"@{write_list(tmp_path, crash_urls('int'))}", "--out", out)
-        args += ("--top-k", str(TOP_K), "--json")
+        args += ("--top-k", str(TOP_K), "--json", "--commit-window", "3")
         async with await anyio.open_process(
             [*COMMAND, *map(str, args)], env=env, cwd=ROOT, stderr=subprocess.DEVNULL
         ) as process:
