@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -65,11 +66,14 @@ def index_key(api: str, workspace: str | None, source: str, request: SubmitReque
 
 
 class SubmissionIndex:
-    """Paid submissions any record of this user made; open with `SubmissionIndex(folder)`."""
+    """Paid submissions any record of this user made: `async with SubmissionIndex() as index`
+    (the folder defaults to `data_folder()`)."""
 
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder or data_folder()
         self._path = self.folder / "submissions.sqlite"
+        self._db: sqlite3.Connection | None = None
+        self._limiter = anyio.CapacityLimiter(1)  # one statement at a time on the connection
 
     @contextlib.asynccontextmanager
     async def paying(self, key: str) -> AsyncIterator[None]:
@@ -101,25 +105,53 @@ class SubmissionIndex:
         await self._run("DELETE FROM paid WHERE key = ?", key)
 
     async def _run(self, sql: str, *args: object) -> list[tuple[object, ...]]:
-        """One statement in a short connection, off the event loop."""
+        """One statement (committed at once), off the event loop."""
 
         def work() -> list[tuple[object, ...]]:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-            try:
-                db.execute("PRAGMA journal_mode = WAL")
-                db.executescript(_SCHEMA)
-                return db.execute(sql, args).fetchall()
-            finally:
-                db.close()
+            if self._db is None:
+                self._db = _connect(self._path)
+            return self._db.execute(sql, args).fetchall()
 
-        return await anyio.to_thread.run_sync(work)
+        return await anyio.to_thread.run_sync(work, limiter=self._limiter)
+
+    async def close(self) -> None:
+        """Close the connection (it is opened again on next use)."""
+        db, self._db = self._db, None
+        if db is not None:
+            await anyio.to_thread.run_sync(db.close, limiter=self._limiter)
+
+    async def __aenter__(self) -> SubmissionIndex:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
     def _open_lock(self, key: str) -> int:
         """The lock file of one key (created on first use)."""
         folder = self.folder / "locks"
         folder.mkdir(parents=True, exist_ok=True)
         return open_nofollow(folder / f"{key[:32]}.lock", os.O_RDWR | os.O_CREAT)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """The index's database, created on first use; other processes' writers are waited for.
+
+    Switching to WAL needs a moment alone with the file, which `busy_timeout` does not wait
+    for when another process is creating it at the same time: that one step is retried.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    for attempt in range(50):
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.executescript(_SCHEMA)
+            return db
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                db.close()
+                raise
+            time.sleep(0.05)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _try_lock(fd: int) -> bool:

@@ -193,7 +193,8 @@ async def _run(
         client = await stack.enter_async_context(_client(simulate, console, retry))
         store = await SQLiteStore.open(state_path)
         stack.push_async_callback(store.close)
-        batch = Batch(client, options, store, SubmissionIndex())
+        index = await stack.enter_async_context(SubmissionIndex())
+        batch = Batch(client, options, store, index)
         show: Callable[[Event], object] = JsonLines() if as_json else LiveProgress(console)
         with contextlib.ExitStack() as screen:
             if isinstance(show, LiveProgress):

@@ -38,8 +38,8 @@ def charges(fake: FakeCutPro) -> list[int]:
 async def test_two_records_one_after_the_other_pay_once(tmp_path: Path) -> None:
     """The same sources in a second record (another out, another state) are adopted from the
     machine's index: nothing is paid again, and both records get every file."""
-    urls, index = video_urls(6), SubmissionIndex(tmp_path / "data")
-    async with simulated() as (fake, cp):
+    urls = video_urls(6)
+    async with simulated() as (fake, cp), SubmissionIndex(tmp_path / "data") as index:
         first = await run_record(cp, urls, tmp_path / "a", index)
         second = await run_record(cp, urls, tmp_path / "b", index)
     assert charges(fake) == [1] * 6
@@ -50,9 +50,10 @@ async def test_two_records_one_after_the_other_pay_once(tmp_path: Path) -> None:
 async def test_two_records_at_the_same_time_pay_once(tmp_path: Path) -> None:
     """Two records on the same sources at once, against a server whose commits are slow: the
     paid step of each source is held by one of them, the other adopts; one charge each."""
-    urls, index = video_urls(6), SubmissionIndex(tmp_path / "data")
-    twin = SubmissionIndex(index.folder)  # another process's view of the same index
+    urls = video_urls(6)
     async with (
+        SubmissionIndex(tmp_path / "data") as index,
+        SubmissionIndex(tmp_path / "data") as twin,  # another process's view of the index
         simulated(faults="slowcommit:0.3=0.5") as (fake, cp),
         make_client(fake) as other,
         anyio.create_task_group() as group,
@@ -66,8 +67,11 @@ async def test_two_records_at_the_same_time_pay_once(tmp_path: Path) -> None:
 async def test_a_new_video_id_per_analysis_is_still_paid_once(tmp_path: Path) -> None:
     """When analysing a URL again gives a new `video_id` (a gap of the reference), the server's
     list of the new video shows nothing; the machine's index still finds the first payment."""
-    urls, index = video_urls(3), SubmissionIndex(tmp_path / "data")
-    async with simulated(same_video_for_same_url=False) as (fake, cp):
+    urls = video_urls(3)
+    async with (
+        simulated(same_video_for_same_url=False) as (fake, cp),
+        SubmissionIndex(tmp_path / "data") as index,
+    ):
         first = await run_record(cp, urls, tmp_path / "a", index)
         second = await run_record(cp, urls, tmp_path / "b", index)
     assert charges(fake) == [1] * 3
@@ -78,9 +82,13 @@ async def test_server_truth_adopts_what_another_machine_paid(tmp_path: Path) -> 
     """Without a shared index (another machine), the server's own list is consulted before
     paying: a running or completed match is adopted. `resubmit` pays again on purpose."""
     urls = video_urls(4)
-    async with simulated() as (fake, cp):
-        await run_record(cp, urls, tmp_path / "a", SubmissionIndex(tmp_path / "one"))
-        await run_record(cp, urls, tmp_path / "b", SubmissionIndex(tmp_path / "two"))
+    async with (
+        simulated() as (fake, cp),
+        SubmissionIndex(tmp_path / "one") as one,
+        SubmissionIndex(tmp_path / "two") as two,
+    ):
+        await run_record(cp, urls, tmp_path / "a", one)
+        await run_record(cp, urls, tmp_path / "b", two)
         assert charges(fake) == [1] * 4
         await run_record(cp, urls, tmp_path / "c", None, resubmit=True)
     assert charges(fake) == [2] * 4
