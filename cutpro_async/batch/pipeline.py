@@ -30,7 +30,7 @@ from ..errors import (
     UsageError,
 )
 from ..jobs import Downloaded
-from ..models import Clip, SourceLanguage, Submission, SubmissionStatus, SubmitRequest, Timeframe
+from ..models import Clip, SourceLanguage, Submission, SubmitRequest, Timeframe
 from .credits import Credits
 from .events import (
     BytesDownloaded,
@@ -297,8 +297,9 @@ class Batch:
                 with anyio.CancelScope(shield=True):  # never split paying and recording
                     await self._pay(record, request, key)
             except (APIError, TransportError) as exc:
-                if not exc.maybe_processed:  # provably never reached the server
+                if not exc.maybe_processed:  # provably never reached the server: not paid
                     self.credits.refund(record.source)
+                    record.submit_intent = None
                 raise
 
     def _key(self, record: Record, request: SubmitRequest) -> str:
@@ -347,9 +348,9 @@ class Batch:
         try:
             sub = await self.client.submissions.get(video_id, submission_id)
         except (NotFound, Expired):
+            sub = None
+        if sub is None or not await self.client.submissions.usable(video_id, sub):
             await self.index.forget(key)
-            return None
-        if sub.status is SubmissionStatus.FAILED:
             return None
         record.video_id = video_id
         return sub
@@ -358,7 +359,11 @@ class Batch:
         """The submission this run asks for, its timeframe cut to the video's length."""
         assert record.video_id is not None
         opts, frame = self.options, self.options.timeframe
-        if frame is not None and record.duration is not None:
+        if frame is None and record.duration is not None:
+            # The whole video, said explicitly: the list of submissions shows timeframes, so
+            # only an explicit one can be matched against what others paid for.
+            frame = Timeframe(0, record.duration)
+        elif frame is not None and record.duration is not None:
             if frame.start >= record.duration:
                 raise UsageError(
                     f"the timeframe starts at {frame.start:g} s, after the video's end "

@@ -37,6 +37,9 @@ from .transfers import REFUSALS, Downloaded, Progress, Transfers, storage_wait
 
 log = logging.getLogger("cutpro_async")
 QUEUE = 4  # blocks in flight between the network and the disk, per download
+#: Pieces in one block at most: `writev` takes at most IOV_MAX (1024 on Linux) buffers, and a
+#: slow link hands out many small pieces.
+MAX_PIECES = 512
 _RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 #: Fresh links asked of the API after storage refused one as expired, before giving up.
 RENEWALS = 2
@@ -159,7 +162,8 @@ class Download:
         validator = kept.validator if resp.status == 206 else _strong_validator(resp.headers)
         start = Resume(kept.offset, validator, stated)
         expect = Expect(size, self.kind, stated)
-        if resp.status == 200 and size is not None and size <= CHUNK:
+        length = resp.content_length
+        if resp.status == 200 and length is not None and length <= CHUNK:
             data = await resp.read()  # a small file: one trip to the file thread
             return await self._publish_small(part, start, data, expect)
         writer = await self.transfers.on_disk("open", part.path, part.open, start, stated)
@@ -348,7 +352,7 @@ async def _blocks(resp: aiohttp.ClientResponse) -> AsyncIterator[list[bytes]]:
     async for piece in resp.content.iter_any():
         group.append(piece)
         size += len(piece)
-        if size >= CHUNK:
+        if size >= CHUNK or len(group) >= MAX_PIECES:
             yield group
             group, size = [], 0
     if group:

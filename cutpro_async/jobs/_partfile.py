@@ -288,11 +288,20 @@ def _parse_sidecar(data: bytes) -> Resume | None:
     if not isinstance(kept, dict) or kept.get("v") != 1:
         return None
     validator, stated = kept.get("validator"), kept.get("stated")
-    if not isinstance(validator, str) or not validator or not isinstance(stated, dict):
+    if (
+        not isinstance(validator, str)
+        or not _header_safe(validator)
+        or not isinstance(stated, dict)
+    ):
         return None
     if not all(k in ALGORITHMS and isinstance(v, str) for k, v in stated.items()):
         return None
     return Resume(0, validator, stated)
+
+
+def _header_safe(value: str) -> bool:
+    """Whether a validator can go back into an `If-Range` header (visible ASCII and spaces)."""
+    return bool(value) and value.isascii() and value.isprintable()
 
 
 def _write_sidecar(path: Path, resume: Resume) -> None:

@@ -44,15 +44,22 @@ SERVER_SLACK = timedelta(seconds=5)
 _IDS = "/clips/{videoId}/submissions"
 
 
-def matches(sub: Submission, request: SubmitRequest, since: datetime | None) -> bool:
-    """Whether `sub` could be the one `request` asks for (created at or after `since`)."""
+def matches(
+    sub: Submission, request: SubmitRequest, since: datetime | None, *, exact: bool = False
+) -> bool:
+    """Whether `sub` could be the one `request` asks for (created at or after `since`).
+
+    A request without a timeframe asks for the whole video, whose length the list does not
+    tell: it matches any timeframe when looking for its own lost attempt, but with `exact`
+    (reusing someone else's submission) only a submission without a timeframe either.
+    """
     if since is not None and sub.created_at < since - SERVER_SLACK:
         return False
     if sub.strategy_id != request.strategy_id:
         return False
     wanted, got = request.timeframe, sub.timeframe
     if wanted is None or got is None:
-        return True
+        return not exact or wanted is got
     return abs(wanted.start - got.start) < 0.5 and abs(wanted.end - got.end) < 0.5
 
 
@@ -104,6 +111,9 @@ class SubmissionsResource(Resource):
             template_id,
         )
         _check_aware(attempt_started)
+        if self._transport.clock.offset is None:
+            # Learn the server's time first (a free call): a lost answer is matched on it.
+            await self._raw("GET", "/balance")
         started = attempt_started or self._transport.clock.now()
         earlier = await self._earlier(request, attempt_started, reuse_existing)
         if earlier is not None:
@@ -169,23 +179,26 @@ class SubmissionsResource(Resource):
         candidates = [
             sub
             async for sub in self.iter(request.video_id)
-            if sub.status is not SubmissionStatus.FAILED and matches(sub, request, None)
+            if sub.status is not SubmissionStatus.FAILED and matches(sub, request, None, exact=True)
         ]
         for sub in sorted(candidates, key=lambda s: s.created_at, reverse=True):
-            if not await self._expired(request.video_id, sub):
+            if await self.usable(request.video_id, sub):
                 return sub
         return None
 
-    async def _expired(self, video_id: str, sub: Submission) -> bool:
-        """Whether a completed submission's clips answer 410 (a running one has none yet)."""
-        if sub.status is not SubmissionStatus.COMPLETED:
+    async def usable(self, video_id: str, sub: Submission) -> bool:
+        """Whether a submission can be adopted instead of paying: running, or completed with
+        clips that have not expired (410); never a failed one."""
+        if sub.status is SubmissionStatus.FAILED:
             return False
+        if sub.status is not SubmissionStatus.COMPLETED:
+            return True
         ids = {"videoId": video_id, "submissionId": sub.submission_id}
         try:
             await self._raw("GET", _IDS + "/{submissionId}/clips", ids=ids, params={"limit": 1})
         except Expired:
-            return True
-        return False
+            return False
+        return True
 
     async def _adopt_running(self, request: SubmitRequest, started: datetime) -> SubmissionCreated:
         """After a 409: the video's running submission, or the one that was committing when
@@ -194,7 +207,11 @@ class SubmissionsResource(Resource):
 
         async def running() -> Submission | None:
             listed = [sub async for sub in self.iter(request.video_id)]
-            busy = [sub for sub in listed if not sub.status.is_terminal]
+            busy = [
+                s
+                for s in listed
+                if not s.status.is_terminal and matches(s, request, None, exact=True)
+            ]
             late = [sub for sub in listed if matches(sub, request, started)]
             return max(busy or late, key=lambda sub: sub.created_at, default=None)
 
@@ -255,7 +272,9 @@ class SubmissionsResource(Resource):
             left = since + window - time.monotonic()
             if not isinstance(exc, _NotYet) or left <= 0:
                 return None
-            return min(left, polling.max_interval, polling.first * polling.factor**number)
+            return min(
+                left, polling.max_interval, polling.first * polling.factor ** min(number, 64)
+            )
 
         try:
             return await self._transport.retrier.call(

@@ -116,3 +116,17 @@ def test_the_ledger_reserves_refunds_confirms_and_adopts() -> None:
     credits.adopt("c", 5)
     assert (credits.spent, credits.reserved, credits.balance) == (13, 0, 92)
     assert "not enough credits" in (Credits(balance=3).reserve("d", 4) or "")
+
+
+async def test_an_expired_submission_in_the_index_is_not_adopted(tmp_path: Path) -> None:
+    """What the machine's index notes is checked on the server: clips that expired (410) are
+    forgotten and the video is paid again, then finished."""
+    urls = video_urls(1)
+    async with simulated() as (fake, cp), SubmissionIndex(tmp_path / "data") as index:
+        first = await run_record(cp, urls, tmp_path / "a", index)
+        assert first[0].submission_id is not None
+        fake.expire_submission(first[0].submission_id)
+        second = await run_record(cp, urls, tmp_path / "b", index)
+    assert second[0].submission_id != first[0].submission_id
+    assert charges(fake) == [2]
+    assert check_files(second, top_k=1) == 1

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import struct
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import orjson
 import pytest
+from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from cutpro_async import CutPro, IntegrityError, Limits, TransferError
@@ -194,3 +199,70 @@ def test_only_strong_validators_are_used_to_resume() -> None:
     assert validator(Last_Modified=modified, Date=later) == modified
     assert validator(Last_Modified=modified, Date=modified) is None
     assert validator(Last_Modified=modified) is None
+
+
+def tiny_mp4(size: int) -> bytes:
+    """A structurally whole MP4 of `size` bytes: an `ftyp` box and one `mdat` filling the rest."""
+    head = struct.pack(">I4s", 16, b"ftyp") + b"isom\0\0\0\0"
+    return head + struct.pack(">I4s", size - 16, b"mdat") + b"\1" * (size - 24)
+
+
+@asynccontextmanager
+async def odd_storage(body: bytes, piece: int, *, length: bool) -> AsyncIterator[str]:
+    """A loopback storage host sending `body` in `piece`-byte writes; yields the link."""
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
+        if length:
+            response.content_length = len(body)
+        await response.prepare(request)
+        for start in range(0, len(body), piece):
+            await response.write(body[start : start + piece])
+            await asyncio.sleep(0)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/f.mp4", serve)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/f.mp4?sig=x"
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_body_in_thousands_of_small_pieces_is_written_whole(
+    fake: FakeCutPro, tmp_path: Path
+) -> None:
+    """A slow link handing out 512-byte pieces (thousands per MiB) still downloads: blocks never
+    hold more pieces than one `writev` takes."""
+    body = tiny_mp4(3 * 1024 * 1024 // 2)
+    async with odd_storage(body, 512, length=True) as link, make_client(fake) as cp:
+        done = await cp.download(link, tmp_path / "f.mp4")
+    assert done.path.read_bytes() == body
+
+
+async def test_a_small_stated_size_never_buffers_an_endless_body(
+    fake: FakeCutPro, tmp_path: Path
+) -> None:
+    """The API says 1,000 bytes, storage streams 20 MiB with no length: the body is cut off at
+    the stated size, not read into memory whole."""
+    body = tiny_mp4(20 * 1024 * 1024)
+    async with odd_storage(body, 64 * 1024, length=False) as link, make_client(fake) as cp:
+        with pytest.raises(TransferError, match="cut off"):
+            await cp.download(link, tmp_path / "f.mp4", expected_size=1000)
+    assert files_in(tmp_path) == []
+
+
+async def test_a_sidecar_validator_that_cannot_be_a_header_restarts(
+    fake: FakeCutPro, client: CutPro, tmp_path: Path
+) -> None:
+    """A sidecar whose validator holds a line break is garbage: the download starts again."""
+    render = await finished_render(client)
+    (tmp_path / "g.mp4.part").write_bytes(b"x" * 1000)
+    sidecar = {"v": 1, "validator": '"a"\r\nX-Evil: 1', "stated": {}}
+    (tmp_path / "g.mp4.part.json").write_bytes(orjson.dumps(sidecar))
+    done = await client.renders.download(render.render_id, tmp_path, name="g.mp4")
+    assert done.path.read_bytes() == (await served_render(client, render.render_id)).body

@@ -6,7 +6,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from cutpro_async import RetryPolicy, Timeouts
+from cutpro_async import AlreadyInProgress, RetryPolicy, Timeouts
 from cutpro_async.testing import FakeCutPro
 from tests.conftest import FAST_RETRY
 
@@ -85,3 +85,40 @@ async def wait_pending(fake: FakeCutPro) -> None:
     with anyio.fail_after(5):
         while not fake.pending_commits():
             await anyio.sleep(0.01)
+
+
+@pytest.mark.parametrize("offset", [-900.0, 900.0])
+async def test_a_first_call_that_is_a_lost_submit_still_pays_once(offset: float) -> None:
+    """A fresh client whose very first request is the paid submit, dropped after its commit,
+    against a server 15 minutes off: it learns the server's time first, then adopts."""
+    async with FakeCutPro(time_scale=6000, clock_offset=offset) as fake:
+        async with make_client(fake, retry=FAST_RETRY) as other:
+            info = await other.videos.analyze(video_url(600))
+        async with make_client(fake, retry=FAST_RETRY) as cp:
+            fake.set_faults("drop=1#1")
+            await cp.submissions.create(info.video_id)
+    assert fake.charges_per_video() == {info.video_id: 1}
+
+
+async def test_a_409_adopts_only_a_running_job_that_matches() -> None:
+    """While a job on another timeframe runs, a 409 is not answered with that job."""
+    async with (
+        FakeCutPro(time_scale=1) as fake,
+        make_client(fake, retry=FAST_RETRY) as cp,
+    ):
+        info = await cp.videos.analyze(video_url(600))
+        await cp.submissions.create(info.video_id, timeframe=(0, 120))
+        with pytest.raises(AlreadyInProgress):
+            await cp.submissions.create(info.video_id, timeframe=(300, 480))
+    assert fake.charges_per_video() == {info.video_id: 1}
+
+
+async def test_reuse_needs_the_same_timeframe_the_whole_video_included() -> None:
+    """`reuse_existing` for the whole video does not adopt a job on part of it."""
+    async with FakeCutPro(time_scale=6000) as fake, make_client(fake, retry=FAST_RETRY) as cp:
+        info = await cp.videos.analyze(video_url(600))
+        part = await cp.submissions.create(info.video_id, timeframe=(0, 120))
+        await cp.submissions.wait(info.video_id, part.submission_id)
+        whole = await cp.submissions.create(info.video_id, reuse_existing=True)
+    assert whole.submission_id != part.submission_id
+    assert fake.charges_per_video() == {info.video_id: 2}
