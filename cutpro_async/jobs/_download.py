@@ -25,6 +25,7 @@ import anyio
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream
 from multidict import CIMultiDictProxy
+from yarl import URL
 
 from .._groups import sole_error
 from .._http import transport_error
@@ -41,6 +42,8 @@ QUEUE = 4  # blocks in flight between the network and the disk, per download
 #: slow link hands out many small pieces.
 MAX_PIECES = 512
 _RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+#: Redirects followed from a storage link (each one checked like the link).
+MAX_REDIRECTS = 5
 #: Fresh links asked of the API after storage refused one as expired, before giving up.
 RENEWALS = 2
 #: Fresh attempts after a body that was not the file (an error page, a cut or corrupt body).
@@ -135,10 +138,12 @@ class Download:
         headers = {"Accept-Encoding": "identity"}
         if resume.offset and resume.validator:
             headers.update({"Range": f"bytes={resume.offset}-", "If-Range": resume.validator})
-        session, timeout = self.transfers.session, self.transfers.timeout
         try:
-            async with session.get(self.url, headers=headers, timeout=timeout) as resp:
+            resp = await self._get(headers)
+            try:
                 return await self._receive(part, resp, resume)
+            finally:
+                resp.release()
         except (
             aiohttp.ClientPayloadError,
             aiohttp.ServerTimeoutError,
@@ -149,6 +154,25 @@ class Download:
             raise _Again(type(exc).__name__) from None
         except aiohttp.ClientError as exc:  # redirects, bad URLs, odd headers: not transient
             raise transport_error(f"download of {redact_url(self.url)}", exc) from None
+
+    async def _get(self, headers: dict[str, str]) -> aiohttp.ClientResponse:
+        """The answer to a GET of the link, redirects followed by hand: every hop must pass
+        the same https-only check as the link itself (aiohttp would follow one to plain http,
+        signature and all)."""
+        session, timeout = self.transfers.session, self.transfers.timeout
+        url, what = self.url, f"download of {redact_url(self.url)}"
+        for _ in range(MAX_REDIRECTS + 1):
+            resp = await session.get(url, headers=headers, timeout=timeout, allow_redirects=False)
+            location = resp.headers.get("Location")
+            if resp.status not in (301, 302, 303, 307, 308) or not location:
+                return resp
+            resp.release()
+            try:
+                url = str(resp.url.join(URL(location)))
+            except ValueError:
+                raise TransferError(f"{what}: storage redirected to a bad URL") from None
+            self.transfers.check_link(url)
+        raise TransferError(f"{what}: more than {MAX_REDIRECTS} redirects")
 
     async def _receive(self, part: PartFile, resp: aiohttp.ClientResponse, resume: Resume) -> Saved:
         """Check the answer, write its body after the bytes kept, verify, publish."""

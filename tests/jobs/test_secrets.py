@@ -144,3 +144,28 @@ async def test_the_record_and_status_never_hold_a_signature(tmp_path: Path) -> N
     assert "failed" in output
     assert not SIGNED.search(output), output
     assert not SIGNED.search(stored)
+
+
+async def test_a_redirect_to_plain_http_is_refused_before_it_is_followed(
+    fake: FakeCutPro, tmp_path: Path
+) -> None:
+    """A storage link redirecting to a plain-http host elsewhere is refused at that hop: the
+    signature never travels unencrypted."""
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"http://192.0.2.1/f.mp4?{QUERY}")
+
+    app = web.Application()
+    app.router.add_get("/f.mp4", redirect)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with make_client(fake, retry=FAST) as cp:
+            with pytest.raises(CutProError) as caught:
+                await cp.download(f"{base}/f.mp4?{QUERY}", tmp_path / "f.mp4")
+    finally:
+        await runner.cleanup()
+    assert "192.0.2.1" in str(caught.value) and "only https" in str(caught.value)
+    assert not SECRET.search(str(caught.value))
