@@ -197,8 +197,15 @@ class Transport:
         log.debug("%s %s -> %s attempt=%d %.3fs", method, path, resp.status, attempt, elapsed)
         self.clock.observe(resp.headers.get("Date"))
         if resp.status >= 400:
-            raise _api_error(method, path, resp.status, raw, resp.headers)
+            raise _api_error(method, path, resp.status, raw, resp.headers, self._url_hint(resp))
         return _decode(raw)
+
+    def _url_hint(self, resp: aiohttp.ClientResponse) -> str | None:
+        """Advice for a 404 from a base URL that does not look like CutPro's API."""
+        base = self.settings.base_url
+        if resp.status != 404 or base.endswith("/api/v1"):
+            return None
+        return f"is the API URL right? CutPro's ends in /api/v1, this one is {base}"
 
     async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
         """The body, refusing anything larger than `Limits.max_json_bytes`."""
@@ -228,7 +235,12 @@ def _decode(raw: bytes) -> Any:
 
 
 def _api_error(
-    method: str, path: str, status: int, raw: bytes, headers: CIMultiDictProxy[str]
+    method: str,
+    path: str,
+    status: int,
+    raw: bytes,
+    headers: CIMultiDictProxy[str],
+    advice: str | None = None,
 ) -> APIError:
     """The exception for an error response; non-JSON bodies are tolerated."""
     data = _decode(raw)
@@ -248,6 +260,7 @@ def _api_error(
         path=path,
         maybe_processed=maybe_processed(status, hinted=hint is not None),
         retry_after=hint,
+        advice=advice,
     )
 
 

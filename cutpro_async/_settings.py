@@ -76,6 +76,11 @@ def check_storage_link(url: str, allow_insecure_http: bool) -> None:
 
 def resolve_api_key(api_key: str | None) -> str:
     """The argument, else `CUTPRO_API_KEY`; a clear error when neither is set."""
+    if api_key is not None and not isinstance(api_key, str):
+        raise ConfigurationError(
+            f"api_key must be a string (the key from https://cut.pro/studio/me/api-keys), "
+            f"not {type(api_key).__name__}"
+        )
     key = api_key or os.environ.get("CUTPRO_API_KEY")
     if not key or not key.strip():
         raise ConfigurationError(

@@ -68,6 +68,7 @@ class APIError(CutProError):
         path: str = "",
         maybe_processed: bool = False,
         retry_after: float | None = None,
+        advice: str | None = None,
     ) -> None:
         self.status = status
         self.code = code
@@ -79,6 +80,8 @@ class APIError(CutProError):
         self.maybe_processed = maybe_processed
         #: The server's wait hint in seconds (`extra.retry_after` or `Retry-After`), if any.
         self.retry_after = retry_after
+        if advice is not None:  # this case's own advice, instead of the class's
+            self.hint = advice
         super().__init__(self._text())
 
     def _text(self) -> str:

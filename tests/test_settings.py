@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cutpro_async import ConfigurationError, CutPro, UsageError, __version__
+from cutpro_async import ConfigurationError, CutPro, NotFound, UsageError, __version__
 from cutpro_async._settings import DEFAULT_BASE_URL, USER_AGENT
 from cutpro_async.testing import FakeCutPro
 
@@ -137,3 +137,23 @@ def test_reprs_never_contain_the_key() -> None:
 def test_user_agent_names_package_and_version() -> None:
     """The User-Agent is `cutpro-async/<version>`."""
     assert f"cutpro-async/{__version__}" == USER_AGENT
+
+
+@pytest.mark.parametrize("key", [123, b"bytes-key", ["k"]])
+def test_a_key_that_is_not_a_string_is_a_configuration_error(key: object) -> None:
+    """`api_key=123` is refused with what to pass, not an `AttributeError`."""
+    with pytest.raises(ConfigurationError, match="must be a string"):
+        CutPro(key)  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_a_404_from_an_api_url_without_api_v1_says_so() -> None:
+    """`CUTPRO_API_URL` without `/api/v1`: the 404 asks whether the API URL is right, instead
+    of advising to check the id."""
+    async with FakeCutPro() as fake:
+        root = fake.base_url.removesuffix("/api/v1")
+        async with CutPro(fake.api_key, base_url=root) as cp:
+            with pytest.raises(NotFound) as caught:
+                await cp.balance.get()
+    assert "ends in /api/v1" in str(caught.value)
+    assert "check the id" not in str(caught.value)
