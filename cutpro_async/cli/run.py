@@ -49,6 +49,17 @@ def _timeframe(value: str | None) -> Timeframe | None:
         fail(f"--timeframe needs START:END seconds with 0 <= START < END, got {value!r}", 2)
 
 
+def _check_sources(sources: tuple[str, ...]) -> None:
+    """A text file given as a source is a list meant with `@`: say so before anything runs."""
+    for source in sources:
+        if source.lower().endswith((".txt", ".list", ".csv")) and Path(source).is_file():
+            fail(
+                f"{source} is a text file, not a video: did you mean @{source} (a list of "
+                "sources, one a line)?",
+                2,
+            )
+
+
 def _concurrency(value: str | None) -> Concurrency:
     """`stage=N,...` for the stage pools."""
     if not value:
@@ -158,11 +169,14 @@ def run(
         resubmit=resubmit,
         concurrency=_concurrency(concurrency),
     )
+    _check_sources(sources)
     state_path = Path(state) if state else options.out / ".cutpro-state.sqlite"
     console = Console(stderr=True)
     summary, failed = execute(
         _run(sources, options, state_path, simulate, as_json, as_csv, console, commit_window)
     )
+    if summary.done + summary.failed + summary.skipped == 0 and not summary.interrupted:
+        fail("no sources to clip: the list given is empty (one URL or file a line)", 2)
     _report(summary, options, as_json, console)
     if summary.interrupted:
         raise SystemExit(EXIT_INTERRUPTED)

@@ -169,3 +169,25 @@ async def test_two_runs_on_the_same_sources_pay_once(fake: FakeCutPro, tmp_path:
     await run("c", "--resubmit")
     assert results["c"].returncode == 0
     assert sorted(fake.charges_per_video().values()) == [2] * 4
+
+
+async def test_a_text_file_as_a_source_asks_if_a_list_was_meant(
+    fake: FakeCutPro, tmp_path: Path
+) -> None:
+    """`cutpro run videos.txt` (without `@`) exits 2 asking "did you mean @videos.txt?"."""
+    listed = write_list(tmp_path, [url("txt1")])
+    done = await cutpro("run", listed, "--out", tmp_path / "out", env=env_for(fake))
+    assert done.returncode == 2
+    assert error_lines(done.stderr) == [
+        f"error: {listed} is a text file, not a video: did you mean @{listed} (a list of "
+        "sources, one a line)?"
+    ]
+    assert fake.requests["POST /clips/info"] == 0
+
+
+async def test_an_empty_list_is_a_usage_error(fake: FakeCutPro, tmp_path: Path) -> None:
+    """A list with no sources exits 2 saying it is empty, instead of a silent success."""
+    listed = write_list(tmp_path, ["# nothing here", ""])
+    done = await cutpro("run", f"@{listed}", "--out", tmp_path / "out", env=env_for(fake))
+    assert done.returncode == 2
+    assert "no sources to clip" in error_lines(done.stderr)[0]
