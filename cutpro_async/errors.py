@@ -29,7 +29,8 @@ signed URL's query string. The tree (builtin bases in brackets, so generic handl
     │   ├── LinkExpired                   the signed link was refused as expired
     │   └── IntegrityError                the bytes do not match the promised length or checksum
     ├── LocalFileError [OSError]          a local file could not be read or written
-    ├── StoreLocked                       another process holds the batch record
+    ├── StoreError                        the batch record cannot be opened, read or saved
+    │   └── StoreLocked                   another process holds the batch record
     └── WaitTimeout [TimeoutError]        a waiter's deadline passed (the job goes on)
 """
 
@@ -260,7 +261,11 @@ class LocalFileError(CutProError, OSError):
     """Reading or writing a local file failed (disk full, permissions, missing file)."""
 
 
-class StoreLocked(CutProError):
+class StoreError(CutProError):
+    """The batch record cannot be opened, read or saved (disk full, read-only, not a record)."""
+
+
+class StoreLocked(StoreError):
     """Another process is running a batch on the same record (its lock file is held)."""
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..client import CutPro
-from ..errors import CutProError, StoreLocked
+from ..errors import CutProError, StoreError, StoreLocked
 from .credits import Credits
 from .events import (
     BytesDownloaded,
@@ -79,6 +79,7 @@ __all__ = [
     "StageFinished",
     "StageStarted",
     "Store",
+    "StoreError",
     "StoreLocked",
     "SubmissionIndex",
     "Summary",
