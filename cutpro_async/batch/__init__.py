@@ -23,6 +23,7 @@ from .events import (
     Event,
     FileSaved,
     Priced,
+    SourcesRead,
     Stage,
     StageFinished,
     StageStarted,
@@ -31,6 +32,7 @@ from .events import (
     VideoFailed,
     VideoSkipped,
 )
+from .gallery import write_gallery
 from .index import SubmissionIndex
 from .manifest import write_manifest
 from .options import Concurrency, RunOptions
@@ -75,6 +77,7 @@ __all__ = [
     "SQLiteStore",
     "SavedFile",
     "Sources",
+    "SourcesRead",
     "Stage",
     "StageFinished",
     "StageStarted",
@@ -88,5 +91,6 @@ __all__ = [
     "VideoSkipped",
     "clip_video",
     "expand_sources",
+    "write_gallery",
     "write_manifest",
 ]

@@ -82,6 +82,13 @@ class FileSaved:
 
 
 @attrs.frozen
+class SourcesRead:
+    """Every source has been read: `count` videos in this run (repeats not counted)."""
+
+    count: int
+
+
+@attrs.frozen
 class VideoDone:
     """A video is finished: every chosen clip on disk (priced only, in a dry run; clips chosen
     only, with `render=False`)."""
@@ -114,6 +121,7 @@ Event = (
     | CreditsSpent
     | BytesDownloaded
     | FileSaved
+    | SourcesRead
     | VideoDone
     | VideoSkipped
     | VideoFailed

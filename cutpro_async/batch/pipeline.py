@@ -38,6 +38,7 @@ from .events import (
     Event,
     FileSaved,
     Priced,
+    SourcesRead,
     Stage,
     StageFinished,
     StageStarted,
@@ -163,6 +164,7 @@ class Batch:
                 await slots.acquire()
                 group.start_soon(self._video, position, source, slots)
                 position += 1
+            self._emit(SourcesRead(position))
 
     async def _video(self, position: int, source: str, slots: anyio.Semaphore) -> None:
         """One source, start to end; failures are recorded, never raised."""

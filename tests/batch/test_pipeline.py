@@ -17,6 +17,7 @@ from cutpro_async.batch import (
     Phase,
     Priced,
     RunOptions,
+    SourcesRead,
     SQLiteStore,
     Stage,
     StageFinished,
@@ -212,7 +213,10 @@ async def test_failed_submission_is_not_retried_unless_asked(tmp_path: Path) -> 
         )
         record = await store.load(bad)
     assert (rerun.skipped, rerun.failed) == (1, 0)
-    assert events == [VideoSkipped(bad, "already failed")]
+    assert [e for e in events if not isinstance(e, SourcesRead)] == [
+        VideoSkipped(bad, "already failed")
+    ]
+    assert SourcesRead(1) in events
     assert (retried.failed, retried.skipped) == (1, 0)
     assert record is not None and record.attempts == 2
 
@@ -240,7 +244,7 @@ async def test_events_iteration_reports_every_stage(tmp_path: Path) -> None:
                 events.append(event)
         spent = fake.credits_spent()
     for url in urls:
-        mine = [e for e in events if e.source == url]
+        mine = [e for e in events if not isinstance(e, SourcesRead) and e.source == url]
         started = Counter(e.stage for e in mine if isinstance(e, StageStarted))
         finished = Counter(e.stage for e in mine if isinstance(e, StageFinished))
         assert set(started) == set(Stage) and started == finished
@@ -251,6 +255,7 @@ async def test_events_iteration_reports_every_stage(tmp_path: Path) -> None:
         assert kinds.count(Priced) == kinds.count(CreditsSpent) == kinds.count(VideoDone) == 1
         assert kinds.count(FileSaved) == 2 and kinds[-1] is VideoDone
     counts = by_type(events)
+    assert counts["SourcesRead"] == 1 and SourcesRead(4) in events
     summary = batch.summary
     assert (summary.done, summary.files) == (counts["VideoDone"], counts["FileSaved"]) == (4, 8)
     assert summary.credits_spent == sum(e.credits for e in events if isinstance(e, CreditsSpent))
