@@ -6,6 +6,7 @@ import click
 
 from .._version import __version__
 from .commands import balance, download, info, renders, status
+from .gallery import gallery
 from .run import run
 from .simulate import simulate
 
@@ -20,5 +21,5 @@ def main() -> None:
     """
 
 
-for command in (run, status, info, balance, renders, download, simulate):
+for command in (run, status, gallery, info, balance, renders, download, simulate):
     main.add_command(command)
