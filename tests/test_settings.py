@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cutpro_async import ConfigurationError, CutPro, NotFound, UsageError, __version__
@@ -15,17 +17,28 @@ ENV = ("CUTPRO_API_KEY", "CUTPRO_WORKSPACE_ID", "CUTPRO_API_URL")
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No CutPro variables leak in from the environment running the tests."""
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No CutPro variables leak in from the environment running the tests, nor a login saved
+    by the user running them."""
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CUTPRO_CONFIG_DIR", str(tmp_path / "config"))
 
 
 def test_no_key_is_a_configuration_error_naming_the_variable() -> None:
-    """Without an argument or CUTPRO_API_KEY the client refuses to start, saying what to set."""
+    """Without an argument, CUTPRO_API_KEY or a saved login the client refuses to start,
+    saying every way to give a key, where keys are made, and how to try it without one."""
     with pytest.raises(ConfigurationError) as caught:
         CutPro()
-    assert "CUTPRO_API_KEY" in str(caught.value)
+    text = str(caught.value)
+    for advice in (
+        "CUTPRO_API_KEY",
+        "cutpro login",
+        "api_key=",
+        "https://cut.pro/studio/me/api-keys",
+        "cutpro_async.testing.FakeCutPro",
+    ):
+        assert advice in text
     assert isinstance(caught.value, UsageError)
     assert isinstance(caught.value, ValueError)
 
