@@ -48,7 +48,8 @@ main { max-width: 80rem; margin: 0 auto; display: grid; gap: 1rem;
 .clip video { display: block; width: 100%; aspect-ratio: 16 / 9; background: #000; }
 .clip div { padding: .6rem .8rem .8rem; }
 .clip h2 { font-size: 1rem; margin: 0 0 .3rem; overflow-wrap: anywhere; }
-.clip p { margin: .15rem 0; color: var(--dim); font-size: .875rem; overflow-wrap: anywhere; }
+.clip p { margin: .15rem 0; color: var(--dim); font-size: .875rem; }
+.clip p.line { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .rating { font-weight: 600; color: var(--fg); }
 a { color: var(--accent); }
 .empty { color: var(--dim); }
@@ -246,7 +247,8 @@ def _card(clip: _Clip, source: str) -> str:
         )
     if is_url(source):  # http(s) only: never a javascript: or file: link
         link = (
-            f'<a class="source" href="{esc(source)}" rel="noopener noreferrer">'
+            f'<a class="source" href="{esc(source)}" title="{esc(source)}" '
+            'rel="noopener noreferrer">'
             f"{esc(_label(source))}</a>"
         )
     else:
@@ -256,9 +258,9 @@ def _card(clip: _Clip, source: str) -> str:
         f'<video controls preload="metadata" src="{esc(clip.href)}"></video>\n'
         f"<div><h2>{esc(clip.title)}</h2>\n"
         f"<p>{' · '.join(facts)}</p>\n"
-        f"<p>from {link}</p>\n"
-        f'<p><a class="file" href="{esc(clip.href)}">{esc(clip.name)}</a> · '
-        f"{_size(clip.size)}</p></div>\n"
+        f'<p class="line">from {link}</p>\n'
+        f'<p class="line">{_size(clip.size)} · <a class="file" href="{esc(clip.href)}" '
+        f'title="{esc(clip.name)}">{esc(clip.name)}</a></p></div>\n'
         f"</article>"
     )
 
