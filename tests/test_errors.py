@@ -245,11 +245,11 @@ async def test_410_is_expired(client: CutPro, fake: FakeCutPro) -> None:
 
 
 async def test_422_is_validation_error(client: CutPro) -> None:
-    """A refused field is `ValidationError`; `extra.field` names it."""
+    """A refused request is `ValidationError`, with the API's code and `extra`."""
     with pytest.raises(ValidationError) as caught:
-        await client.videos.analyze("not a url")
-    assert_says_where(caught.value, "POST", "/clips/info", 422, "INVALID_URL")
-    assert caught.value.extra["field"] == "url"
+        await client.videos.analyze(video_url(30))
+    assert_says_where(caught.value, "POST", "/clips/info", 422, "VIDEO_TOO_SHORT")
+    assert caught.value.extra["min_duration"] == 60
 
 
 async def test_429_is_rate_limited_with_retry_after() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import anyio
+
 from .._http import Transport
 from ..errors import UsageError
 from ._download import Download
@@ -30,6 +32,10 @@ async def fetch_file(
     The link goes to a storage host: no API key is sent with it. `kind` (`mp4`, `zip`) is
     the container the file must be; by default it follows `dest`'s extension.
     """
+    if await anyio.Path(dest).is_dir():
+        raise UsageError(
+            f"{dest} is a folder: pass the path of the file to write, e.g. {dest / 'clip.mp4'}"
+        )
     kind = kind or KINDS.get(dest.suffix.lower())
     transfers = Transfers.of(transport)
     job = Download(transfers, url, dest, refresh, expected_size, kind, on_progress)

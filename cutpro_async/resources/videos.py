@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
+from ..errors import UsageError
 from ..models import (
     AnalyzeRequest,
     CompleteUploadRequest,
@@ -35,6 +37,7 @@ class VideosResource(Resource):
 
     async def analyze(self, url: str) -> VideoInfo:
         """Metadata and exact credit cost of a public video URL (free; paced to 10/minute)."""
+        _check_video_url(url)
         body = AnalyzeRequest(url=url)
         return await self._typed(VideoInfo, "POST", "/clips/info", json=body, safe=True)
 
@@ -53,3 +56,16 @@ class VideosResource(Resource):
         """Register an uploaded file (step 3 of an upload); returns its cost."""
         body = CompleteUploadRequest(video_id, file_name, duration, width, height)
         return await self._typed(VideoInfo, "POST", "/videos/upload/complete", json=body, safe=True)
+
+
+def _check_video_url(url: object) -> None:
+    """Refuse, before anything is sent, what cannot be a public http(s) video URL."""
+    if not isinstance(url, str):
+        raise UsageError(f"url must be a string, got {type(url).__name__}")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        shown = f"a {parts.scheme}: URL" if parts.scheme else "no URL scheme"
+        raise UsageError(
+            f"only public http(s) video URLs can be analyzed, got {shown}; "
+            "for a file on this machine call videos.upload(path)"
+        )
