@@ -127,6 +127,19 @@ def _bearer(request: web.Request) -> str | None:
 
 
 @web.middleware
+async def persist_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A world kept on disk saves what a request changed before its answer goes out."""
+    world = world_of(request)
+    try:
+        response = await handler(request)
+    except ApiFailure:
+        await world.saved()
+        raise
+    await world.saved()
+    return response
+
+
+@web.middleware
 async def crash_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A bug in the simulator answers 500 with a code, never a traceback in the body."""
     try:
@@ -162,7 +175,8 @@ async def _date_header(request: web.Request, response: web.StreamResponse) -> No
 def make_api_app(world: World, plan: FaultPlan) -> web.Application:
     """The API application, every route under `/api/v1`."""
     app = web.Application(
-        middlewares=[crash_middleware, api_middleware], client_max_size=2 * 1024**2
+        middlewares=[crash_middleware, api_middleware, persist_middleware],
+        client_max_size=2 * 1024**2,
     )
     app[WORLD] = world
     app[FAULTS] = plan

@@ -119,6 +119,8 @@ async def apply_template(request: web.Request) -> web.Response:
     ws.template_batch_until = world.clock.after(2 + 0.5 * len(targets))
     for clip_id in targets:
         sub.clips[clip_id].template_id = template_id
+    world.changed("workspace", ws.id, workspace=ws.id)
+    world.changed("submission", sub.submission_id, workspace=ws.id)
     return json_response(wire("TemplateApplied", total=len(targets)), 202)
 
 
@@ -126,6 +128,7 @@ async def delete_clip(request: web.Request) -> web.Response:
     """`DELETE .../clips/{clipId}`."""
     clip = clip_of(request)
     del completed_clips(request).clips[clip.id]
+    world_of(request).changed("submission", clip.submission_id)
     return deleted(request)
 
 

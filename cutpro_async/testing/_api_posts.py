@@ -163,6 +163,7 @@ async def create_post(request: web.Request) -> web.Response:
     post = PostRec(world.new_id("p"), world.clock.now(), None, _items(world, ws, videos))
     ws.posts[post.post_id] = post
     _start(world, ws, post, scheduled if scheduled is not None else world.clock.now())
+    world.changed("post", post.post_id, workspace=ws.id)
     view = _view(world, post)
     created = wire(
         "PostCreated",
@@ -208,6 +209,7 @@ async def update_post(request: web.Request) -> web.Response:
         for item in post.items.values():
             item.attempts.clear()
         _start(world, ws, post, scheduled)
+    world.changed("post", post.post_id, workspace=ws.id)
     return json_response(_view(world, post))
 
 
@@ -218,6 +220,7 @@ async def publish_post(request: web.Request) -> web.Response:
     for item in post.items.values():
         item.attempts.clear()
     _start(world, ws, post, world.clock.now())
+    world.changed("post", post.post_id, workspace=ws.id)
     return json_response(_view(world, post))
 
 
@@ -228,6 +231,7 @@ async def retry_post_item(request: web.Request) -> web.Response:
     if _item_view(world, item)["status"] != PostItemStatus.FAILED:
         raise conflict("ITEM_NOT_FAILED", "only a failed item can be retried")
     _attempt(world, ws, item, world.clock.now(), 0)
+    world.changed("post", post.post_id, workspace=ws.id)
     return json_response(_view(world, post))
 
 
@@ -235,12 +239,15 @@ async def delete_post_item(request: web.Request) -> web.Response:
     """`DELETE /posts/{id}/items/{itemId}`."""
     post = _post(request)
     del post.items[lookup(post.items, "item", request.match_info["itemId"]).id]
+    world_of(request).changed("post", post.post_id)
     return deleted(request)
 
 
 async def delete_post(request: web.Request) -> web.Response:
     """`DELETE /posts/{id}`."""
-    del workspace_of(request).posts[_post(request).post_id]
+    post_id = _post(request).post_id
+    del workspace_of(request).posts[post_id]
+    world_of(request).changed("post", post_id)
     return deleted(request)
 
 

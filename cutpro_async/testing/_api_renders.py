@@ -106,6 +106,8 @@ def _schedule(world: World, ws: WorkspaceState, clip: ClipRec, edit_id: str) -> 
     expires = end + config.render_expiry_hours * 3600 / config.time_scale
     render = RenderRec(world.new_id("r"), edit_id, clip, now, timeline, expires)
     ws.renders[render.render_id] = render
+    world.changed("render", render.render_id, workspace=ws.id)
+    world.changed("workspace", ws.id, workspace=ws.id)  # its render slots
     return render
 
 
@@ -191,6 +193,7 @@ async def cancel_render(request: web.Request) -> web.Response:
         _replan(world, ws)
     else:
         del ws.renders[render.render_id]
+    world.changed("render", render.render_id, workspace=ws.id)
     return deleted(request)
 
 
@@ -211,7 +214,9 @@ def _replan(world: World, ws: WorkspaceState) -> None:
                 render.created, new_start, new_end, render.timeline.final
             )
             render.expires += new_end - end
+            world.changed("render", render.render_id, workspace=ws.id)
     ws.renders_scheduler = scheduler
+    world.changed("workspace", ws.id, workspace=ws.id)
 
 
 async def start_bulk_download(request: web.Request) -> web.Response:
@@ -233,6 +238,7 @@ async def start_bulk_download(request: web.Request) -> web.Response:
         end + world.config.link_ttl,
     )
     ws.bulk[job.job_id] = job
+    world.changed("bulk", job.job_id, workspace=ws.id)
     created = wire("BulkDownloadCreated", job_id=job.job_id, status=BulkStatus.QUEUED.value)
     return json_response(created, 202)
 

@@ -155,6 +155,7 @@ def _create(
         expires=expires,
     )
     ws.submissions[sub_id] = sub
+    world.changed("submission", sub_id, workspace=ws.id)
     row = world.record(ws, TransactionType.DEBIT, -cost, "usage", sub_id, f"Clipping {video.title}")
     ws.ledger_videos[row.id] = video.video_id
     return sub
@@ -178,6 +179,7 @@ def ensure_clips(world: World, sub: SubmissionRec) -> None:
             language,
             sub.template_id,
         )
+    world.changed("submission", sub.submission_id)
 
 
 def view(world: World, sub: SubmissionRec) -> dict[str, Any]:
@@ -237,7 +239,9 @@ async def get_submission(request: web.Request) -> web.Response:
 
 async def delete_submission(request: web.Request) -> web.Response:
     """`DELETE /clips/{videoId}/submissions/{submissionId}`: the job and its clips."""
-    del workspace_of(request).submissions[find(request).submission_id]
+    sub_id = find(request).submission_id
+    del workspace_of(request).submissions[sub_id]
+    world_of(request).changed("submission", sub_id)
     return deleted(request)
 
 

@@ -83,8 +83,10 @@ async def analyze_video(request: web.Request) -> web.Response:
             world.clock.now(),
             unavailable=source.unavailable,
             in_library=True,
+            url=url,
         )
         ws.video_by_url[url] = video_id
+        world.changed("video", video_id, workspace=ws.id)
     return json_response(video_info(world, ws, ws.videos[video_id]))
 
 
@@ -112,13 +114,14 @@ async def list_videos(request: web.Request) -> web.Response:
 
 async def delete_video(request: web.Request) -> web.Response:
     """`DELETE /clips/{videoId}`: the video with its submissions and clips."""
-    ws = workspace_of(request)
+    world, ws = world_of(request), workspace_of(request)
     video = lookup(ws.videos, "video", request.match_info["videoId"])
     del ws.videos[video.video_id]
-    for sub_id in [
-        s.submission_id for s in ws.submissions.values() if s.video_id == video.video_id
-    ]:
+    gone = [s.submission_id for s in ws.submissions.values() if s.video_id == video.video_id]
+    for sub_id in gone:
         del ws.submissions[sub_id]
+    world.changed("video", video.video_id)
+    world.changed("submission", *gone)
     return deleted(request)
 
 
@@ -152,6 +155,7 @@ async def start_upload(request: web.Request) -> web.Response:
     ws.videos[video_id] = VideoRec(
         video_id, name, "", "", "upload", 0.0, world.clock.now(), upload=upload
     )
+    world.changed("video", video_id, workspace=ws.id)
     url = world.signer.sign(f"/uploads/{video_id}", ttl)
     return json_response(wire("UploadTicket", video_id=video_id, upload_url=url, expires_in=ttl))
 
@@ -176,6 +180,7 @@ async def complete_upload(request: web.Request) -> web.Response:
     assert duration is not None
     check_length(duration)
     video.title, video.duration, video.in_library = name, duration, True
+    world.changed("video", video_id, workspace=ws.id)
     return json_response(video_info(world, ws, video))
 
 

@@ -26,6 +26,21 @@ class Clock:
         self._wall_start = datetime.now(UTC) + timedelta(seconds=skew)
         self._jumps = 0.0
 
+    @property
+    def wall_start(self) -> datetime:
+        """The server's wall-clock time at position 0 (skew included)."""
+        return self._wall_start
+
+    def resume(self, position: float, wall_start: datetime) -> None:
+        """Continue a saved clock: it reads `position` now and counts on from there.
+
+        Time the simulator spent stopped does not pass for it, so jobs continue where they
+        were; the wall clock it shows continues from the saved one too.
+        """
+        self._start = time.monotonic()
+        self._jumps = position
+        self._wall_start = wall_start
+
     def now(self) -> float:
         """The current position, in real seconds since the simulator started."""
         return time.monotonic() - self._start + self._jumps

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections import Counter
 from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -16,6 +19,7 @@ from ._config import SimConfig
 from ._enums import TransactionType
 from ._faults import Fault, FaultPlan, parse_faults
 from ._ledger import LedgerRow
+from ._persist import WorldStore
 from ._routing import API_PREFIX
 from ._storage import make_storage_app
 from ._world import WorkspaceState, World
@@ -32,6 +36,29 @@ class FakeCutPro:
     `FakeCutPro(time_scale=6000, credits=500, faults="5xx=0.1", storage_profile="gcs")`: keyword
     settings override `SimConfig` fields. Use `async with`; then `base_url` and `api_key` point a
     client at it.
+
+    **A world kept on disk.** `FakeCutPro(state_path=Path("sim/world.sqlite"))` keeps its world
+    in that SQLite file, and a later simulator given the same file continues it: workspaces with
+    their credits and ledger, API keys, videos, uploads, submissions and clips, renders, bulk
+    downloads, posts, the id counter and the clock. `api_key` and `workspace_id` stay the same
+    (an `api_key=` given on restore is accepted as well); `world_id` names the world for good.
+
+    - Every change is committed (WAL, `synchronous=FULL`) before the answer that reveals it is
+      sent, so a process killed at any moment (`kill -9`, `os._exit`) leaves a state that knows
+      every id a client was told. Only changed objects are written, one row each, grouped into
+      one transaction per commit; a request that changes nothing writes nothing (the clock's
+      position is written at most once a second, see `_persist`).
+    - Time stopped while no simulator ran does not pass: the clock resumes where it stopped
+      (after a crash, up to a second later), so running jobs continue and finish on the
+      simulated clock, and nothing expires meanwhile. Timestamps continue from the saved ones.
+    - Signed links are not kept: the storage host listens on a new port, and the API signs a
+      fresh link whenever asked (`GET /renders/{id}/download`, a clip listing, a bulk job).
+    - Not kept either: fault state, request counters, rate-limit windows, commits still waiting
+      (`slowcommit`). Settings (`SimConfig`) are those given now; `credits=` only sets the
+      opening balance of a new world, and `clock_offset=` only the clock of a new world.
+    - The file is locked while a simulator uses it; a file that is not a simulator's state, is
+      damaged, is in use, or was written in another format version raises `StateFileError`
+      saying so.
     """
 
     def __init__(
@@ -43,18 +70,51 @@ class FakeCutPro:
         host: str = "127.0.0.1",
         port: int = 0,
         storage_port: int = 0,
+        state_path: str | os.PathLike[str] | None = None,
         **settings: Any,
     ) -> None:
         self.config = attrs.evolve(config or SimConfig(), **settings)
         self.world = World(self.config)
         self.plan = FaultPlan(_as_faults(faults), self.config.seed)
-        self.api_key = api_key or f"cp_sim_{secrets.token_hex(16)}"
-        self._workspace = self.world.add_workspace(self.config.credits)
-        self.world.add_key(self.api_key, self._workspace.id)
+        self.state_path = None if state_path is None else Path(state_path)
+        self._store = None if self.state_path is None else WorldStore(self.state_path)
+        #: Whether the world was restored from `state_path` (False: a new world).
+        self.restored = self._store is not None and self._store.exists
+        try:
+            self._workspace = self._restore(api_key) if self.restored else self._new(api_key)
+        except BaseException:
+            if self._store is not None:
+                self._store.abandon()
+            raise
         self._host, self._ports = host, (port, storage_port)
         self._runners: list[web.AppRunner] = []
         self.base_url = ""
         self.storage_url = ""
+
+    def _new(self, api_key: str | None) -> WorkspaceState:
+        """A new world: one workspace and its key (written whole to the state file, if any)."""
+        self.api_key = api_key or f"cp_sim_{secrets.token_hex(16)}"
+        workspace = self.world.add_workspace(self.config.credits)
+        self.world.add_key(self.api_key, workspace.id)
+        if self._store is not None:
+            self._store.create(self.world, self.api_key, workspace.id)
+            self._keep(self._store)
+        return workspace
+
+    def _restore(self, api_key: str | None) -> WorkspaceState:
+        """The world saved in the state file; `api_key`, if given, is accepted as well."""
+        assert self._store is not None
+        saved_key, workspace_id = self._store.load(self.world)
+        self._keep(self._store)
+        self.api_key = api_key or saved_key
+        if self.api_key not in self.world.keys:
+            self.world.add_key(self.api_key, workspace_id)
+        return self.world.workspaces[workspace_id]
+
+    def _keep(self, store: WorldStore) -> None:
+        """From now on, note every change and save it before answering."""
+        self.world.dirty = {}
+        self.world.persist = partial(store.save, self.world)
 
     def __repr__(self) -> str:
         return f"<FakeCutPro {self.base_url or 'not started'}>"
@@ -63,6 +123,11 @@ class FakeCutPro:
     def workspace_id(self) -> str:
         """The id of the default workspace (the one `api_key` resolves to)."""
         return self._workspace.id
+
+    @property
+    def world_id(self) -> str:
+        """The world's own id: kept in its state file, so the same across restarts."""
+        return self.world.world_id
 
     async def start(self) -> FakeCutPro:
         """Start both servers; `base_url` and `storage_url` are set afterwards."""
@@ -84,11 +149,16 @@ class FakeCutPro:
         return int(runner.addresses[0][1])
 
     async def close(self) -> None:
-        """Stop both servers; slow commits still waiting never happen."""
+        """Stop both servers; slow commits still waiting never happen. A world kept on disk
+        is saved with its exact clock, and its file closed and unlocked."""
         await self.world.stop()
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
+        store, self._store = self._store, None
+        if store is not None:
+            self.world.persist = None
+            await store.close(self.world)
 
     async def __aenter__(self) -> FakeCutPro:
         return await self.start()
@@ -126,6 +196,7 @@ class FakeCutPro:
         for ws in self.world.workspaces.values():
             if submission_id in ws.submissions:
                 ws.submissions[submission_id].expires = self.world.clock.now()
+                self.world.changed("submission", submission_id, workspace=ws.id)
                 return
         raise KeyError(submission_id)
 

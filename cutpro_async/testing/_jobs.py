@@ -87,8 +87,15 @@ def progress(timeline: Timeline, position: float) -> float:
 class SlotScheduler:
     """A fixed number of parallel slots: a job starts when the earliest slot frees up."""
 
-    def __init__(self, slots: int) -> None:
-        self._free_at: list[float] = [0.0] * slots
+    def __init__(self, slots: int, free_at: list[float] | None = None) -> None:
+        # A saved state keeps the slots that free up last (a cap changed since then).
+        kept = sorted(free_at or [], reverse=True)[:slots]
+        self._free_at: list[float] = kept + [0.0] * (slots - len(kept))
+
+    @property
+    def free_at(self) -> list[float]:
+        """When each slot frees up (positions), as a saved state keeps it."""
+        return list(self._free_at)
 
     def book(self, now: float, duration: float) -> tuple[float, float]:
         """Reserve the earliest slot for `duration`; returns (start, end) positions."""

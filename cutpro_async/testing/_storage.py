@@ -110,6 +110,9 @@ async def put_upload(request: web.Request) -> web.Response:
             400, "IncompleteBody", f"got {received} of the declared {upload.file_size} bytes"
         )
     upload.received = received
+    world = world_of(request)
+    world.changed("video", request.match_info["video_id"])
+    await world.saved()  # saved before the answer: a complete_upload may follow a restart
     return web.Response(status=200, headers={"ETag": f'"{digest.hexdigest()}"'})
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import math
 import random
+import secrets
 from collections import Counter, deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -88,6 +88,7 @@ class VideoRec:
     unavailable: bool = False
     upload: Upload | None = None
     in_library: bool = False
+    url: str | None = None  # the analyzed URL (None for an upload)
 
 
 @attrs.define
@@ -201,14 +202,22 @@ def lookup(table: dict[str, T], kind: str, ident: str) -> T:
 
 
 class World:
-    """All simulated state, shared by the API and the storage apps."""
+    """All simulated state, shared by the API and the storage apps.
+
+    Kept on disk (`FakeCutPro(state_path=...)`), it is saved in objects: whoever changes one
+    calls `changed(kind, id)`, and `persist()` writes the changed ones before an answer goes.
+    """
 
     def __init__(self, config: SimConfig) -> None:
         self.config = config
         self.clock = Clock(config.time_scale, config.clock_offset)
         self.signer = Signer(self.clock)
         self.rng = random.Random(config.seed)
-        self._ids = itertools.count(1)
+        self.world_id = f"w{secrets.token_hex(8)}"
+        self.next_id = 1
+        # Kept on disk: the objects changed since the last save, (kind, id) -> workspace id.
+        self.dirty: dict[tuple[str, str], str | None] | None = None
+        self.persist: Callable[[], Awaitable[None]] | None = None
         self.workspaces: dict[str, WorkspaceState] = {}
         self.keys: dict[str, tuple[str, ...]] = {}
         self.templates: list[dict[str, Any]] = default_templates()  # as served
@@ -221,7 +230,20 @@ class World:
 
     def new_id(self, prefix: str) -> str:
         """A unique opaque id (digits after a prefix, like the API's `pw...` ids)."""
-        return f"{prefix}{next(self._ids):06d}{self.rng.randrange(10**8):08d}"
+        number, self.next_id = self.next_id, self.next_id + 1
+        return f"{prefix}{number:06d}{self.rng.randrange(10**8):08d}"
+
+    def changed(self, kind: str, *idents: str, workspace: str | None = None) -> None:
+        """Note objects to save (kind: workspace, video, url, submission, render, bulk, post,
+        ledger, keys); a deleted one is deleted from the saved state. No-op when not kept."""
+        if self.dirty is not None:
+            for ident in idents:
+                self.dirty[kind, ident] = workspace
+
+    async def saved(self) -> None:
+        """Write every change so far to the state file (at once when not kept on disk)."""
+        if self.persist is not None:
+            await self.persist()
 
     def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Run `work` in a task kept until it ends: a request's cancellation does not stop it."""
@@ -255,6 +277,7 @@ class World:
         for platform, status in DEFAULT_CONNECTIONS:
             conn_id = self.new_id("cn")
             state.connections[conn_id] = connection(conn_id, platform, status, self.clock.wall())
+        self.changed("workspace", ws_id, workspace=ws_id)
         return state
 
     def add_key(self, key: str, *workspace_ids: str) -> None:
@@ -263,6 +286,7 @@ class World:
         if unknown or not workspace_ids:
             raise ValueError(f"a key needs existing workspaces, unknown: {unknown}")
         self.keys[key] = workspace_ids
+        self.changed("keys", "keys")
 
     def record(
         self,
@@ -286,6 +310,8 @@ class World:
             created_at=self.clock.wall(),
         )
         ws.ledger.append(row)
+        self.changed("ledger", row.id, workspace=ws.id)
+        self.changed("workspace", ws.id, workspace=ws.id)  # its balance
         return row
 
     def resolve(self, key: str | None, workspace_id: str | None) -> WorkspaceState:
