@@ -12,10 +12,10 @@ from ._common import EXIT_USAGE, execute, fail
 
 
 @click.command()
-@click.argument("out", type=click.Path(file_okay=False))
+@click.argument("out", type=click.Path())
 @click.option(
     "--state",
-    type=click.Path(dir_okay=False),
+    type=click.Path(),
     help="The run's record [default: OUT/.cutpro-state.sqlite].",
 )
 def gallery(out: str, state: str | None) -> None:
