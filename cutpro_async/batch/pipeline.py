@@ -8,11 +8,13 @@ twice; one video's failure is recorded and never stops the others.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
 import stat
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
@@ -25,6 +27,7 @@ from ..errors import (
     Expired,
     NotFound,
     RenderFailed,
+    StoreError,
     SubmissionFailed,
     TransportError,
     UsageError,
@@ -48,12 +51,17 @@ from .events import (
     VideoSkipped,
 )
 from .index import SubmissionIndex, index_key
+from .naming import Names, render_name, used_fields
 from .options import RunOptions
 from .record import ChosenClip, Phase, Record, SavedFile
-from .sources import Sources, is_url, iterate
+from .sources import Sources, is_url, iterate, normalize, printable
 from .store import Store
 
 log = logging.getLogger("cutpro_async")
+
+
+#: The API's code for a submission whose clips are gone (re-submitting is the only way on).
+SUBMISSION_EXPIRED = "SUBMISSION_EXPIRED"
 
 
 class _Skip(Exception):
@@ -82,7 +90,10 @@ class Batch:
         self._pools = {s: anyio.CapacityLimiter(options.concurrency.of(s)) for s in Stage}
         self._listeners: list[Callable[[Event], object]] = []
         self.credits = Credits(options.budget)
+        self._names = Names()
         self._soft = anyio.CancelScope()
+        #: Set when the record could not be saved: the run stops and `run` raises it.
+        self.store_error: StoreError | None = None
 
     # -- running --------------------------------------------------------------------------
 
@@ -97,11 +108,13 @@ class Batch:
             await self._prepare()
             with self._soft:
                 await self._feed(sources)
-            self.summary.interrupted = self._soft.cancel_called
+            self.summary.interrupted = self._soft.cancel_called and self.store_error is None
         finally:
             self.summary.elapsed = time.monotonic() - started
             if on_event is not None:
                 self._listeners.remove(on_event)
+        if self.store_error is not None:
+            raise self.store_error
         return self.summary
 
     @contextlib.asynccontextmanager
@@ -147,6 +160,11 @@ class Batch:
             )
         self.credits = Credits.of(records, self.options.budget)
         self._known = {r.source: r for r in records}  # one read instead of one per video
+        for record in records:
+            for clip_id, name in record.names.items():
+                self._names.keep(clip_id, name)
+            for saved in record.files:
+                self._names.keep(saved.clip_id, Path(saved.path).name)
         if not self.options.dry_run or self.options.budget is None:
             self.credits.balance = (await self.client.balance.get()).balance
 
@@ -156,7 +174,13 @@ class Batch:
         seen: set[str] = set()
         async with anyio.create_task_group() as group:
             position = 0
-            async for source in iterate(sources):
+            async for given in iterate(sources):
+                try:
+                    source = normalize(given)
+                except UsageError as exc:
+                    await self._bad_source(position, given, exc)
+                    position += 1
+                    continue
                 if source in seen:  # one record per source: a repeat would race the first
                     self._emit(VideoSkipped(source, "listed twice"))
                     continue
@@ -166,12 +190,26 @@ class Batch:
                 position += 1
             self._emit(SourcesRead(position))
 
+    async def _bad_source(self, position: int, given: str, exc: UsageError) -> None:
+        """A source that cannot be processed (undecodable name, unknown scheme) fails alone."""
+        record = Record(printable(given), position)
+        try:
+            await self._failed(record, exc)
+        except StoreError as error:
+            self._stop_on(error)
+
+    def _stop_on(self, error: StoreError) -> None:
+        """The record cannot be saved: stop taking work (what is saved stays resumable)."""
+        if self.store_error is None:
+            self.store_error = error
+        self.stop()
+
     async def _video(self, position: int, source: str, slots: anyio.Semaphore) -> None:
         """One source, start to end; failures are recorded, never raised."""
         record = Record(source, position)
         try:
             record = self._known.pop(source, record)
-            if self._finished(record):
+            if self._finished(record) and await self._files_intact(record):
                 self._emit(VideoSkipped(source, f"already {record.phase}"))
                 return
             if record.phase == Phase.FAILED:
@@ -179,15 +217,24 @@ class Batch:
                     _forget_submission(record)  # the job itself failed: submit it afresh
                 record.phase = _reached(record)  # so a new failure says where it stopped
             await self._process(record)
+        except StoreError as exc:
+            self._stop_on(exc)
         except _Skip as skip:
-            await self._skipped(record, str(skip))
+            await self._outcome(self._skipped(record, str(skip)))
         except CutProError as exc:
-            await self._failed(record, exc)
+            await self._outcome(self._failed(record, exc))
         except Exception as exc:  # a bug must not stop the other videos
             log.exception("unexpected error on %s", source)
-            await self._failed(record, exc)
+            await self._outcome(self._failed(record, exc))
         finally:
             slots.release()
+
+    async def _outcome(self, saving: Awaitable[None]) -> None:
+        """Save a skip or failure; if the record cannot be saved, stop the run."""
+        try:
+            await saving
+        except StoreError as exc:
+            self._stop_on(exc)
 
     def _finished(self, record: Record) -> bool:
         """Whether a record needs no work in this run."""
@@ -234,6 +281,32 @@ class Batch:
             return
         if record.submission_id is None:
             await self._submit(record)
+        try:
+            await self._clip_and_deliver(record)
+        except Expired as exc:
+            if exc.code != SUBMISSION_EXPIRED:
+                raise
+            if not self.options.resubmit:
+                raise Expired(
+                    exc.status,
+                    exc.code,
+                    "the clips of this video expired on the server",
+                    exc.extra,
+                    method=exc.method,
+                    path=exc.path,
+                    advice="run again with --resubmit (RunOptions(resubmit=True)) to pay for "
+                    "a new submission",
+                ) from None
+            log.info("the submission of %s expired: paying for a new one", record.source)
+            _forget_submission(record)
+            await self._submit(record)
+            await self._clip_and_deliver(record)
+        record.phase = Phase.DONE
+        await self.store.save(record)
+        self._emit(VideoDone(record.source, len(record.files)))
+
+    async def _clip_and_deliver(self, record: Record) -> None:
+        """Choose the clips if not yet done, then render and download each (unless not asked)."""
         if record.clips is None:
             await self._choose_clips(record)
         assert record.clips is not None
@@ -244,9 +317,6 @@ class Batch:
                         group.start_soon(self._deliver, record, clip, rank)
             except BaseExceptionGroup as errors:
                 raise sole_error(errors) from None
-        record.phase = Phase.DONE
-        await self.store.save(record)
-        self._emit(VideoDone(record.source, len(record.files)))
 
     @contextlib.asynccontextmanager
     async def _stage(self, record: Record, stage: Stage) -> AsyncIterator[None]:
@@ -432,15 +502,40 @@ class Batch:
         record.phase = Phase.CLIPPED
         await self.store.save(record)
 
+    async def _files_intact(self, record: Record) -> bool:
+        """Whether every file a finished record lists is still there as saved (size; with
+        `verify`, SHA-256); if not, the rerun fetches it again without paying again."""
+        if record.phase != Phase.DONE or not self.options.render:
+            return True
+        for saved in record.files:
+            if not await self._intact(saved):
+                log.info("%s is missing or changed: fetching it again", saved.path)
+                return False
+        return True
+
+    async def _intact(self, saved: SavedFile) -> bool:
+        """Whether a saved clip is still a regular file of its size (and hash, with verify)."""
+        try:
+            info = await anyio.Path(saved.path).lstat()
+        except OSError:
+            return False
+        if not stat.S_ISREG(info.st_mode) or info.st_size != saved.bytes:
+            return False  # a symlink there is not a downloaded clip
+        if not self.options.verify:
+            return True
+        return await anyio.to_thread.run_sync(_sha256_of, saved.path) == saved.sha256
+
     async def _deliver(self, record: Record, clip: ChosenClip, rank: int) -> None:
         """Render one clip (again only if its render expired), wait for it, download it."""
         for saved in record.files:
-            if saved.clip_id == clip.id and await _is_regular_file(saved.path):
+            if saved.clip_id == clip.id and await self._intact(saved):
                 return
         try:
             done, render_id = await self._fetch(record, clip, rank)
         except (RenderFailed, Expired) as exc:
             if isinstance(exc, RenderFailed) and exc.status != "expired":
+                raise
+            if isinstance(exc, Expired) and exc.code == SUBMISSION_EXPIRED:
                 raise
             log.info("render of clip %s expired before download; rendering it again", clip.id)
             record.renders.pop(clip.id, None)
@@ -455,9 +550,7 @@ class Batch:
         render_id = await self._render(record, clip)
         async with self._stage(record, Stage.WAIT_RENDER):
             await self.client.renders.wait(render_id)
-        name = self.options.naming.format(
-            video_id=record.video_id, clip_id=clip.id, render_id=render_id, rank=rank
-        )
+        name = await self._name(record, clip, rank, render_id)
 
         def progress(done: int, total: int | None) -> None:
             self._emit(BytesDownloaded(record.source, clip.id, done, total))
@@ -467,6 +560,31 @@ class Batch:
                 render_id, self.options.out, name=name, on_progress=progress
             )
         return done, render_id
+
+    async def _name(self, record: Record, clip: ChosenClip, rank: int, render_id: str) -> str:
+        """The clip's file name: the recorded one, else the template's, made unique among
+        the folder's clips and recorded before the download starts (a rerun resumes it)."""
+        recorded = record.names.get(clip.id)
+        if recorded is not None:
+            return recorded
+        filename = f"{render_id}.mp4"
+        if {"filename", "stem", "ext"} & used_fields(self.options.naming):
+            filename = (await self.client.renders.download_link(render_id)).filename or filename
+        wanted = render_name(
+            self.options.naming,
+            filename=filename,
+            video_id=record.video_id,
+            clip_id=clip.id,
+            render_id=render_id,
+            rank=rank,
+            title=clip.title,
+        )
+        name = self._names.claim(clip.id, wanted)
+        if name != wanted:
+            log.info("%s is another clip's name: clip %s is saved as %s", wanted, clip.id, name)
+        record.names[clip.id] = name
+        await self.store.save(record)
+        return name
 
     async def _render(self, record: Record, clip: ChosenClip) -> str:
         """The render of a clip: the recorded one, a new one, or the one already running."""
@@ -500,10 +618,10 @@ def _forget_submission(record: Record) -> None:
     record.renders, record.files, record.template_applied = {}, [], False
 
 
-async def _is_regular_file(path: str) -> bool:
-    """Whether a regular file is at `path` (a symlink there is not a downloaded clip)."""
-    try:
-        info = await anyio.Path(path).lstat()
-    except OSError:
-        return False
-    return stat.S_ISREG(info.st_mode)
+def _sha256_of(path: str) -> str:
+    """The SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

@@ -71,6 +71,7 @@ class Record:
     clips: list[ChosenClip] | None = None  # None until the clips were chosen
     template_applied: bool = False
     renders: dict[str, str] = attrs.field(factory=dict)
+    names: dict[str, str] = attrs.field(factory=dict)  # clip id -> its file name, once chosen
     files: list[SavedFile] = attrs.field(factory=list)
     error: str | None = None
     # False when resuming cannot help: the clipping job itself failed (only --retry-failed

@@ -206,7 +206,7 @@ async def test_partial_download_is_completed(tmp_path: Path) -> None:
         reference = (await cp.renders.download(render.render_id, tmp_path / "ref")).path
         record.renders[clip.id] = render.render_id
         await store.save(record)
-        part = tmp_path / "out" / f"{record.video_id}_{clip.id}.mp4.part"
+        part = tmp_path / "out" / f"{reference.name}.part"  # the default name: the server's
         data = reference.read_bytes()
         part.parent.mkdir(parents=True, exist_ok=True)
         part.write_bytes(data[: len(data) // 2])
