@@ -7,6 +7,7 @@ import click
 from .._version import __version__
 from .commands import balance, download, info, renders, status
 from .gallery import gallery
+from .login import login, logout
 from .run import run
 from .simulate import simulate
 
@@ -16,10 +17,10 @@ from .simulate import simulate
 def main() -> None:
     """Clip long videos into short ones with the CutPro API.
 
-    Credentials come from CUTPRO_API_KEY (and CUTPRO_WORKSPACE_ID, CUTPRO_API_URL);
-    `cutpro run ... --simulate` needs none and spends no real credits.
+    Credentials come from CUTPRO_API_KEY (and CUTPRO_WORKSPACE_ID, CUTPRO_API_URL), else from
+    `cutpro login`; `cutpro run ... --simulate` needs none and spends no real credits.
     """
 
 
-for command in (run, status, gallery, info, balance, renders, download, simulate):
+for command in (run, status, gallery, info, balance, renders, download, simulate, login, logout):
     main.add_command(command)

@@ -10,19 +10,19 @@ from rich.console import Console
 from rich.table import Table
 
 from ..batch import Credits, Phase, SQLiteStore
-from ..client import CutPro
-from ._common import execute, fail
+from ._common import ApiOptions, api_options, execute, fail
 
 console = Console()
 
 
 @click.command()
 @click.argument("url")
-def info(url: str) -> None:
+@api_options
+def info(url: str, api: ApiOptions) -> None:
     """Analyze a public video URL: title, duration and credit cost (free)."""
 
     async def work() -> None:
-        async with CutPro() as cp:
+        async with api.client() as cp:
             video = await cp.videos.analyze(url)
         console.print(
             f"[bold]{video.title}[/] ({video.platform}, {video.duration / 60:.1f} min)\n"
@@ -34,11 +34,12 @@ def info(url: str) -> None:
 
 
 @click.command()
-def balance() -> None:
+@api_options
+def balance(api: ApiOptions) -> None:
     """Show the workspace's credit balance."""
 
     async def work() -> None:
-        async with CutPro() as cp:
+        async with api.client() as cp:
             result = await cp.balance.get()
         console.print(f"{result.balance:g} credits")
 
@@ -48,11 +49,12 @@ def balance() -> None:
 @click.command()
 @click.option("--status", type=click.Choice(["processing", "completed", "failed"]), default=None)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100))
-def renders(status: str | None, limit: int) -> None:
+@api_options
+def renders(status: str | None, limit: int, api: ApiOptions) -> None:
     """List the newest renders."""
 
     async def work() -> None:
-        async with CutPro() as cp:
+        async with api.client() as cp:
             page = await cp.renders.list(limit=limit, status=status)
         table = Table("render_id", "status", "progress", "name", "created")
         for item in page.renders:
@@ -71,11 +73,12 @@ def renders(status: str | None, limit: int) -> None:
 @click.command()
 @click.argument("render_id")
 @click.option("--out", default=".", type=click.Path(file_okay=False), help="Folder to save into.")
-def download(render_id: str, out: str) -> None:
+@api_options
+def download(render_id: str, out: str, api: ApiOptions) -> None:
     """Download a completed render's MP4 (resumable)."""
 
     async def work() -> None:
-        async with CutPro() as cp:
+        async with api.client() as cp:
             done = await cp.renders.download(render_id, out)
         console.print(f"{done.path} ({done.size} bytes, sha256 {done.sha256})")
 

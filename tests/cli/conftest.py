@@ -21,17 +21,20 @@ ROOT = Path(__file__).parents[2]
 COMMAND = [sys.executable, "-m", "cutpro_async"]
 
 
-#: The data folder (the machine's index of paid submissions) of the commands these tests run,
-#: so that they never touch the user's own.
+#: The data folder (the machine's index of paid submissions) and the config folder (the login
+#: saved by `cutpro login`) of the commands these tests run, so that they never touch the
+#: user's own. The config folder stays empty: tests of `cutpro login` use their own.
 DATA = Path(tempfile.mkdtemp(prefix="cutpro-test-data-"))
+CONFIG = Path(tempfile.mkdtemp(prefix="cutpro-test-config-"))
 
 
 def base_env() -> dict[str, str]:
-    """This process's environment without any CUTPRO_* setting, a wide terminal, and a
-    data folder of the tests' own."""
+    """This process's environment without any CUTPRO_* setting, a wide terminal, and data
+    and config folders of the tests' own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CUTPRO_")}
     env["COLUMNS"] = "200"
     env["CUTPRO_DATA_DIR"] = str(DATA)
+    env["CUTPRO_CONFIG_DIR"] = str(CONFIG)
     return env
 
 
