@@ -29,6 +29,11 @@ def check_naming(template: str) -> None:
         raise UsageError(f"a naming template is needed, e.g. {DEFAULT_NAMING!r}")
     try:
         used = used_fields(template)
+    except ValueError as exc:
+        raise UsageError(f"bad naming template {template!r}: {exc}") from None
+    if any(not field or field.isdigit() for field in used):  # `{}` or `{0}`
+        raise UsageError(f"bad naming template {template!r}: use named fields such as {{clip_id}}")
+    try:
         template.format(**{**dict.fromkeys(FIELDS, "x"), "rank": 1})
     except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
         problem = f"unknown field {{{exc.args[0]}}}" if isinstance(exc, KeyError) else str(exc)
@@ -38,9 +43,6 @@ def check_naming(template: str) -> None:
         ) from None
     if "/" in template or "\\" in template:
         raise UsageError(f"a naming template names a file, not a folder: {template!r}")
-    unknown = used - set(FIELDS)
-    if unknown:  # positional `{}` or `{0}`
-        raise UsageError(f"bad naming template {template!r}: use named fields such as {{clip_id}}")
 
 
 def names_every_clip(template: str) -> bool:

@@ -528,8 +528,13 @@ class Batch:
     async def _deliver(self, record: Record, clip: ChosenClip, rank: int) -> None:
         """Render one clip (again only if its render expired), wait for it, download it."""
         for saved in record.files:
-            if saved.clip_id == clip.id and await self._intact(saved):
-                return
+            if saved.clip_id == clip.id:
+                if await self._intact(saved):
+                    return
+                # Changed since it was saved: remove it, or the download would take the file
+                # under that name for complete.
+                with contextlib.suppress(FileNotFoundError):
+                    await anyio.Path(saved.path).unlink()
         try:
             done, render_id = await self._fetch(record, clip, rank)
         except (RenderFailed, Expired) as exc:
