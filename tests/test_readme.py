@@ -63,12 +63,6 @@ INSTALL_LINES = (
     "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]' && python -m pytest",
 )
 
-#: Commands the README may describe before `cutpro` registers them: `cutpro login` and
-#: `cutpro logout` are documented from their agreed design and land in a change of their own.
-#: Only a command named here may be documented without being registered; every registered
-#: command must be documented in any case.
-DOCUMENTED_BEFORE_REGISTERED = frozenset({"login", "logout"})
-
 
 @attrs.frozen
 class Block:
@@ -274,8 +268,7 @@ def test_readme_names_every_command() -> None:
     assert [name for name, n in documented.items() if n > 1] == [], "a command listed twice"
     registered = set(cutpro_command.commands)
     assert sorted(registered - set(documented)) == [], "registered but not in the README"
-    unregistered = set(documented) - registered - DOCUMENTED_BEFORE_REGISTERED
-    assert sorted(unregistered) == [], "in the README but not a `cutpro` command"
+    assert sorted(set(documented) - registered) == [], "in the README but not a `cutpro` command"
 
 
 def test_the_first_lines_install_and_run() -> None:
