@@ -88,8 +88,9 @@ class SlotScheduler:
     """A fixed number of parallel slots: a job starts when the earliest slot frees up."""
 
     def __init__(self, slots: int, free_at: list[float] | None = None) -> None:
-        # A saved state keeps the slots that free up last (a cap changed since then).
-        kept = sorted(free_at or [], reverse=True)[:slots]
+        kept = list(free_at or [])
+        if len(kept) > slots:  # a saved state, the cap lowered since: keep the busiest slots
+            kept = sorted(kept, reverse=True)[:slots]
         self._free_at: list[float] = kept + [0.0] * (slots - len(kept))
 
     @property

@@ -277,7 +277,6 @@ class World:
         for platform, status in DEFAULT_CONNECTIONS:
             conn_id = self.new_id("cn")
             state.connections[conn_id] = connection(conn_id, platform, status, self.clock.wall())
-        self.changed("workspace", ws_id, workspace=ws_id)
         return state
 
     def add_key(self, key: str, *workspace_ids: str) -> None:
