@@ -127,7 +127,7 @@ _FAILURES: dict[str, tuple[str, bool]] = {
     "RateLimited": (_NETWORK + " (rate limited)", True),
     "UnexpectedResponse": ("the API sent an answer that could not be read", True),
     "WaitTimeout": ("a job took too long", True),
-    "UsageError": ("the options do not fit the video", True),
+    "UsageError": ("a bad source or option (fix it, then run again)", False),
 }
 
 

@@ -29,6 +29,7 @@ from cutpro_async.batch import (
     VideoSkipped,
 )
 from cutpro_async.batch.credits import Credits
+from cutpro_async.batch.sources import normalize
 from cutpro_async.cli._words import clock, mib, number, plural
 from cutpro_async.cli.progress import (
     Display,
@@ -38,6 +39,7 @@ from cutpro_async.cli.progress import (
     Verbosity,
     open_display,
 )
+from cutpro_async.errors import UsageError
 
 ESC = "\x1b"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -64,6 +66,13 @@ def over_budget(source: str, cost: float, budget: float = 0) -> VideoSkipped:
     reason = Credits(budget).reserve(source, cost)
     assert reason is not None
     return VideoSkipped(source, reason)
+
+
+def bad_source(source: str) -> VideoFailed:
+    """The failure the pipeline records for a source that cannot be one (its own wording)."""
+    with pytest.raises(UsageError) as raised:
+        normalize(source)
+    return VideoFailed(source, Phase.NEW, f"UsageError: {raised.value}")
 
 
 def sources(n: int, prefix: str = "https://v.example/") -> list[str]:
@@ -266,9 +275,10 @@ def test_failures_are_grouped_by_error_with_what_to_do() -> None:
             VideoFailed("https://b.example/1", Phase.PRICED, "APIConnectionError: reset"),
             VideoFailed("https://c.example/1", Phase.CLIPPED, "RenderFailed: render r1 failed"),
             VideoFailed("https://d.example/1", Phase.NEW, "KeyError: 'x'"),
+            bad_source("s3://bucket/a.mp4"),
         ],
     )
-    lines = report(display, Summary(failed=5))
+    lines = report(display, Summary(failed=6))
     assert lines[1:] == [
         "2 failed: SubmissionFailed: the clipping job failed on the server (--retry-failed "
         "submits them again, paying again)",
@@ -281,6 +291,9 @@ def test_failures_are_grouped_by_error_with_what_to_do() -> None:
         "    https://c.example/1 in phase clipped: render r1 failed",
         "1 failed: KeyError (--retry-failed tries it again)",
         "    https://d.example/1 in phase new: 'x'",
+        "1 failed: UsageError: a bad source or option (fix it, then run again)",
+        "    s3://bucket/a.mp4 in phase new: s3:// sources cannot be clipped: give a public "
+        "http(s) URL, or download the file and give its local path",
     ]
 
 
