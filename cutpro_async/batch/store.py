@@ -4,11 +4,19 @@ SQLite runs in one worker thread at a time (calls are serialised through a limit
 mode: a record saved before a crash (even SIGKILL) is there on restart. Saves that arrive
 while a write is under way are committed together in the next transaction (group commit), and
 each `save` returns only once its record is committed. A lock file next to the database
-refuses a second process on the same record.
+refuses a second process on the same record; `SQLiteStore.open(path, readonly=True)` (or
+`SQLiteStore.read(path)`) takes no lock and reads while a run writes (WAL readers see the last
+committed state).
+
+Every failure of the file or the disk (a folder that cannot be written, a read-only record, a
+file that is not a record, a full disk) is a `StoreError` whose message says what to do; a
+failed save leaves what was committed before intact, so the next run resumes from it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import os
 import sqlite3
@@ -20,7 +28,7 @@ import orjson
 
 from .._converter import structure, unstructure
 from .._fs import open_nofollow
-from ..errors import StoreLocked, UsageError
+from ..errors import StoreError, StoreLocked, UsageError
 from .record import Record
 
 _SCHEMA = """
@@ -90,12 +98,15 @@ class MemoryStore:
 
 
 class SQLiteStore:
-    """Records in an SQLite file; open with `await SQLiteStore.open(path)`."""
+    """Records in an SQLite file: `await SQLiteStore.open(path)` to run a batch on it, or
+    `await SQLiteStore.open(path, readonly=True)` to read it, even while a run holds it."""
 
-    def __init__(self, path: Path, db: sqlite3.Connection, lock: IO[str]) -> None:
+    def __init__(self, path: Path, db: sqlite3.Connection, lock: IO[str] | None) -> None:
         self.path = path
         self._db = db
         self._lock = lock
+        #: Opened with `readonly=True`: no lock taken, `save` and `bind` refused.
+        self.readonly = lock is None
         self._limiter = anyio.CapacityLimiter(1)
         self._pending: dict[str, tuple[int, str, bytes]] = {}
         self._batch = 0  # the batch that new saves join
@@ -103,19 +114,42 @@ class SQLiteStore:
         self._writer = anyio.Lock()
 
     @classmethod
-    async def open(cls, path: str | Path) -> SQLiteStore:
-        """Open (or create) the record, refusing it if another process holds it."""
+    async def open(cls, path: str | Path, *, readonly: bool = False) -> SQLiteStore:
+        """Open (or create) the record, refusing it if another process holds it.
+
+        With `readonly=True` an existing record is opened for reading only: no lock is taken,
+        so it can be read while a run writes it (`StoreError` if there is no record there).
+        """
         file = Path(path)
+        if readonly:
+            db = await anyio.to_thread.run_sync(_connect_readonly, file)
+            return cls(file, db, None)
         lock = await anyio.to_thread.run_sync(_take_lock, file)
-        db = await anyio.to_thread.run_sync(_connect, file)
+        try:
+            db = await anyio.to_thread.run_sync(_connect, file)
+        except BaseException:
+            lock.close()
+            raise
         return cls(file, db, lock)
 
-    async def _run(self, sql: str, *args: object) -> list[tuple[object, ...]]:
+    @classmethod
+    async def read(cls, path: str | Path) -> list[Record]:
+        """Every record of the run record at `path`, read without a lock (a run may be on)."""
+        store = await cls.open(path, readonly=True)
+        try:
+            return await store.records()
+        finally:
+            await store.close()
+
+    async def _run(self, sql: str, *args: object, doing: str = "read") -> list[tuple[object, ...]]:
         """One statement in the store's thread; commits."""
 
         def work() -> list[tuple[object, ...]]:
-            with self._db:
-                return self._db.execute(sql, args).fetchall()
+            try:
+                with self._db:
+                    return self._db.execute(sql, args).fetchall()
+            except (sqlite3.Error, OSError) as exc:
+                raise _store_error(self.path, doing, exc) from exc
 
         return await anyio.to_thread.run_sync(work, limiter=self._limiter)
 
@@ -125,7 +159,13 @@ class SQLiteStore:
         return _decode(rows[0][0]) if rows else None
 
     async def save(self, record: Record) -> None:
-        """Write a record (replacing the previous version); returns once it is committed."""
+        """Write a record (replacing the previous version); returns once it is committed.
+
+        `StoreError` if it cannot be written (the disk is full, the file became read-only):
+        the record then stays pending and is written by the next save or `close` that
+        succeeds; what was committed before is untouched.
+        """
+        self._refuse_if_readonly()
         data = orjson.dumps(unstructure(record))
         self._pending[record.source] = (record.position, record.phase.value, data)
         mine = self._batch
@@ -137,18 +177,27 @@ class SQLiteStore:
     async def _flush(self) -> None:
         """Commit every pending save in one transaction.
 
-        When the transaction fails, its rows go back to the pending ones (behind any newer
-        version of the same record), so that a save waiting on this batch writes them itself
-        or raises: no save ever returns for a record that was not written.
+        When the transaction fails, it is rolled back and its rows go back to the pending ones
+        (behind any newer version of the same record), so that a save waiting on this batch
+        writes them itself or raises: no save ever returns for a record that was not written.
         """
         batch, self._pending = self._pending, {}
         number, self._batch = self._batch, self._batch + 1
         rows = [(source, *row) for source, row in batch.items()]
+        db = self._db
 
         def work() -> None:
-            with self._db:
-                self._db.execute("BEGIN")
-                self._db.executemany(_UPSERT, rows)
+            try:
+                db.execute("BEGIN")
+                db.executemany(_UPSERT, rows)
+                db.execute("COMMIT")
+            except BaseException as exc:
+                if db.in_transaction:  # SQLite may have rolled back already, or not
+                    with contextlib.suppress(sqlite3.Error):
+                        db.rollback()
+                if isinstance(exc, sqlite3.Error | OSError):
+                    raise _store_error(self.path, "save", exc) from exc
+                raise
 
         try:
             await anyio.to_thread.run_sync(work, limiter=self._limiter)
@@ -164,17 +213,33 @@ class SQLiteStore:
 
     async def bind(self, endpoint: str) -> str:
         """Tie the records to an API; returns the first one bound."""
-        await self._run("INSERT OR IGNORE INTO meta (key, value) VALUES ('endpoint', ?)", endpoint)
+        self._refuse_if_readonly()
+        await self._run(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('endpoint', ?)", endpoint, doing="save"
+        )
         rows = await self._run("SELECT value FROM meta WHERE key = 'endpoint'")
         return str(rows[0][0])
 
     async def close(self) -> None:
-        """Commit what is pending, close the database and release the lock."""
-        async with self._writer:
-            if self._pending:
-                await self._flush()
-        await anyio.to_thread.run_sync(self._db.close, limiter=self._limiter)
-        self._lock.close()
+        """Commit what is pending, close the database and release the lock (those two even
+        when the commit fails)."""
+        try:
+            async with self._writer:
+                if self._pending:
+                    await self._flush()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._db.close, limiter=self._limiter)
+            if self._lock is not None:
+                self._lock.close()
+
+    def _refuse_if_readonly(self) -> None:
+        """`UsageError` when a read-only store is asked to write."""
+        if self.readonly:
+            raise UsageError(
+                f"the run record {self.path} was opened read-only: open it without "
+                "readonly=True to write"
+            )
 
 
 def _decode(data: object) -> Record:
@@ -192,10 +257,21 @@ def _take_lock(file: Path) -> IO[str]:
     The lock file is opened without following a link placed there, and the database files
     are refused if they are links: the record never writes through to another file.
     """
-    file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise StoreError(
+            f"cannot create the run record {file}: a file is in the way of its folder "
+            f"{file.parent}; pass --state with another path"
+        ) from None
+    except OSError as exc:
+        raise _store_error(file, "create", exc, part=f"its folder {file.parent}") from exc
     _refuse_links(file)
     lock = file.with_name(file.name + ".lock")
-    handle = os.fdopen(open_nofollow(lock, os.O_RDWR | os.O_CREAT), "r+")
+    try:
+        handle = os.fdopen(open_nofollow(lock, os.O_RDWR | os.O_CREAT), "r+")
+    except OSError as exc:
+        raise _store_error(file, "open", exc, part=f"its lock file {lock}") from exc
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -205,9 +281,16 @@ def _take_lock(file: Path) -> IO[str]:
         raise StoreLocked(
             f"{file} is in use by {owner}: wait for that run to end (or stop it), then run again"
         ) from None
-    handle.truncate(0)
-    handle.write(f"pid {os.getpid()}")
-    handle.flush()
+    except OSError as exc:
+        handle.close()
+        raise _store_error(file, "open", exc, part=f"locking {lock}") from exc
+    try:
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+    except OSError as exc:
+        handle.close()
+        raise _store_error(file, "open", exc, part=f"its lock file {lock}") from exc
     return handle
 
 
@@ -224,12 +307,123 @@ def _refuse_links(file: Path) -> None:
 
 def _connect(file: Path) -> sqlite3.Connection:
     """Open the database in WAL mode with the schema in place."""
-    db = sqlite3.connect(file, check_same_thread=False, isolation_level=None)
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = NORMAL")
-    _migrate(db)
-    db.executescript(_SCHEMA)
+    try:
+        db = sqlite3.connect(file, check_same_thread=False, isolation_level=None)
+    except (sqlite3.Error, OSError) as exc:
+        raise _store_error(file, "open", exc) from exc
+    try:
+        _check_is_record(file, db, empty_ok=True)
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        _migrate(db)
+        db.executescript(_SCHEMA)
+        _probe_write(db)
+    except BaseException as exc:
+        db.close()
+        if isinstance(exc, sqlite3.Error | OSError):
+            raise _store_error(file, "open", exc) from exc
+        raise
     return db
+
+
+def _probe_write(db: sqlite3.Connection) -> None:
+    """Fail now, not at the first save after a paid step, if the record cannot be written
+    (SQLite opens a read-only file read-only without a word)."""
+    db.execute("BEGIN")
+    try:
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('write-probe', '')")
+    finally:
+        db.execute("ROLLBACK")
+
+
+def _connect_readonly(file: Path) -> sqlite3.Connection:
+    """Open an existing record for reading only (no lock, nothing written, not even a
+    migration: `_decode` reads records of every version)."""
+    if not file.is_file():
+        raise StoreError(f"no run record at {file}: check the path (--state)")
+    uri = f"{file.absolute().as_uri()}?mode=ro"
+    try:
+        db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+    except (sqlite3.Error, OSError) as exc:
+        raise _store_error(file, "read", exc) from exc
+    try:
+        _check_is_record(file, db, empty_ok=False)
+    except BaseException as exc:
+        db.close()
+        if isinstance(exc, sqlite3.Error | OSError):
+            raise _store_error(file, "read", exc) from exc
+        raise
+    return db
+
+
+def _check_is_record(file: Path, db: sqlite3.Connection, *, empty_ok: bool) -> None:
+    """`StoreError` unless the database holds a run record (or is empty, when allowed): a
+    record is never written into another program's database."""
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "records" in tables or (empty_ok and not tables):
+        return
+    raise StoreError(
+        f"{file} is not a cutpro run record (an SQLite database without its tables): pass "
+        "--state with another path, or move the file away"
+    )
+
+
+def _store_error(
+    file: Path, doing: str, exc: BaseException, *, part: str | None = None
+) -> StoreError:
+    """A failure of the record's file or disk as a sentence that says what to do.
+
+    `doing` is what failed (open, create, read, save); `part`, the file or folder that failed
+    when it is not the database itself.
+    """
+    kind, detail = _kind(exc)
+    at = f" ({part})" if part else ""
+    if kind == "full":
+        advice = (
+            "the disk is full; free space and run again to resume (what was saved before is kept)"
+        )
+    elif kind == "denied":
+        advice = (
+            f"{detail}: make it and its folder writable for this user, or pass --state with "
+            "another path"
+        )
+    elif kind == "notadb":
+        return StoreError(
+            f"{file} is not a cutpro run record (not an SQLite database, or a damaged one): pass "
+            "--state with another path, or move the file away"
+        )
+    elif kind == "io":
+        advice = (
+            "disk I/O error; check the disk (full, removed or failing?), then run again to resume"
+        )
+    else:
+        advice = f"{detail}; check the path and its folder, or pass --state with another path"
+    return StoreError(f"cannot {doing} the run record {file}{at}: {advice}")
+
+
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_DENIED_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+def _kind(exc: BaseException) -> tuple[str, str]:
+    """What kind of failure `exc` is (full, denied, notadb, io, other) and its own words."""
+    if isinstance(exc, OSError):
+        detail = (exc.strerror or str(exc)).lower()
+        if exc.errno in _FULL_ERRNOS:
+            return "full", detail
+        return ("denied" if exc.errno in _DENIED_ERRNOS else "other"), detail
+    detail = str(exc)
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary == sqlite3.SQLITE_FULL:
+        return "full", detail
+    if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH):
+        return "denied", detail
+    if primary in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+        return "notadb", detail
+    if primary == sqlite3.SQLITE_IOERR:
+        return "io", detail
+    return "other", detail
 
 
 def _migrate(db: sqlite3.Connection) -> None:

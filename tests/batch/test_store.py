@@ -25,6 +25,7 @@ from cutpro_async.batch import (
     RunOptions,
     SavedFile,
     SQLiteStore,
+    StoreError,
     StoreLocked,
 )
 from cutpro_async.testing import FakeCutPro
@@ -154,7 +155,7 @@ async def test_a_failed_group_commit_never_lets_a_save_return(tmp_path: Path) ->
         try:
             await store.save(Record(source, ord(source)))
             outcomes[source] = "returned"
-        except sqlite3.Error:
+        except StoreError:
             outcomes[source] = "raised"
 
     async with anyio.create_task_group() as group:
@@ -239,7 +240,7 @@ async def test_unfinished_records_of_another_api_are_refused(
     try:
         await store.bind("https://api.example.com/api/v1")
         await store.save(Record(video_url(), 0, phase=Phase.SUBMITTED, video_id="v1"))
-        with pytest.raises(UsageError, match="unfinished videos made against"):
+        with pytest.raises(UsageError, match=r"unfinished videos? made against"):
             await Batch(cp, RunOptions(out=tmp_path), store).run([video_url()])
     finally:
         await store.close()
@@ -258,3 +259,67 @@ async def test_finished_records_of_another_api_are_accepted(
     finally:
         await store.close()
     assert summary.done == 1
+
+
+async def test_a_record_can_be_read_while_a_run_holds_it(tmp_path: Path) -> None:
+    """`open(readonly=True)` and `read` take no lock: they see every committed save of the
+    run holding the record, including later ones, and refuse to write; the run keeps its
+    lock (another writer is still refused)."""
+    path = tmp_path / "state.sqlite"
+    writer = await SQLiteStore.open(path)
+    try:
+        await writer.save(Record("a", 0, phase=Phase.DONE))
+        reader = await SQLiteStore.open(path, readonly=True)
+        try:
+            assert reader.readonly
+            assert [r.source for r in await reader.records()] == ["a"]
+            await writer.save(Record("b", 1))
+            assert [r.source for r in await reader.records()] == ["a", "b"]
+            assert await reader.load("b") == Record("b", 1)
+            with pytest.raises(UsageError, match="read-only"):
+                await reader.save(Record("c", 2))
+            with pytest.raises(UsageError, match="read-only"):
+                await reader.bind("http://x")
+        finally:
+            await reader.close()
+        assert [r.source for r in await SQLiteStore.read(path)] == ["a", "b"]
+        assert open_elsewhere(path).returncode == 3  # the run still holds its lock
+    finally:
+        await writer.close()
+
+
+async def test_reading_from_another_process_during_a_run(tmp_path: Path) -> None:
+    """Another process reads the record while this one holds it for writing."""
+    path = tmp_path / "state.sqlite"
+    writer = await SQLiteStore.open(path)
+    try:
+        await writer.save(Record("a", 0))
+        script = (
+            "import sys, anyio\n"
+            "from cutpro_async.batch import SQLiteStore\n"
+            "records = anyio.run(SQLiteStore.read, sys.argv[1])\n"
+            "print(*[r.source for r in records])\n"
+        )
+        with anyio.fail_after(60):
+            done = await anyio.run_process([sys.executable, "-c", script, str(path)], check=False)
+    finally:
+        await writer.close()
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.split() == [b"a"]
+
+
+async def test_reading_a_record_of_the_old_schema_changes_nothing(tmp_path: Path) -> None:
+    """A record saved before the phase rename reads back, and stays unmigrated (no write)."""
+    path, record = tmp_path / "state.sqlite", full_record()
+    data = unstructure(record)
+    data["stage"] = data.pop("phase")
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.executescript(OLD_SCHEMA)
+        db.execute(
+            "INSERT INTO records VALUES (?, ?, ?, ?)",
+            (record.source, record.position, "clipped", orjson.dumps(data)),
+        )
+    assert await SQLiteStore.read(path) == [record]
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(records)")}
+    assert "stage" in columns
