@@ -7,10 +7,13 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from ..batch import Credits, Phase, SQLiteStore
-from ._common import ApiOptions, api_options, execute, fail
+from ..batch import Credits, Phase, Record, SQLiteStore
+from ..batch.pipeline import _reached
+from ._common import ApiOptions, api_options, execute
+from ._words import plural
 
 console = Console()
 
@@ -93,32 +96,46 @@ def download(render_id: str, out: str, api: ApiOptions) -> None:
     help="The record of a run (DIR/.cutpro-state.sqlite).",
 )
 def status(state: str) -> None:
-    """Summarise a run's record: videos per phase, files, credits, failures."""
+    """Summarise a run's record: videos per phase, files, credits, why videos failed or were
+    skipped. It reads without locking, so it works while the run is going on."""
+    records = execute(SQLiteStore.read(Path(state)))
+    for line in summary_lines(records):
+        console.print(line, highlight=False, soft_wrap=True)
 
-    async def work() -> None:
-        store = await SQLiteStore.open(Path(state))
-        try:
-            records = await store.records()
-        finally:
-            await store.close()
-        phases = Counter(record.phase for record in records)
-        spent = Credits.of(records).spent
-        files = sum(len(r.files) for r in records)
-        # What the next run picks up: unfinished videos, and paid ones that failed later.
-        running = sum(
-            not r.phase.is_final
-            or (r.phase is Phase.FAILED and r.retryable and r.submit_intent is not None)
-            for r in records
-        )
-        console.print(
-            f"{len(records)} videos: "
-            + ", ".join(f"{n} {phase}" for phase, n in sorted(phases.items()))
-            + f"\n{files} files, {spent:g} credits spent, {running} resumable"
-        )
-        for record in records:
-            if record.error:
-                console.print(f"[red]{record.source}[/]: {record.error}")
 
-    if not Path(state).exists():
-        fail(f"no record at {state}")
-    execute(work())
+def summary_lines(records: list[Record]) -> list[str]:
+    """What `cutpro status` prints about a record (rich markup, sources escaped)."""
+    phases = Counter(_shown_phase(record) for record in records)
+    spent = Credits.of(records).spent
+    files = sum(len(r.files) for r in records)
+    # What the next run picks up: unfinished videos, and paid ones that failed later.
+    resumable = sum(
+        not r.phase.is_final
+        or (r.phase is Phase.FAILED and r.retryable and r.submit_intent is not None)
+        for r in records
+    )
+    counts = ", ".join(f"{phases[phase]} {phase}" for phase in Phase if phases[phase])
+    lines = [
+        plural(len(records), "video") + (f": {counts}" if counts else ""),
+        f"{plural(files, 'file')}, {plural(spent, 'credit')} spent, {resumable} resumable",
+    ]
+    for record in records:
+        source = escape(record.source)
+        if record.phase is Phase.FAILED:
+            reason = escape(record.error or "no reason recorded")
+            lines.append(f"[red]{source}[/]: failed in phase {_reached(record)}: {reason}")
+        elif _shown_phase(record) is Phase.SKIPPED:
+            reason = escape((record.error or "").removeprefix(_SKIPPED))
+            lines.append(f"[yellow]{source}[/]: skipped: {reason}")
+    return lines
+
+
+_SKIPPED = "skipped: "  # how the pipeline records why a video was not processed
+
+
+def _shown_phase(record: Record) -> Phase:
+    """The record's phase, or `skipped` for an unfinished one the last run skipped (over
+    budget, not enough credits); it stays resumable."""
+    if not record.phase.is_final and (record.error or "").startswith(_SKIPPED):
+        return Phase.SKIPPED
+    return record.phase
