@@ -77,12 +77,17 @@ class Batch:
         options: RunOptions,
         store: Store,
         index: SubmissionIndex | None = None,
+        *,
+        endpoint: str | None = None,
     ) -> None:
         self.client = client
         self.options = options
         self.store = store
         #: The machine's index of paid submissions (None: this record only knows its own).
         self.index = index
+        #: What names the API the record is bound to (default: the client's base URL; an
+        #: embedded simulator, whose port changes, names its kept world instead).
+        self.endpoint = endpoint or client.settings.base_url
         self.summary = Summary()
         self.errors: dict[str, BaseException] = {}
         self.skipped: dict[str, str] = {}
@@ -150,13 +155,15 @@ class Batch:
     async def _prepare(self) -> None:
         """Check the record belongs to this API; credits already spent; the balance left."""
         records = await self.store.records()
-        endpoint = self.client.settings.base_url
+        endpoint = self.endpoint
         bound = await self.store.bind(endpoint)
         unfinished = [r for r in records if not r.phase.is_final and r.video_id]
         if bound != endpoint and unfinished:
+            videos = "video" if len(unfinished) == 1 else "videos"
             raise UsageError(
-                f"this record has {len(unfinished)} unfinished videos made against {bound}, not "
-                f"{endpoint}: resume them against the same API, or start a new record"
+                f"this record has {len(unfinished)} unfinished {videos} made against {bound}, "
+                f"not {endpoint}: resume against {bound}, or start a new record elsewhere "
+                "(cutpro run: another --out, or --state NEW.sqlite)"
             )
         self.credits = Credits.of(records, self.options.budget)
         self._known = {r.source: r for r in records}  # one read instead of one per video

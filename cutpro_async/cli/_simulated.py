@@ -83,7 +83,8 @@ async def simulated_client(
         kept = "continuing the world saved in" if fake.restored else "world kept in"
         console.print(
             f"[yellow]Simulated CutPro at {fake.base_url}: no real credits are spent "
-            f"(clock {SIM_TIME_SCALE:g}x faster; {kept} {escape(str(state_dir))}).[/]"
+            f"(clock {SIM_TIME_SCALE:g}x faster; {kept} {escape(str(state_dir))}).[/]",
+            soft_wrap=True,
         )
         pacing = Pacing(endpoints={"POST /clips/info": Budget(10, SIM_ANALYZE_WINDOW)})
         polling = Polling(first=0.2, max_interval=1.0)

@@ -3,40 +3,55 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import shutil
 import signal
-from collections.abc import AsyncIterator, Callable
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
+import attrs
 import click
-import orjson
 from rich.console import Console
+from rich.text import Text
 
-from .._converter import unstructure
 from .._groups import sole_error
 from ..batch import (
     Batch,
     Concurrency,
-    Event,
     Phase,
     RunOptions,
     SQLiteStore,
     Stage,
+    StoreError,
     SubmissionIndex,
     Summary,
     expand_sources,
+    write_gallery,
     write_manifest,
 )
+from ..batch.naming import DEFAULT_NAMING, FIELDS, names_every_clip
 from ..client import CutPro
-from ..config import Budget, Pacing, Polling, RetryPolicy
+from ..config import RetryPolicy
 from ..errors import UsageError
 from ..models import Timeframe
-from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, execute, fail
-from .progress import JsonLines, LiveProgress
+from ._common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    ApiOptions,
+    api_options,
+    execute,
+    fail,
+)
+from ._simulated import simulated_client, state_dir_for
+from .progress import Display, Verbosity, open_display
 
-SIM_TIME_SCALE = 600.0  # a 10-minute clipping job takes a second
-SIM_ANALYZE_WINDOW = 1.0  # the simulator's 10-per-minute limit, sped up to 10 per second
+#: Free space the record needs on its disk before a run starts.
+RECORD_ROOM = 16 * 1024**2
 
 
 def _timeframe(value: str | None) -> Timeframe | None:
@@ -58,6 +73,50 @@ def _check_sources(sources: tuple[str, ...]) -> None:
                 "sources, one a line)?",
                 2,
             )
+
+
+def _check_folders(out: Path, state: Path) -> None:
+    """OUT and the record's folder exist and are writable, the record is writable and its disk
+    has room: said before anything runs, not as a traceback after paying."""
+    for folder, option in ((out, "--out"), (state.parent, "--state")):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            fail(f"cannot write to {folder}: {exc.strerror or exc}; choose another {option}", 2)
+    if state.exists() and not os.access(state, os.R_OK | os.W_OK):
+        fail(
+            f"the run record {state} is not writable: make it so (chmod u+rw) or choose "
+            "another --state",
+            EXIT_USAGE,
+        )
+    free = shutil.disk_usage(state.parent).free
+    if free < RECORD_ROOM:
+        fail(
+            f"only {free / 1024**2:.1f} MiB free on the disk of {state.parent}: the run record "
+            "needs room; free some space or choose another --state",
+            EXIT_USAGE,
+        )
+
+
+def _options(**choices: object) -> RunOptions:
+    """The run's options, checked: a bad one is one line and exit 2."""
+    try:
+        return RunOptions(**choices)  # type: ignore[arg-type]
+    except UsageError as exc:
+        option = "--naming" if "naming" in str(exc) else "an option"
+        fail(f"{exc} (check {option})", EXIT_USAGE)
+
+
+def _naming_note(naming: str) -> str | None:
+    """What to tell a user whose template does not name every clip apart."""
+    if naming == DEFAULT_NAMING or names_every_clip(naming):
+        return None
+    return (
+        f"note: --naming {naming!r} may give two clips one name: the second gets -<clip id> "
+        "before its extension (add {clip_id} to avoid it)"
+    )
 
 
 def _concurrency(value: str | None) -> Concurrency:
@@ -96,9 +155,11 @@ def _concurrency(value: str | None) -> Concurrency:
 @click.option("--no-render", is_flag=True, help="Stop after choosing clips (nothing downloaded).")
 @click.option(
     "--naming",
-    default="{video_id}_{clip_id}.mp4",
+    default=DEFAULT_NAMING,
     show_default=True,
-    help="File names: {video_id} {clip_id} {render_id} {rank}.",
+    help="File names, from "
+    + " ".join(f"{{{f}}}" for f in FIELDS)
+    + "; the default is the server's name. A name two clips would share gets -<clip id>.",
 )
 @click.option(
     "--budget",
@@ -107,6 +168,12 @@ def _concurrency(value: str | None) -> Concurrency:
 )
 @click.option("--dry-run", is_flag=True, help="Price every video, spend nothing.")
 @click.option("--retry-failed", is_flag=True, help="Try failed videos again.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Also check the SHA-256 of every file earlier runs saved (presence and size are always "
+    "checked); what is missing or changed is fetched again without paying again.",
+)
 @click.option(
     "--commit-window",
     type=click.FloatRange(min=0, min_open=True),
@@ -125,6 +192,9 @@ def _concurrency(value: str | None) -> Concurrency:
 )
 @click.option("--json", "as_json", is_flag=True, help="JSON lines of events and the summary.")
 @click.option("--csv", "as_csv", is_flag=True, help="Also write manifest.csv.")
+@click.option("-v", "--verbose", count=True, help="Say more: every price, payment and file.")
+@click.option("-q", "--quiet", is_flag=True, help="Only failures and the closing summary.")
+@api_options
 def run(
     sources: tuple[str, ...],
     out: str,
@@ -141,11 +211,15 @@ def run(
     budget: float | None,
     dry_run: bool,
     retry_failed: bool,
+    verify: bool,
     resubmit: bool,
     commit_window: float | None,
     concurrency: str | None,
     as_json: bool,
     as_csv: bool,
+    verbose: int,
+    quiet: bool,
+    api: ApiOptions,
 ) -> None:
     """Clip SOURCES (URLs, video files, @list.txt, or - for stdin) into OUT.
 
@@ -153,7 +227,10 @@ def run(
     polled, nothing is paid twice. Exit code 0: all done; 1: some failed; 2: bad usage;
     130: interrupted (run it again to resume).
     """
-    options = RunOptions(
+    if simulate and api.given:
+        fail("--simulate runs its own API: drop --api-url and --workspace, or --simulate", 2)
+    _check_sources(sources)
+    options = _options(
         out=Path(out),
         top_k=top_k,
         min_rating=min_rating,
@@ -167,91 +244,114 @@ def run(
         dry_run=dry_run,
         retry_failed=retry_failed,
         resubmit=resubmit,
+        verify=verify,
         concurrency=_concurrency(concurrency),
     )
-    _check_sources(sources)
     state_path = Path(state) if state else options.out / ".cutpro-state.sqlite"
+    _check_folders(options.out, state_path)
     console = Console(stderr=True)
-    summary, failed = execute(
-        _run(sources, options, state_path, simulate, as_json, as_csv, console, commit_window)
+    display = open_display(
+        console, as_json=as_json, verbosity=Verbosity.of(verbose=verbose, quiet=quiet)
     )
+    note = _naming_note(options.naming)
+    if note and not quiet and not as_json:
+        console.print(note, highlight=False, markup=False)
+    job = Job(options, state_path, simulate, api, RetryPolicy(commit_window=commit_window))
+    ended = execute(job.run(sources, display, console, as_csv))
+    summary = ended.summary
     if summary.done + summary.failed + summary.skipped == 0 and not summary.interrupted:
         fail("no sources to clip: the list given is empty (one URL or file a line)", 2)
-    _report(summary, options, as_json, console)
+    display.report(summary, dry_run=options.dry_run, out=options.out, failed_in_record=ended.failed)
+    for problem in ended.problems:
+        console.print(Text.assemble(("error: ", "red"), problem), soft_wrap=True)
     if summary.interrupted:
         raise SystemExit(EXIT_INTERRUPTED)
-    if failed and not summary.failed:
-        console.print(
-            f"{failed} videos of this record failed in earlier runs "
-            "(cutpro status shows why; --retry-failed tries them again)"
-        )
-    raise SystemExit(EXIT_FAILED if failed else EXIT_OK)
+    raise SystemExit(EXIT_FAILED if ended.failed or ended.problems else EXIT_OK)
 
 
-async def _run(
-    sources: tuple[str, ...],
-    options: RunOptions,
-    state_path: Path,
-    simulate: bool,
-    as_json: bool,
-    as_csv: bool,
-    console: Console,
-    commit_window: float | None,
-) -> tuple[Summary, int]:
-    """Open client and record, run the batch with progress, write the manifest.
+@attrs.define
+class Ended:
+    """How a run ended: the batch's summary, failed videos in the whole record, and what
+    went wrong around the batch (a record that could not be saved, a manifest not written)."""
 
-    Returns the summary and how many videos of the whole record are failed.
-    """
-    async with contextlib.AsyncExitStack() as stack:
-        retry = RetryPolicy(commit_window=commit_window)
-        client = await stack.enter_async_context(_client(simulate, console, retry))
-        store = await SQLiteStore.open(state_path)
-        stack.push_async_callback(store.close)
-        index = await stack.enter_async_context(SubmissionIndex())
-        batch = Batch(client, options, store, index)
-        show: Callable[[Event], object] = JsonLines() if as_json else LiveProgress(console)
-        with contextlib.ExitStack() as screen:
-            if isinstance(show, LiveProgress):
-                screen.enter_context(show)
-            try:
-                async with anyio.create_task_group() as group:
-                    group.start_soon(_interrupts, batch, console)
-                    summary = await batch.run(expand_sources(sources), on_event=show)
-                    group.cancel_scope.cancel()
-            except BaseExceptionGroup as errors:
-                raise sole_error(errors) from None
-        records = await store.records()
-        await anyio.to_thread.run_sync(write_manifest, records, options.out / "manifest.jsonl")
-        if as_csv:
-            await anyio.to_thread.run_sync(
-                lambda: write_manifest(records, options.out / "manifest.csv", as_csv=True)
+    summary: Summary
+    failed: int = 0
+    problems: list[str] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class Job:
+    """One `cutpro run`: its options, record, API and retry policy."""
+
+    options: RunOptions
+    state: Path
+    simulate: bool
+    api: ApiOptions
+    retry: RetryPolicy
+
+    async def run(
+        self, sources: tuple[str, ...], display: Display, console: Console, as_csv: bool
+    ) -> Ended:
+        """Open API and record, run the batch with `display`, write manifest and gallery."""
+        async with contextlib.AsyncExitStack() as stack:
+            client, endpoint, index = await self._connect(stack, console)
+            store = await SQLiteStore.open(self.state)
+            stack.push_async_callback(store.close)
+            batch = Batch(client, self.options, store, index, endpoint=endpoint)
+            ended = Ended(batch.summary)
+            with display:
+                try:
+                    async with anyio.create_task_group() as group:
+                        group.start_soon(_interrupts, batch, console)
+                        ended.summary = await batch.run(expand_sources(sources), on_event=display)
+                        group.cancel_scope.cancel()
+                except BaseExceptionGroup as errors:
+                    raise sole_error(errors) from None
+                except StoreError as exc:  # the disk filled up: what was saved stays resumable
+                    ended.problems.append(f"{exc} (the run stopped; run it again to resume)")
+            await self._write_outputs(store, as_csv, ended)
+            return ended
+
+    async def _connect(
+        self, stack: contextlib.AsyncExitStack, console: Console
+    ) -> tuple[CutPro, str | None, SubmissionIndex | None]:
+        """The client, the name of its API for the record, and the machine's index.
+
+        A simulated run keeps its world in OUT (its port changes, so the record is bound to
+        the world's identity) and needs no machine index: no other record shares its world.
+        """
+        if self.simulate:
+            sim = await stack.enter_async_context(
+                simulated_client(state_dir_for(self.options.out), console, self.retry)
             )
-        return summary, sum(r.phase == Phase.FAILED for r in records)
+            return sim.client, sim.identity, None
+        client = await stack.enter_async_context(self.api.client(retry=self.retry))
+        index = await stack.enter_async_context(SubmissionIndex())
+        return client, None, index
+
+    async def _write_outputs(self, store: SQLiteStore, as_csv: bool, ended: Ended) -> None:
+        """Manifest(s) and gallery from the record, as far as the disk allows."""
+        try:
+            records = await store.records()
+        except StoreError as exc:
+            ended.problems.append(f"no manifest written: {exc}")
+            return
+        ended.failed = sum(r.phase == Phase.FAILED for r in records)
+        out = self.options.out
+        jsonl, csv, page = out / "manifest.jsonl", out / "manifest.csv", out / "index.html"
+        await _write(ended, jsonl, functools.partial(write_manifest, records, jsonl))
+        if as_csv:
+            await _write(ended, csv, functools.partial(write_manifest, records, csv, as_csv=True))
+        if self.options.render:
+            await _write(ended, page, functools.partial(write_gallery, records, out))
 
 
-@contextlib.asynccontextmanager
-async def _client(simulate: bool, console: Console, retry: RetryPolicy) -> AsyncIterator[CutPro]:
-    """The real API from the environment, or the embedded simulator."""
-    if not simulate:
-        async with CutPro(retry=retry) as client:
-            yield client
-        return
-    from ..testing import FakeCutPro  # imported late: only simulated runs need the server
-
-    # s3-kms: storage whose ETags look like MD5s but are not, as S3 sends for encrypted objects.
-    async with FakeCutPro(
-        time_scale=SIM_TIME_SCALE, analyze_window=SIM_ANALYZE_WINDOW, storage_profile="s3-kms"
-    ) as fake:
-        console.print(
-            f"[yellow]Simulated CutPro at {fake.base_url}: no real credits are spent "
-            f"(clock {SIM_TIME_SCALE:g}x faster).[/]"
-        )
-        pacing = Pacing(endpoints={"POST /clips/info": Budget(10, SIM_ANALYZE_WINDOW)})
-        polling = Polling(first=0.2, max_interval=1.0)
-        async with CutPro(
-            fake.api_key, base_url=fake.base_url, pacing=pacing, polling=polling, retry=retry
-        ) as client:
-            yield client
+async def _write(ended: Ended, path: Path, write: Callable[[], object]) -> None:
+    """Write one output off the event loop; a failure is a problem to report, not a crash."""
+    try:
+        await anyio.to_thread.run_sync(write)
+    except OSError as exc:
+        ended.problems.append(f"cannot write {path}: {exc.strerror or exc}")
 
 
 async def _interrupts(batch: Batch, console: Console) -> None:
@@ -268,19 +368,3 @@ async def _interrupts(batch: Batch, console: Console) -> None:
                 batch.stop()
             else:
                 os._exit(EXIT_INTERRUPTED)  # the record is saved after every step
-
-
-def _report(summary: Summary, options: RunOptions, as_json: bool, console: Console) -> None:
-    """The closing summary."""
-    if as_json:
-        print(orjson.dumps({"event": "Summary", **unstructure(summary)}).decode())
-        return
-    verb = "priced" if options.dry_run else "done"
-    console.print(
-        f"{summary.done} {verb}, {summary.failed} failed, {summary.skipped} skipped · "
-        f"{summary.files} files ({summary.bytes / 1024**2:.1f} MiB) in {options.out} · "
-        f"{summary.credits_spent:g} credits spent"
-        + (f" · {summary.credits_priced:g} credits needed" if options.dry_run else "")
-        + f" · {summary.elapsed:.1f} s"
-        + (" · interrupted: run again to resume" if summary.interrupted else "")
-    )
