@@ -198,7 +198,7 @@ async def test_4xx_answers_are_never_retried() -> None:
             with pytest.raises(NotFound):
                 await cp.submissions.get(info.video_id, "s-missing")
             with pytest.raises(ValidationError):
-                await cp.videos.analyze("ftp://nowhere")
+                await cp.videos.analyze(video_url(30))  # too short: 422
             with pytest.raises(InsufficientCredits):
                 await cp.submissions.create(info.video_id)
         async with CutPro("cp_wrong", base_url=fake.base_url, retry=FAST_RETRY) as cp:
@@ -465,7 +465,7 @@ async def test_the_key_and_signed_queries_never_show(caplog: pytest.LogCaptureFi
             link = await cp.renders.download_link(render.render_id)
             for call in (
                 cp.submissions.get(done.video_id, "s-missing"),
-                cp.videos.analyze("not a url"),
+                cp.videos.analyze(video_url(30)),
             ):
                 try:
                     await call
