@@ -7,7 +7,7 @@ from pathlib import Path
 import anyio
 import click
 
-from ..batch import SQLiteStore, StoreLocked, write_gallery
+from ..batch import SQLiteStore, write_gallery
 from ._common import EXIT_USAGE, execute, fail
 
 
@@ -35,13 +35,7 @@ def gallery(out: str, state: str | None) -> None:
 
 
 async def _write(folder: Path, record: Path) -> Path:
-    """Read every record, then write the page off the event loop."""
-    try:
-        store = await SQLiteStore.open(record)
-    except StoreLocked as exc:
-        raise StoreLocked(f"cannot read the record while a run uses it: {exc}") from None
-    try:
-        records = await store.records()
-    finally:
-        await store.close()
+    """Read every record (read-only: a run may be writing it), then write the page off the
+    event loop."""
+    records = await SQLiteStore.read(record)
     return await anyio.to_thread.run_sync(write_gallery, records, folder)
