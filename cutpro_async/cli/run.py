@@ -51,7 +51,7 @@ from ._simulated import simulated_client, state_dir_for
 from .progress import Display, Verbosity, open_display
 
 #: Free space the record needs on its disk before a run starts.
-RECORD_ROOM = 16 * 1024**2
+RECORD_ROOM = 4 * 1024**2
 
 
 def _timeframe(value: str | None) -> Timeframe | None:
@@ -296,20 +296,19 @@ class Job:
         async with contextlib.AsyncExitStack() as stack:
             client, endpoint, index = await self._connect(stack, console)
             store = await SQLiteStore.open(self.state)
-            stack.push_async_callback(store.close)
             batch = Batch(client, self.options, store, index, endpoint=endpoint)
             ended = Ended(batch.summary)
-            with display:
-                try:
-                    async with anyio.create_task_group() as group:
-                        group.start_soon(_interrupts, batch, console)
-                        ended.summary = await batch.run(expand_sources(sources), on_event=display)
-                        group.cancel_scope.cancel()
-                except BaseExceptionGroup as errors:
-                    raise sole_error(errors) from None
-                except StoreError as exc:  # the disk filled up: what was saved stays resumable
-                    ended.problems.append(f"{exc} (the run stopped; run it again to resume)")
+            try:
+                with display:
+                    ended.summary = await _drive(batch, sources, display, console)
+            except StoreError as exc:  # the disk filled up: what was saved stays resumable
+                ended.problems.append(str(exc))
             await self._write_outputs(store, as_csv, ended)
+            try:
+                await store.close()
+            except StoreError as exc:
+                if str(exc) not in ended.problems:  # the same full disk, said once
+                    ended.problems.append(str(exc))
             return ended
 
     async def _connect(
@@ -344,6 +343,20 @@ class Job:
             await _write(ended, csv, functools.partial(write_manifest, records, csv, as_csv=True))
         if self.options.render:
             await _write(ended, page, functools.partial(write_gallery, records, out))
+
+
+async def _drive(
+    batch: Batch, sources: tuple[str, ...], display: Display, console: Console
+) -> Summary:
+    """Run the batch, stopping it gently on the first Ctrl-C; its own error, unwrapped."""
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(_interrupts, batch, console)
+            summary = await batch.run(expand_sources(sources), on_event=display)
+            group.cancel_scope.cancel()
+    except BaseExceptionGroup as errors:
+        raise sole_error(errors) from None
+    return summary
 
 
 async def _write(ended: Ended, path: Path, write: Callable[[], object]) -> None:

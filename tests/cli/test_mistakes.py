@@ -3,8 +3,10 @@ command, options checked before paying, bad sources failing alone, reasons in th
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -172,3 +174,53 @@ async def test_a_record_of_another_api_says_how_to_start_a_new_one(
     assert done.returncode == 2
     [line] = error_lines(done.stderr)
     assert "--state NEW.sqlite" in line and "another --out" in line
+
+
+def _tmpfs_available() -> bool:
+    """Whether a tmpfs can be mounted in a new user and mount namespace here."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return False
+    probe = subprocess.run(
+        [unshare, "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt 2>/dev/null"],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+#: In a mount namespace of its own: OUT on a tmpfs too small for the clips, a run, then the
+#: same tmpfs grown and the same run again. The outputs are separated by a marker line.
+FULL_DISK_SCRIPT = """
+mount -t tmpfs -o size=6m tmpfs "$OUT"
+"$PYTHON" -m cutpro_async run "$@" --out "$OUT" 2>&1; echo "exit $?"
+echo "=== grown"
+mount -o remount,size=64m "$OUT"
+"$PYTHON" -m cutpro_async run "$@" --out "$OUT" 2>&1; echo "exit $?"
+ls "$OUT"
+"""
+
+
+@pytest.mark.skipif(not _tmpfs_available(), reason="no user namespaces to mount a tmpfs in")
+async def test_a_full_disk_ends_the_run_cleanly_and_the_rerun_continues(tmp_path: Path) -> None:
+    """OUT fills up mid-run (a real ENOSPC): no traceback, the summary, exit 1; with room the
+    same command finishes every video, each charged once."""
+    out = tmp_path / "out"
+    out.mkdir()
+    sources = [url(f"full{i}") for i in range(8)]
+    async with FakeCutPro(time_scale=6000, analyze_window=0.2, render_bytes=1024**2) as fake:
+        env = {**env_for(fake), "OUT": str(out), "PYTHON": sys.executable}
+        with anyio.fail_after(180):
+            done = await anyio.run_process(
+                ["unshare", "-rm", "sh", "-c", FULL_DISK_SCRIPT, "sh", *sources, "--top-k", "1"],
+                env=env,
+                cwd=ROOT,
+                check=False,
+            )
+        charges = fake.charges_per_video()
+    first, grown = done.stdout.decode().split("=== grown")
+    assert "Traceback" not in first and "Traceback" not in grown
+    assert "exit 1" in first and "free" in first and "credits spent" in first
+    assert "exit 0" in grown, grown
+    assert grown.count(".mp4") >= 8 and sorted(charges.values()) == [1] * 8
