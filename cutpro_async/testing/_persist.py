@@ -26,8 +26,6 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import orjson
-
 from ._snapshot import (
     KINDS,
     Key,
@@ -101,7 +99,7 @@ class WorldStore:
                 for ws_id, data in by_kind[kind]:
                     restore_object(world, kind, ws_id, data)
             self._seq = self._db.execute("SELECT coalesce(max(seq), 0) FROM objects").fetchone()[0]
-        except (sqlite3.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (sqlite3.Error, AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
             raise StateFileError(
                 f"the simulator's state file {self.path} is damaged ({type(exc).__name__}: "
                 f"{exc}); {_START_AFRESH}"
