@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +16,21 @@ from cutpro_async.testing import FakeCutPro
 
 #: Quick retries for tests; a paid request that failed ambiguously is given 1 s to commit.
 FAST_RETRY = RetryPolicy(backoff_initial=0.01, backoff_max=0.05, commit_window=1.0)
+
+
+def tmpfs_available() -> bool:
+    """Whether a tmpfs can be mounted in a new user and mount namespace here (for tests of a
+    really full disk)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return False
+    probe = subprocess.run(
+        [unshare, "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt 2>/dev/null"],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    return probe.returncode == 0
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import orjson
 import pytest
 
 from cutpro_async.batch import Phase, Record, SQLiteStore, StoreError, StoreLocked
+from tests.conftest import tmpfs_available
 
 pytestmark = pytest.mark.anyio
 
@@ -272,21 +272,7 @@ async def test_closing_a_store_whose_last_save_fails_still_releases_it(tmp_path:
     await again.close()
 
 
-def _tmpfs_available() -> bool:
-    """Whether a tmpfs can be mounted in a new user and mount namespace here."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return False
-    probe = subprocess.run(
-        [unshare, "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt 2>/dev/null"],
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
-    return probe.returncode == 0
-
-
-@pytest.mark.skipif(not _tmpfs_available(), reason="no user namespaces to mount a tmpfs in")
+@pytest.mark.skipif(not tmpfs_available(), reason="no user namespaces to mount a tmpfs in")
 async def test_a_really_full_disk_is_a_store_error_and_the_record_resumes(tmp_path: Path) -> None:
     """A 1 MiB tmpfs filled up (ENOSPC from the kernel): both saves of the group commit raise
     `StoreError` saying the disk is full; after freeing space the same store saves again and

@@ -3,7 +3,6 @@ command, options checked before paying, bad sources failing alone, reasons in th
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import anyio
 import pytest
 
 from cutpro_async.testing import FakeCutPro
+from tests.conftest import tmpfs_available
 
 from .conftest import COMMAND, ROOT, base_env, check_manifest, cutpro, env_for, error_lines, mp4s
 
@@ -176,20 +176,6 @@ async def test_a_record_of_another_api_says_how_to_start_a_new_one(
     assert "--state NEW.sqlite" in line and "another --out" in line
 
 
-def _tmpfs_available() -> bool:
-    """Whether a tmpfs can be mounted in a new user and mount namespace here."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return False
-    probe = subprocess.run(
-        [unshare, "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt 2>/dev/null"],
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
-    return probe.returncode == 0
-
-
 #: In a mount namespace of its own: OUT on a tmpfs too small for the clips, a run, then the
 #: same tmpfs grown and the same run again. The outputs are separated by a marker line.
 FULL_DISK_SCRIPT = """
@@ -202,7 +188,7 @@ ls "$OUT"
 """
 
 
-@pytest.mark.skipif(not _tmpfs_available(), reason="no user namespaces to mount a tmpfs in")
+@pytest.mark.skipif(not tmpfs_available(), reason="no user namespaces to mount a tmpfs in")
 async def test_a_full_disk_ends_the_run_cleanly_and_the_rerun_continues(tmp_path: Path) -> None:
     """OUT fills up mid-run (a real ENOSPC): no traceback, the summary, exit 1; with room the
     same command finishes every video, each charged once."""
