@@ -68,6 +68,13 @@ if TYPE_CHECKING:  # the simulator is imported only when one is started
     help="Seconds the server's clock is ahead (negative: behind): timestamps and Date headers.",
 )
 @click.option(
+    "--latency",
+    default="off",
+    show_default=True,
+    help="How long answers take: off, realistic (per route, lognormal around 50-300 ms, "
+    "seeded by --seed), realistic*FACTOR, or SECONDS around which every route answers.",
+)
+@click.option(
     "--new-video-per-analysis",
     is_flag=True,
     help="Give every POST /clips/info a new video_id, even for a URL analyzed before.",
@@ -92,12 +99,21 @@ def simulate(
     **settings: Any,
 ) -> None:
     """Run the CutPro simulator until interrupted; prints its base URL and API key."""
-    from ..testing import FakeCutPro, SimConfig, parse_faults  # late: only this command needs it
+    from ..testing import (  # late: only this command needs it
+        FakeCutPro,
+        LatencyModel,
+        SimConfig,
+        parse_faults,
+    )
 
     try:
         plan = parse_faults(faults)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--faults") from None
+    try:
+        settings["latency"] = LatencyModel.parse(settings["latency"])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--latency") from None
     try:
         config = SimConfig(same_video_for_same_url=not new_video_per_analysis, **settings)
     except ValueError as exc:  # the only setting a free string can get wrong is the profile
@@ -144,7 +160,8 @@ async def _serve(fake: FakeCutPro, ready_file: Path | None, as_json: bool) -> No
                 f"  CUTPRO_API_URL={fake.base_url}\n"
                 f"  CUTPRO_API_KEY={fake.api_key}\n"
                 f"  storage: {fake.storage_url} ({fake.config.storage_profile} profile)\n"
-                "Press Ctrl-C to stop."
+                + (f"  latency: {latency.name}\n" if (latency := fake.config.latency) else "")
+                + "Press Ctrl-C to stop."
             )
         await _until_signalled()
     finally:

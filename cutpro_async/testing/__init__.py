@@ -9,12 +9,23 @@ It is a real aiohttp server on 127.0.0.1 (the API on one port, signed storage li
 another), runs on asyncio, and follows the CutPro API reference, faults included. Its storage
 answers downloads as S3, S3 with SSE-KMS, GCS, Azure or a plain web server does
 (`storage_profile=`): their ETags and checksum headers differ, and a client must cope with each.
-With `state_path=` its world is kept in a file, and a later simulator continues it.
+With `state_path=` its world is kept in a file, and a later simulator continues it. With
+`latency="realistic"` every answer takes a seeded lognormal 50 to 300 ms per route (`_latency`).
 """
 
 from ._config import SimConfig
 from ._fake import FakeCutPro
 from ._faults import Fault, parse_faults
+from ._latency import LatencyModel, Spread
 from ._persist import StateFileError, StateFileLocked
 
-__all__ = ["FakeCutPro", "Fault", "SimConfig", "StateFileError", "StateFileLocked", "parse_faults"]
+__all__ = [
+    "FakeCutPro",
+    "Fault",
+    "LatencyModel",
+    "SimConfig",
+    "Spread",
+    "StateFileError",
+    "StateFileLocked",
+    "parse_faults",
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from ._latency import LatencyModel, as_latency
 from ._profiles import PROFILE_NAMES
 
 
@@ -45,3 +46,6 @@ class SimConfig:
     # API shows and its `Date` headers are shifted by it.
     clock_offset: float = 0.0
     seed: int = 0
+    # How long answers take (see `_latency`): None (instant), a `LatencyModel`, a spec such as
+    # "realistic" or "realistic*2", or seconds around which every route answers. Real seconds.
+    latency: LatencyModel | None = attrs.field(default=None, converter=as_latency)

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from ._api import make_api_app
 from ._config import SimConfig
+from ._delays import Latencies, api_middleware, install, storage_middleware
 from ._enums import TransactionType
 from ._faults import Fault, FaultPlan, parse_faults
 from ._ledger import LedgerRow
@@ -36,6 +37,11 @@ class FakeCutPro:
     `FakeCutPro(time_scale=6000, credits=500, faults="5xx=0.1", storage_profile="gcs")`: keyword
     settings override `SimConfig` fields. Use `async with`; then `base_url` and `api_key` point a
     client at it.
+
+    **Latency.** Answers are instant unless `latency=` says otherwise: `latency="realistic"`
+    delays each API answer by a seeded lognormal draw around its route's median (50 to 300 ms)
+    and each storage answer's first byte likewise; `latency=0.1` puts every route around
+    100 ms (see `LatencyModel`). `latencies` counts what was delayed.
 
     **A world kept on disk.** `FakeCutPro(state_path=Path("sim/world.sqlite"))` keeps its world
     in that SQLite file, and a later simulator given the same file continues it: workspaces with
@@ -76,6 +82,12 @@ class FakeCutPro:
         self.config = attrs.evolve(config or SimConfig(), **settings)
         self.world = World(self.config)
         self.plan = FaultPlan(_as_faults(faults), self.config.seed)
+        #: The latency model at work (None: answers are instant), with what it delayed.
+        self.latencies = (
+            None
+            if self.config.latency is None
+            else Latencies(self.config.latency, self.config.seed)
+        )
         self.state_path = None if state_path is None else Path(state_path)
         self._store = None if self.state_path is None else WorldStore(self.state_path)
         #: Whether the world was restored from `state_path` (False: a new world).
@@ -131,10 +143,14 @@ class FakeCutPro:
 
     async def start(self) -> FakeCutPro:
         """Start both servers; `base_url` and `storage_url` are set afterwards."""
-        storage_port = await self._serve(make_storage_app(self.world, self.plan), self._ports[1])
+        storage, api = make_storage_app(self.world, self.plan), make_api_app(self.world, self.plan)
+        if self.latencies is not None:
+            install(storage, storage_middleware(self.latencies))
+            install(api, api_middleware(self.latencies))
+        storage_port = await self._serve(storage, self._ports[1])
         self.storage_url = f"http://{self._host}:{storage_port}"
         self.world.signer.base_url = self.storage_url
-        api_port = await self._serve(make_api_app(self.world, self.plan), self._ports[0])
+        api_port = await self._serve(api, self._ports[0])
         self.base_url = f"http://{self._host}:{api_port}{API_PREFIX}"
         self.world.api_origin = f"http://{self._host}:{api_port}"
         return self
