@@ -1,26 +1,83 @@
 """Client-side pacing: per-endpoint windows, the global rate, pauses after 429s.
 
-Unit tests use the real clock with tiny budgets and assert only order and lower bounds.
+The pacer's own tests run on a virtual clock (`virtual`): an event loop whose time jumps to
+the next timer instead of sleeping, with `_pacing`'s `time.monotonic` reading the same clock.
+Their times are exact, whatever the machine's load, so they are asserted as equalities. The
+tests against the simulator assert only counts (requests sent, 429s received), never time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import time
+import selectors
+from collections.abc import Callable, Coroutine
+from types import SimpleNamespace
+from typing import Any, TypeVar
 
 import anyio
 import anyio.lowlevel
 import pytest
 
-from cutpro_async import Budget, Pacing, RateLimited, RetryPolicy
+from cutpro_async import Budget, Pacing, RateLimited, RetryPolicy, _pacing
 from cutpro_async._pacing import Pacer
 from cutpro_async.testing import FakeCutPro
 from tests.resources.conftest import make_client, video_url
 
-pytestmark = pytest.mark.anyio
+T = TypeVar("T")
+START = 1000.0  # the virtual clock's reading when a test starts
 
-EPS = 0.02  # timer granularity: a sleep may end this much early
+
+class _Clock:
+    """The virtual time, in seconds."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+
+class _Selector(selectors.DefaultSelector):
+    """A selector that never waits: a timeout moves the virtual clock on instead."""
+
+    def __init__(self, clock: _Clock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        if timeout is not None and timeout > 0:
+            self.clock.now += timeout
+            timeout = 0
+        return list(super().select(timeout))
+
+
+class _VirtualLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop on the virtual clock: sleeping costs no real time."""
+
+    def __init__(self, clock: _Clock) -> None:
+        super().__init__(_Selector(clock))
+        self.clock = clock
+
+    def time(self) -> float:
+        return self.clock.now
+
+
+@pytest.fixture
+def virtual(monkeypatch: pytest.MonkeyPatch) -> Callable[[Coroutine[Any, Any, T]], T]:
+    """Run a coroutine on the virtual clock, which `_pacing` reads as `time.monotonic`."""
+    clock = _Clock()
+    monkeypatch.setattr(_pacing, "time", SimpleNamespace(monotonic=lambda: clock.now))
+
+    def run(work: Coroutine[Any, Any, T]) -> T:
+        loop = _VirtualLoop(clock)
+        try:
+            return loop.run_until_complete(work)
+        finally:
+            loop.close()
+
+    return run
+
+
+def now() -> float:
+    """Seconds on the virtual clock since the test started."""
+    return _pacing.time.monotonic() - START
 
 
 async def turns(pacer: Pacer, routes: list[str]) -> list[tuple[str, float]]:
@@ -29,7 +86,7 @@ async def turns(pacer: Pacer, routes: list[str]) -> list[tuple[str, float]]:
 
     async def one(route: str) -> None:
         slot = await pacer.wait_turn(route)
-        granted.append((route, time.monotonic()))
+        granted.append((route, now()))
         if slot is not None:
             slot.finish()  # answered at once
 
@@ -40,87 +97,144 @@ async def turns(pacer: Pacer, routes: list[str]) -> list[tuple[str, float]]:
     return granted
 
 
-async def test_a_window_allows_its_budget_per_span() -> None:
-    """Budget(3, 0.2): any 3 consecutive turns after the first 3 start >= 0.2 s apart."""
+def times(granted: list[tuple[str, float]]) -> list[float]:
+    """The grant times alone."""
+    return [when for _, when in granted]
+
+
+def test_a_window_allows_its_budget_per_span(virtual: Any) -> None:
+    """Budget(3, 0.2): three turns at once, the next three 0.2 s later, then the seventh."""
     pacer = Pacer(Pacing(requests_per_second=None, endpoints={"X": Budget(3, 0.2)}, margin=0))
-    times = [t for _, t in await turns(pacer, ["X"] * 7)]
-    for i in range(len(times) - 3):
-        assert times[i + 3] - times[i] >= 0.2 - EPS
-    assert times[-1] - times[0] >= 0.4 - EPS
+    got = times(virtual(turns(pacer, ["X"] * 7)))
+    assert got == pytest.approx([0, 0, 0, 0.2, 0.2, 0.2, 0.4])
 
 
-async def test_a_window_margin_widens_the_span() -> None:
+def test_a_window_margin_widens_the_span(virtual: Any) -> None:
     """The margin is added to the window, so the server never sees one request too many."""
     pacer = Pacer(Pacing(requests_per_second=None, endpoints={"X": Budget(1, 0.1)}, margin=0.1))
-    times = [t for _, t in await turns(pacer, ["X"] * 2)]
-    assert times[1] - times[0] >= 0.2 - EPS
+    assert times(virtual(turns(pacer, ["X"] * 2))) == pytest.approx([0, 0.2])
 
 
-async def test_other_routes_do_not_wait_for_a_full_window() -> None:
+def test_a_window_counts_from_the_answer(virtual: Any) -> None:
+    """A slot is final only once answered: the next window opens a span after the answer."""
+    pacer = Pacer(Pacing(requests_per_second=None, endpoints={"X": Budget(1, 0.2)}, margin=0))
+
+    async def main() -> list[float]:
+        first = await pacer.wait_turn("X")
+        assert first is not None
+        await anyio.sleep(0.5)  # a slow answer
+        first.finish()
+        second = await pacer.wait_turn("X")
+        assert second is not None
+        return [now()]
+
+    assert virtual(main()) == pytest.approx([0.7])
+
+
+def test_other_routes_do_not_wait_for_a_full_window(virtual: Any) -> None:
     """A route without a budget overtakes requests queued on a full window."""
-    pacer = Pacer(Pacing(requests_per_second=None, endpoints={"X": Budget(2, 0.3)}))
-    order = [route for route, _ in await turns(pacer, ["X", "X", "X", "Y"])]
-    assert order.index("Y") < 3
-    assert order[-1] == "X"
+    pacer = Pacer(Pacing(requests_per_second=None, endpoints={"X": Budget(2, 0.3)}, margin=0))
+    granted = virtual(turns(pacer, ["X", "X", "X", "Y"]))
+    assert [route for route, _ in granted] == ["X", "X", "Y", "X"]
+    assert times(granted) == pytest.approx([0, 0, 0, 0.3])
 
 
-async def test_the_global_rate_spaces_requests() -> None:
-    """10 requests/second with no burst: turns at least 0.1 s apart."""
+def test_the_global_rate_spaces_requests(virtual: Any) -> None:
+    """10 requests/second with no burst: turns exactly 0.1 s apart."""
     pacer = Pacer(Pacing(requests_per_second=10, burst=1, endpoints={}))
-    times = [t for _, t in await turns(pacer, ["A", "B", "A", "B"])]
-    for earlier, later in itertools.pairwise(times):
-        assert later - earlier >= 0.1 - EPS
+    assert times(virtual(turns(pacer, ["A", "B", "A", "B"]))) == pytest.approx([0, 0.1, 0.2, 0.3])
 
 
-async def test_a_burst_goes_first_then_the_rate_applies() -> None:
-    """burst=3 at 5/s: three turns, then the fourth no sooner than 0.2 s after the first."""
+def test_a_burst_goes_first_then_the_rate_applies(virtual: Any) -> None:
+    """burst=3 at 5/s: three turns at once, then one every 0.2 s."""
     pacer = Pacer(Pacing(requests_per_second=5, burst=3, endpoints={}))
-    times = [t for _, t in await turns(pacer, ["A"] * 4)]
-    assert times[3] - times[0] >= 0.2 - EPS
-    assert times[3] - times[2] > times[2] - times[0]
+    assert times(virtual(turns(pacer, ["A"] * 5))) == pytest.approx([0, 0, 0, 0.2, 0.4])
 
 
-async def test_a_429_on_a_budgeted_route_pauses_only_that_route() -> None:
+def test_a_429_on_a_budgeted_route_pauses_only_that_route(virtual: Any) -> None:
     """After a 429 with a 0.3 s hint, that route waits it out; another route goes first."""
     pacer = Pacer(Pacing(requests_per_second=None, endpoints={"X": Budget(10, 1)}))
-    started = time.monotonic()
-    pacer.on_rate_limited("X", 0.3)
-    granted = await turns(pacer, ["X", "Y"])
+
+    async def main() -> list[tuple[str, float]]:
+        pacer.on_rate_limited("X", 0.3)
+        return await turns(pacer, ["X", "Y"])
+
+    granted = virtual(main())
     assert [route for route, _ in granted] == ["Y", "X"]
-    assert granted[1][1] - started >= 0.3 - EPS
+    assert times(granted) == pytest.approx([0, 0.3])
 
 
-async def test_a_429_elsewhere_pauses_and_slows_the_global_rate() -> None:
+def test_a_429_elsewhere_pauses_and_slows_the_global_rate(virtual: Any) -> None:
     """A 429 on a route without a budget pauses everything, then halves the rate."""
     pacer = Pacer(Pacing(requests_per_second=20, burst=1, endpoints={}))
-    started = time.monotonic()
-    pacer.on_rate_limited("GET /renders", 0.2)
-    times = [t for _, t in await turns(pacer, ["A", "B", "C"])]
-    assert times[0] - started >= 0.2 - EPS
-    assert times[2] - times[0] >= 2 * 0.1 - EPS  # 10/s after halving, not 20/s
+
+    async def main() -> list[tuple[str, float]]:
+        pacer.on_rate_limited("GET /renders", 0.2)
+        return await turns(pacer, ["A", "B", "C"])
+
+    # Paused for 0.2 s, then 10/s (0.1 s apart), not 20/s.
+    assert times(virtual(main())) == pytest.approx([0.2, 0.3, 0.4])
 
 
-async def test_a_pause_during_a_wait_is_honoured() -> None:
+def test_successes_bring_the_global_rate_back(virtual: Any) -> None:
+    """After the halving, each success adds a twentieth of the rate back, up to the ceiling."""
+    pacer = Pacer(Pacing(requests_per_second=20, burst=1, endpoints={}))
+
+    async def main() -> None:
+        pacer.on_rate_limited("GET /renders", 0.2)
+
+    virtual(main())
+    for _ in range(9):
+        pacer.on_success()
+    assert times(virtual(turns(pacer, ["A", "B"]))) == pytest.approx([0.2, 0.2 + 1 / 19])
+    for _ in range(5):  # never above the ceiling: 20/s, 0.05 s apart
+        pacer.on_success()
+    after = 0.2 + 2 / 19
+    assert times(virtual(turns(pacer, ["A", "B"]))) == pytest.approx([after, after + 1 / 20])
+
+
+def test_a_pause_during_a_wait_is_honoured(virtual: Any) -> None:
     """A request already sleeping for its window also waits out a 429 that arrives meanwhile."""
     pacer = Pacer(Pacing(requests_per_second=None, endpoints={"X": Budget(1, 0.2)}, margin=0))
-    started = time.monotonic()
-    first = await pacer.wait_turn("X")
-    assert first is not None
-    first.finish()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(pacer.wait_turn, "X")  # sleeps until ~0.2 s
-        await anyio.sleep(0.05)
-        pacer.on_rate_limited("X", 0.4)  # pauses until ~0.45 s
-    assert time.monotonic() - started >= 0.45 - EPS
+
+    async def main() -> float:
+        first = await pacer.wait_turn("X")
+        assert first is not None
+        first.finish()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pacer.wait_turn, "X")  # sleeps until 0.2 s
+            await anyio.sleep(0.05)
+            pacer.on_rate_limited("X", 0.4)  # pauses until 0.45 s
+        return now()
+
+    assert virtual(main()) == pytest.approx(0.45)
 
 
-# -- against the simulator ----------------------------------------------------------------
+def test_a_cancelled_wait_frees_its_slot(virtual: Any) -> None:
+    """A request cancelled while waiting does not hold up the ones queued behind it."""
+    pacer = Pacer(Pacing(requests_per_second=None, endpoints={"X": Budget(1, 0.2)}, margin=0))
+
+    async def main() -> list[tuple[str, float]]:
+        first = await pacer.wait_turn("X")
+        assert first is not None
+        first.finish()
+        with anyio.move_on_after(0.1):
+            await pacer.wait_turn("X")  # would start at 0.2; cancelled at 0.1
+        return await turns(pacer, ["X"])
+
+    # The cancelled request's slot counts from its cancellation (0.1), so the next is at 0.3,
+    # not at 0.4 as it would behind a request that started at 0.2.
+    assert times(virtual(main())) == pytest.approx([0.3])
 
 
+# -- against the simulator: counts only ---------------------------------------------------
+
+
+@pytest.mark.anyio
 async def test_unpaced_bursts_do_meet_the_servers_limit() -> None:
-    """Without pacing, 20 quick analyses of a 10-per-0.5 s endpoint get some 429s."""
+    """Without pacing, 20 analyses of a 10-per-hour endpoint: exactly 10 are refused (429)."""
     async with (
-        FakeCutPro(analyze_limit=10, analyze_window=0.5) as fake,
+        FakeCutPro(analyze_limit=10, analyze_window=3600) as fake,
         make_client(
             fake,
             pacing=Pacing(requests_per_second=None, endpoints={}),
@@ -130,19 +244,19 @@ async def test_unpaced_bursts_do_meet_the_servers_limit() -> None:
         results = await asyncio.gather(
             *(cp.videos.analyze(video_url()) for _ in range(20)), return_exceptions=True
         )
-    assert any(isinstance(r, RateLimited) for r in results)
+    assert sum(isinstance(r, RateLimited) for r in results) == 10
+    assert fake.requests["POST /clips/info"] == 20
 
 
+@pytest.mark.anyio
 async def test_pacing_keeps_an_analyze_run_free_of_429s() -> None:
-    """100 concurrent analyses under Budget(10, 0.3): every one is sent once, none refused."""
-    budget = {"POST /clips/info": Budget(10, 0.3)}
+    """40 concurrent analyses under Budget(10, 0.2), the server's own limit: every one is
+    sent once and none refused (a window counts from the answer, the server from arrival)."""
+    budget = {"POST /clips/info": Budget(10, 0.2)}
     async with (
-        FakeCutPro(analyze_limit=10, analyze_window=0.3) as fake,
+        FakeCutPro(analyze_limit=10, analyze_window=0.2) as fake,
         make_client(fake, pacing=Pacing(endpoints=budget)) as cp,
     ):
-        started = time.monotonic()
-        infos = await asyncio.gather(*(cp.videos.analyze(video_url()) for _ in range(100)))
-        elapsed = time.monotonic() - started
-    assert len({info.video_id for info in infos}) == 100
-    assert fake.requests["POST /clips/info"] == 100  # no request was refused and repeated
-    assert elapsed >= 9 * 0.3
+        infos = await asyncio.gather(*(cp.videos.analyze(video_url()) for _ in range(40)))
+    assert len({info.video_id for info in infos}) == 40
+    assert fake.requests["POST /clips/info"] == 40  # no request was refused and repeated
