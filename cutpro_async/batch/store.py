@@ -341,17 +341,28 @@ def _connect_readonly(file: Path) -> sqlite3.Connection:
     migration: `_decode` reads records of every version)."""
     if not file.is_file():
         raise StoreError(f"no run record at {file}: check the path (--state)")
-    uri = f"{file.absolute().as_uri()}?mode=ro"
     try:
-        db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        return _open_readonly(file, immutable=False)
+    except (sqlite3.Error, OSError) as exc:
+        wal = file.with_name(file.name + "-wal")
+        if _primary(exc) != sqlite3.SQLITE_READONLY or wal.exists():
+            raise _store_error(file, "read", exc) from exc
+    # SQLite could not make its side files in a folder this user may not write, and no run
+    # is writing the record (a run keeps a -wal file while it has it open): read it as is.
+    try:
+        return _open_readonly(file, immutable=True)
     except (sqlite3.Error, OSError) as exc:
         raise _store_error(file, "read", exc) from exc
+
+
+def _open_readonly(file: Path, *, immutable: bool) -> sqlite3.Connection:
+    """A `mode=ro` connection to a run record (`immutable=1`: without SQLite's side files)."""
+    uri = f"{file.absolute().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
+    db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
     try:
         _check_is_record(file, db, empty_ok=False)
-    except BaseException as exc:
+    except BaseException:
         db.close()
-        if isinstance(exc, sqlite3.Error | OSError):
-            raise _store_error(file, "read", exc) from exc
         raise
     return db
 
@@ -413,8 +424,7 @@ def _kind(exc: BaseException) -> tuple[str, str]:
             return "full", detail
         return ("denied" if exc.errno in _DENIED_ERRNOS else "other"), detail
     detail = str(exc)
-    code = getattr(exc, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None
+    primary = _primary(exc)
     if primary == sqlite3.SQLITE_FULL:
         return "full", detail
     if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH):
@@ -424,6 +434,12 @@ def _kind(exc: BaseException) -> tuple[str, str]:
     if primary == sqlite3.SQLITE_IOERR:
         return "io", detail
     return "other", detail
+
+
+def _primary(exc: BaseException) -> int | None:
+    """SQLite's primary result code of an sqlite3 error (None for any other exception)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
 
 
 def _migrate(db: sqlite3.Connection) -> None:

@@ -174,6 +174,22 @@ async def test_a_read_only_record_is_refused_when_opened_not_at_the_first_save(
     assert await run_store(path, "ro") == {"sources": ["a"]}
 
 
+async def test_a_record_in_a_folder_the_reader_cannot_write_is_still_read(shared: Path) -> None:
+    """`cutpro status` on someone else's record: read while their run has it open (SQLite's
+    side files exist) and after it closed (they are gone and cannot be made here)."""
+    path = shared / "state.sqlite"
+    store = await SQLiteStore.open(path)
+    try:
+        await store.save(Record("a", 0))
+        assert await run_store(path, "ro") == {"sources": ["a"]}
+        await store.save(Record("b", 1))
+        assert await run_store(path, "ro") == {"sources": ["a", "b"]}
+    finally:
+        await store.close()
+    assert not path.with_name("state.sqlite-wal").exists()
+    assert await run_store(path, "ro") == {"sources": ["a", "b"]}
+
+
 async def test_a_file_in_the_way_of_the_folder_is_a_store_error(tmp_path: Path) -> None:
     """The record's folder is a file: said plainly."""
     (tmp_path / "out").write_text("x")
