@@ -41,7 +41,11 @@ _MAX_KEY_INPUT = 64 * 1024
     help=f"API to check and save the key for [default: CUTPRO_API_URL, else {DEFAULT_BASE_URL}].",
 )
 @click.option("--no-check", is_flag=True, help="Save the key without checking it with the API.")
-@click.option("--show", is_flag=True, help="Show the saved login (never the key) and exit.")
+@click.option(
+    "--show",
+    is_flag=True,
+    help="Show the saved login (of the key, only its last 4 characters) and exit.",
+)
 def login(
     api_key_stdin: bool, workspace: str | None, api_url: str | None, no_check: bool, show: bool
 ) -> None:
