@@ -133,18 +133,6 @@ def resolve_connection(
     )
 
 
-def resolve_api_key(api_key: str | None) -> str:
-    """The argument, else `CUTPRO_API_KEY`, else the saved login's key; a clear error when
-    there is none."""
-    key = _given_key(api_key)
-    if key is not None:
-        return key
-    saved = load_login()
-    if saved is None:
-        raise ConfigurationError(NO_KEY)
-    return _checked_key(saved.api_key, f"the key saved in {config_path()}")
-
-
 def _given_key(api_key: str | None) -> str | None:
     """The key given by argument, else by `CUTPRO_API_KEY`, checked; None if neither."""
     if api_key is not None and not isinstance(api_key, str):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -10,7 +9,7 @@ from types import TracebackType
 import aiohttp
 
 from ._http import Transport
-from ._settings import Settings, resolve_api_key, resolve_base_url
+from ._settings import Settings, resolve_connection
 from .config import (
     DEFAULT_LIMITS,
     DEFAULT_PACING,
@@ -38,7 +37,8 @@ class CutPro:
     """An async client of the CutPro v1 API; use it as `async with CutPro() as cp:`.
 
     `api_key`, `workspace_id` and `base_url` fall back to `CUTPRO_API_KEY`,
-    `CUTPRO_WORKSPACE_ID` and `CUTPRO_API_URL`. Pass `session` to use your own
+    `CUTPRO_WORKSPACE_ID` and `CUTPRO_API_URL`, then to the login `cutpro login` saved (its
+    workspace and URL only with its own key). Pass `session` to use your own
     `aiohttp.ClientSession` (it is left open on exit). Plain http is refused except to
     loopback addresses unless `allow_insecure_http=True`.
     """
@@ -57,10 +57,16 @@ class CutPro:
         session: aiohttp.ClientSession | None = None,
         allow_insecure_http: bool = False,
     ) -> None:
+        found = resolve_connection(
+            api_key,
+            workspace_id=workspace_id,
+            base_url=base_url,
+            allow_insecure_http=allow_insecure_http,
+        )
         self.settings = Settings(
-            base_url=resolve_base_url(base_url, allow_insecure_http),
-            api_key=resolve_api_key(api_key),
-            workspace_id=workspace_id or os.environ.get("CUTPRO_WORKSPACE_ID") or None,
+            base_url=found.base_url,
+            api_key=found.api_key,
+            workspace_id=found.workspace_id,
             timeouts=timeouts,
             retry=retry,
             pacing=pacing,

@@ -105,7 +105,8 @@ class AuthenticationError(APIError):
     """401: the API key is missing, invalid or revoked."""
 
     hint = (
-        "check CUTPRO_API_KEY or the api_key argument; keys are made at cut.pro/studio/me/api-keys"
+        "check CUTPRO_API_KEY, the api_key argument or the key `cutpro login` saved; keys are "
+        "made at cut.pro/studio/me/api-keys"
     )
 
 

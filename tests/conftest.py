@@ -33,6 +33,14 @@ def tmpfs_available() -> bool:
     return probe.returncode == 0
 
 
+@pytest.fixture(autouse=True)
+def _no_saved_login(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No test reads the developer's own `cutpro login`: a config folder of the tests' own."""
+    monkeypatch.setenv("CUTPRO_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     """aiohttp runs on asyncio only."""

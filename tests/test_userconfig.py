@@ -223,14 +223,11 @@ def test_a_saved_key_with_a_line_break_is_refused(folder: Path) -> None:
 async def test_a_client_from_the_saved_login_reaches_its_workspace(
     fake: FakeCutPro, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After a login saved with a simulator's key, URL and workspace, the resolved connection
-    works; `CutPro()` with just the URL in the environment uses the saved key."""
+    """After a login saved with a simulator's key, URL and workspace, `CutPro()` with nothing
+    else given reaches that workspace at that URL."""
     save_login(SavedLogin(fake.api_key, fake.workspace_id, fake.base_url))
-    found = resolve_connection()
-    async with CutPro(
-        found.api_key, workspace_id=found.workspace_id, base_url=found.base_url
-    ) as cp:
-        assert (await cp.workspace.get()).id == fake.workspace_id
-    monkeypatch.setenv("CUTPRO_API_URL", fake.base_url)
     async with CutPro() as cp:
+        assert cp.settings.base_url == fake.base_url
+        assert cp.settings.workspace_id == fake.workspace_id
+        assert (await cp.workspace.get()).id == fake.workspace_id
         assert (await cp.balance.get()).balance > 0
