@@ -1,35 +1,45 @@
-"""The whole pipeline for many videos, side by side with what users would write instead.
+"""The whole pipeline on an instant simulator: the client's own cost against a fair baseline.
 
-    python -m benchmarks.pipeline [--quick]
+    python -m benchmarks --only pipeline [--quick]      (or python -m benchmarks.pipeline)
 
-On an instant simulator (its own process, rate limit lifted for every contender alike), each
-video goes analyze → submit → poll → best clip → render → poll → download:
-  (a) the documented curl flow done sequentially with `requests`,
-  (b) the same flow in a 32-thread `requests` pool,
-  (c) a hand-written bare-aiohttp pipeline (64 videos at a time),
-  (d) cutpro_async's `Batch` (durable SQLite record, per-stage pools).
-Targets: (d) wall time <= 1.3x (c) and >= 10x faster than (b). Then, on a slow simulator,
-10,000 videos in flight at once: peak RSS per in-flight video <= 20 KiB.
+Each video goes analyze → look-up → submit → poll → best clip → render → poll → link →
+download, on a simulator that answers at once (jobs finish instantly, the analysis limit
+lifted for both alike, `s3-kms` storage: the client checks length, MP4 structure and sha256,
+as the baseline does). With nothing to wait for, CPU is all there is:
+
+- **client**: `Batch` with its durable SQLite record, 64 videos per stage, 100 connections.
+- **bare**: `_bare.bare_pipeline`, the same requests, checks and durability by hand, 64
+  videos at a time on aiohttp's 100 connections.
+
+Each round runs them ABBA (BAAB in odd rounds), every run against a fresh simulator process.
+Target: client CPU per video <= 1.3x bare's (median of the rounds). Wall time and requests
+per video are reported. Then memory: a fresh child process holds 10,000 videos in flight at
+once (all waiting for their clips), and the RSS it grew by per video must stay <= 16 KiB.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import concurrent.futures
+import gc
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import aiohttp
+import attrs
 import requests
 
 from cutpro_async import CutPro, Limits, Pacing, Polling
 from cutpro_async.batch import Batch, Concurrency, RunOptions, SQLiteStore, Stage, StageStarted
 
+from ._bare import BareSettings, bare_pipeline
 from ._report import Metric, summarize, table
+from ._rounds import ratios, schedule
 from ._simproc import SimProcess
 
 # The same lifted rate limit for every contender; renders that do not expire on a fast clock.
@@ -45,148 +55,128 @@ LIFTED = [
     "--credits",
     "1e12",
 ]
+STORAGE = ["--storage-profile", "s3-kms", "--render-bytes", "65536"]
+INSTANT = ["--time-scale", "1e7", *STORAGE, *LIFTED]
+NAMES = ("client", "bare")
+WIDTH = 64  # videos per stage (client) or at a time (bare)
+POLLING = Polling(first=0.05, max_interval=0.5)
 
 
-def _urls(count: int, tag: str) -> list[str]:
-    """Distinct video URLs."""
+def urls(count: int, tag: str) -> list[str]:
+    """Distinct video URLs of 10 minutes each."""
     return [f"https://www.youtube.com/watch?v={tag}{i}&duration=600" for i in range(count)]
 
 
-def _requests_flow(session: requests.Session, base: str, url: str, folder: Path) -> None:
-    """The quickstart flow with `requests`, for one video."""
-    info = session.post(f"{base}/clips/info", json={"url": url}).json()
-    video = info["video_id"]
-    sub = session.post(f"{base}/clips", json={"video_id": video}).json()["submission_id"]
-    path = f"{base}/clips/{video}/submissions/{sub}"
-    while session.get(path).json()["status"] not in ("completed", "failed"):
-        time.sleep(0.05)
-    clip = session.get(f"{path}/clips", params={"limit": 1}).json()["clips"][0]["id"]
-    render = session.post(f"{path}/clips/{clip}/render").json()["render_id"]
-    while session.get(f"{base}/renders/{render}").json()["status"] not in ("completed", "failed"):
-        time.sleep(0.05)
-    link = session.get(f"{base}/renders/{render}/download").json()["url"]
-    with requests.get(link, stream=True) as resp, (folder / f"{video}.mp4").open("wb") as out:
-        for block in resp.iter_content(1024 * 1024):
-            out.write(block)
+def requests_seen(sim: SimProcess) -> int:
+    """API and storage requests the simulator has served (its own /_sim pages left out)."""
+    origin = sim.base_url.rsplit("/api/", 1)[0]
+    counts: dict[str, int] = requests.get(f"{origin}/_sim/requests", timeout=30).json()
+    return sum(n for key, n in counts.items() if "/_sim/" not in key)
 
 
-def _session(key: str) -> requests.Session:
-    """A `requests` session with the API key."""
-    session = requests.Session()
-    session.headers["X-Api-Key"] = key
-    return session
-
-
-def sequential(sim: SimProcess, urls: list[str], folder: Path) -> None:
-    """(a) One video after the other."""
-    session = _session(sim.api_key)
-    for url in urls:
-        _requests_flow(session, sim.base_url, url, folder)
-
-
-def thread_pool(sim: SimProcess, urls: list[str], folder: Path) -> None:
-    """(b) 32 threads, a session each."""
-    sessions: dict[int, requests.Session] = {}
-
-    def one(url: str) -> None:
-        import threading
-
-        session = sessions.setdefault(threading.get_ident(), _session(sim.api_key))
-        _requests_flow(session, sim.base_url, url, folder)
-
-    with concurrent.futures.ThreadPoolExecutor(32) as pool:
-        list(pool.map(one, urls))
-
-
-async def bare_aiohttp(sim: SimProcess, urls: list[str], folder: Path) -> None:
-    """(c) The same flow with aiohttp, 64 videos at a time."""
-    gate = asyncio.Semaphore(64)
-    base = sim.base_url
-    async with aiohttp.ClientSession(headers={"X-Api-Key": sim.api_key}) as s:
-
-        async def call(method: str, url: str, **kw: Any) -> Any:
-            async with s.request(method, url, **kw) as resp:
-                return await resp.json()
-
-        async def one(url: str) -> None:
-            async with gate:
-                video = (await call("POST", f"{base}/clips/info", json={"url": url}))["video_id"]
-                sub = (await call("POST", f"{base}/clips", json={"video_id": video}))[
-                    "submission_id"
-                ]
-                path = f"{base}/clips/{video}/submissions/{sub}"
-                while (await call("GET", path))["status"] not in ("completed", "failed"):
-                    await asyncio.sleep(0.05)
-                clip = (await call("GET", f"{path}/clips", params={"limit": 1}))["clips"][0]["id"]
-                render = (await call("POST", f"{path}/clips/{clip}/render"))["render_id"]
-                while (await call("GET", f"{base}/renders/{render}"))["status"] not in (
-                    "completed",
-                    "failed",
-                ):
-                    await asyncio.sleep(0.05)
-                link = (await call("GET", f"{base}/renders/{render}/download"))["url"]
-                async with aiohttp.ClientSession() as storage, storage.get(link) as resp:
-                    with (folder / f"{video}.mp4").open("wb") as out:
-                        async for block in resp.content.iter_chunked(1024 * 1024):
-                            out.write(block)
-
-        await asyncio.gather(*(one(u) for u in urls))
-
-
-def _client(sim: SimProcess, polling: Polling) -> CutPro:
-    """A client with pacing off (the simulator's limits are lifted for everyone) and the same
-    100-connection pool as aiohttp's default, which the bare pipeline uses."""
-    pacing = Pacing(requests_per_second=None, endpoints={})
-    limits = Limits(max_connections=100)
-    return CutPro(sim.api_key, base_url=sim.base_url, pacing=pacing, polling=polling, limits=limits)
-
-
-async def ours(sim: SimProcess, urls: list[str], folder: Path) -> None:
-    """(d) cutpro_async's batch, with its durable record."""
-    # 64 at a time in every stage, as the bare pipeline has 64 videos in flight.
-    concurrency = Concurrency(
-        analyze=64, submit=64, wait_clips=1000, render=64, wait_render=1000, download=64
+def client(
+    sim: SimProcess,
+    *,
+    polling: Polling = POLLING,
+    pacing: Pacing | None = None,
+) -> CutPro:
+    """The client as the benchmarks set it: 100 connections (aiohttp's default, which the
+    baselines use), pacing off unless given (the simulator's limits are lifted alike)."""
+    return CutPro(
+        sim.api_key,
+        base_url=sim.base_url,
+        pacing=pacing or Pacing(requests_per_second=None, endpoints={}),
+        polling=polling,
+        limits=Limits(max_connections=100, file_threads=4),
     )
-    options = RunOptions(out=folder, top_k=1, concurrency=concurrency)
-    async with _client(sim, Polling(first=0.05, max_interval=0.5)) as cp:
-        store = await SQLiteStore.open(folder / "state.sqlite")
-        try:
-            summary = await Batch(cp, options, store).run(urls)
-        finally:
-            await store.close()
-    assert summary.done == len(urls), summary
 
 
-def _requests_seen(sim: SimProcess) -> int:
-    """Requests the simulator has served so far (API and storage)."""
-    counts: dict[str, int] = requests.get(
-        sim.base_url.rsplit("/api/", 1)[0] + "/_sim/requests"
-    ).json()
-    return sum(counts.values())
+def stages(width: int) -> Concurrency:
+    """`width` videos in every working stage; the waiting stages wide."""
+    return Concurrency(
+        analyze=width, submit=width, wait_clips=1000, render=width, wait_render=1000, download=width
+    )
 
 
-def pipeline(videos: int, contenders: list[str]) -> dict[str, dict[str, float]]:
-    """Wall time, client CPU per video and requests per video for each contender."""
-    runners = {
-        "sequential": sequential,
-        "threads32": thread_pool,
-        "bare_aiohttp": lambda *a: asyncio.run(bare_aiohttp(*a)),
-        "cutpro_async": lambda *a: asyncio.run(ours(*a)),
-    }
-    results = {}
-    with SimProcess(["--time-scale", "1e7", "--render-bytes", "65536", *LIFTED]) as sim:
-        for name in contenders:
-            with tempfile.TemporaryDirectory() as tmp:
-                before, cpu = _requests_seen(sim), time.process_time()
-                start = time.perf_counter()
-                runners[name](sim, _urls(videos, name), Path(tmp))
-                wall = time.perf_counter() - start
-                results[name] = {
-                    "wall": wall,
-                    "cpu_per_video_ms": 1000 * (time.process_time() - cpu) / videos,
-                    "requests_per_video": (_requests_seen(sim) - before - 1) / videos,
-                }
-    return results
+async def run_client(cp: CutPro, sources: list[str], folder: Path) -> int:
+    """`Batch` over the sources with its durable record; returns the files saved."""
+    options = RunOptions(out=folder, top_k=1, concurrency=stages(WIDTH))
+    store = await SQLiteStore.open(folder / "state.sqlite")
+    try:
+        summary = await Batch(cp, options, store).run(sources)
+    finally:
+        await store.close()
+    if summary.done != len(sources):
+        raise RuntimeError(f"the client finished {summary.done} of {len(sources)}: {summary}")
+    return summary.files
+
+
+@attrs.frozen
+class Run:
+    """One contender's run: wall seconds, this process's CPU seconds, requests, videos."""
+
+    wall: float
+    cpu: float
+    requests: int
+    videos: int
+
+    @property
+    def cpu_per_video(self) -> float:
+        """CPU seconds per video."""
+        return self.cpu / self.videos
+
+
+def measure(name: str, videos: int, tag: str) -> Run:
+    """Run one contender against a fresh instant simulator."""
+    sources = urls(videos, tag)
+    with SimProcess(INSTANT) as sim, tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        work: Callable[[], int]
+        if name == "client":
+
+            async def ours() -> int:
+                async with client(sim) as cp:
+                    return await run_client(cp, sources, folder)
+
+            work = lambda: asyncio.run(ours())  # noqa: E731
+        else:
+            work = lambda: asyncio.run(  # noqa: E731
+                bare_pipeline(sim.base_url, sim.api_key, sources, folder, BareSettings(WIDTH))
+            )
+        before = requests_seen(sim)
+        gc.collect()
+        cpu, start = time.process_time(), time.perf_counter()
+        files = work()
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        seen = requests_seen(sim) - before
+    if files != videos:
+        raise RuntimeError(f"{name} saved {files} files for {videos} videos")
+    return Run(wall, cpu, seen, videos)
+
+
+def rounds(videos: int, count: int) -> dict[str, list[list[Run]]]:
+    """`count` rounds of client and bare, ABBA then BAAB; runs per contender per round."""
+    measure("client", 50, "warm-c")  # unmeasured: imports, caches, thread pools
+    measure("bare", 50, "warm-b")
+    runs: dict[str, list[list[Run]]] = {name: [[] for _ in range(count)] for name in NAMES}
+    for index, name in schedule(NAMES, count):
+        tag = f"{name[0]}{index}-{len(runs[name][index])}-"
+        run = measure(name, videos, tag)
+        runs[name][index].append(run)
+        print(
+            f"  round {index} {name}: {run.wall:.2f} s, {1000 * run.cpu_per_video:.2f} ms CPU "
+            f"per video, {run.requests / run.videos:.1f} requests per video",
+            flush=True,
+        )
+    return runs
+
+
+def per_round(runs: list[list[Run]], figure: Callable[[Run], float]) -> list[float]:
+    """A figure averaged over each round's runs."""
+    return [statistics.fmean(figure(run) for run in pair) for pair in runs]
+
+
+# -- memory: videos in flight ---------------------------------------------------------------
 
 
 def _rss_kib() -> int:
@@ -195,17 +185,25 @@ def _rss_kib() -> int:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
 
-async def _inflight(sim: SimProcess, count: int) -> tuple[float, float]:
-    """(baseline MiB, RSS growth KiB per video) with `count` videos all waiting at once."""
+async def _inflight(base_url: str, api_key: str, count: int) -> dict[str, float]:
+    """In this (fresh) process: RSS before, and once `count` videos all wait for their clips."""
     concurrency = Concurrency(
         analyze=256, submit=256, wait_clips=count, render=8, wait_render=count, download=4
     )
     with tempfile.TemporaryDirectory() as tmp:
         options = RunOptions(out=tmp, top_k=1, concurrency=concurrency, max_in_flight=count)
-        async with _client(sim, Polling(first=60, max_interval=120)) as cp:
+        polling = Polling(first=600, max_interval=600)
+        async with CutPro(
+            api_key,
+            base_url=base_url,
+            pacing=Pacing(requests_per_second=None, endpoints={}),
+            polling=polling,
+            limits=Limits(max_connections=100),
+        ) as cp:
             await cp.balance.get()
             store = await SQLiteStore.open(Path(tmp) / "state.sqlite")
             batch = Batch(cp, options, store)
+            gc.collect()
             baseline, waiting, peak = _rss_kib(), 0, 0
 
             def watch(event: object) -> None:
@@ -216,46 +214,94 @@ async def _inflight(sim: SimProcess, count: int) -> tuple[float, float]:
                         peak = _rss_kib()
                         batch.stop()
 
-            await batch.run(_urls(count, "inflight"), on_event=watch)
+            await batch.run(urls(count, "inflight"), on_event=watch)
             await store.close()
-    return baseline / 1024, (peak - baseline) / count
+    return {"baseline_kib": baseline, "peak_kib": peak, "count": count}
+
+
+def inflight(count: int) -> float:
+    """KiB of RSS per video with `count` in flight, measured in a fresh child process."""
+    with SimProcess(["--time-scale", "1", *STORAGE, *LIFTED]) as sim:
+        cmd = [sys.executable, "-m", "benchmarks.pipeline", "--inflight-child", str(count)]
+        cmd += ["--base-url", sim.base_url, "--api-key", sim.api_key]
+        root = Path(__file__).resolve().parent.parent
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=root).stdout
+    got = json.loads(out.strip().splitlines()[-1])
+    if not got["peak_kib"]:
+        raise RuntimeError(f"the {count} videos never were all in flight: {got}")
+    return float(got["peak_kib"] - got["baseline_kib"]) / count
 
 
 def scenario(quick: bool) -> list[Metric]:
-    """Wall-time ratios against the alternatives, cost per video, memory per waiting video."""
-    videos, rounds, inflight = (200, 1, 2000) if quick else (1000, 3, 10_000)
-    vs_bare, vs_threads, cpu, calls, walls = [], [], [], [], []
-    for _ in range(rounds):
-        res = pipeline(videos, ["bare_aiohttp", "cutpro_async", "threads32"])
-        ours_wall = res["cutpro_async"]["wall"]
-        walls.append(ours_wall)
-        vs_bare.append(ours_wall / res["bare_aiohttp"]["wall"])
-        vs_threads.append(res["threads32"]["wall"] / ours_wall)
-        cpu.append(res["cutpro_async"]["cpu_per_video_ms"])
-        calls.append(res["cutpro_async"]["requests_per_video"])
-    seq_videos = videos // 5
-    seq = pipeline(seq_videos, ["sequential"])["sequential"]
-    seq_wall = seq["wall"] / seq_videos * videos  # per-video cost, scaled to the same count
-    with SimProcess(["--time-scale", "1", *LIFTED]) as sim:
-        _, per_video = asyncio.run(_inflight(sim, inflight))
+    """CPU per video against the fair baseline; wall time, requests; memory per video."""
+    videos, count, held, memory_rounds = (200, 5, 2000, 3) if quick else (500, 5, 10_000, 5)
+    runs = rounds(videos, count)
+    client_cpu = per_round(runs["client"], lambda r: r.cpu_per_video)
+    bare_cpu = per_round(runs["bare"], lambda r: r.cpu_per_video)
+    client_wall = per_round(runs["client"], lambda r: r.wall)
+    bare_wall = per_round(runs["bare"], lambda r: r.wall)
+    per_video = [inflight(held) for _ in range(memory_rounds)]
+    print(f"  RSS per video in flight: {' '.join(f'{k:.1f}' for k in per_video)} KiB", flush=True)
     name = f"{videos} videos"
+    ms = [1000 * c for c in client_cpu]
     return [
-        summarize("pipeline", f"{name}: wall time / bare aiohttp", vs_bare, 1.3, "lower"),
         summarize(
-            "pipeline", f"{name}: speed-up over 32 requests threads", vs_threads, 10, "higher"
-        ),
-        Metric(
             "pipeline",
-            f"{name}: speed-up over sequential requests",
-            seq_wall / statistics.median(walls),
-            None,
-            "higher",
+            f"{name}: client CPU per video / bare",
+            ratios(client_cpu, bare_cpu),
+            1.3,
+            "lower",
         ),
-        summarize("pipeline", "client CPU per video", cpu, None, "lower", "ms"),
-        summarize("pipeline", "requests per video", calls, None, "lower", "req"),
-        Metric("pipeline", f"RSS per video, {inflight} in flight", per_video, 20, "lower", "KiB"),
+        summarize("pipeline", f"{name}: client CPU per video", ms, None, "lower", "ms"),
+        summarize(
+            "pipeline",
+            f"{name}: bare CPU per video",
+            [1000 * c for c in bare_cpu],
+            None,
+            "lower",
+            "ms",
+        ),
+        summarize(
+            "pipeline",
+            f"{name}: wall time, client / bare",
+            ratios(client_wall, bare_wall),
+            None,
+            "lower",
+        ),
+        summarize(
+            "pipeline",
+            "requests per video, client",
+            per_round(runs["client"], lambda r: r.requests / r.videos),
+            None,
+            "lower",
+            "req",
+        ),
+        summarize(
+            "pipeline",
+            "requests per video, bare",
+            per_round(runs["bare"], lambda r: r.requests / r.videos),
+            None,
+            "lower",
+            "req",
+        ),
+        summarize("pipeline", f"RSS per video, {held:,} in flight", per_video, 16, "lower", "KiB"),
     ]
 
 
+def main() -> None:
+    """Print the table, or run as the memory-measuring child process."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--inflight-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--api-key", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.inflight_child:
+        got = asyncio.run(_inflight(args.base_url, args.api_key, args.inflight_child))
+        print(json.dumps(got), flush=True)
+    else:
+        print(table(scenario(args.quick)))
+
+
 if __name__ == "__main__":
-    print(table(scenario("--quick" in sys.argv)))
+    main()
