@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections import Counter
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..batch import Credits, Phase, Record, SQLiteStore
+from ..batch import Credits, Phase, Record, SavedFile, SQLiteStore
 from ..batch.pipeline import _reached
 from ._common import ApiOptions, api_options, execute
 from ._words import plural
@@ -108,6 +110,7 @@ def summary_lines(records: list[Record]) -> list[str]:
     phases = Counter(_shown_phase(record) for record in records)
     spent = Credits.of(records).spent
     files = sum(len(r.files) for r in records)
+    gone = [f.path for r in records for f in r.files if not _still_there(f)]
     # What the next run picks up: unfinished videos, and paid ones that failed later.
     resumable = sum(
         not r.phase.is_final
@@ -119,6 +122,13 @@ def summary_lines(records: list[Record]) -> list[str]:
         plural(len(records), "video") + (f": {counts}" if counts else ""),
         f"{plural(files, 'file')}, {plural(spent, 'credit')} spent, {resumable} resumable",
     ]
+    if gone:
+        lines.append(
+            f"[yellow]{plural(len(gone), 'file')} missing or changed since saved[/] (a rerun "
+            "fetches them again without paying): "
+            + ", ".join(escape(p) for p in gone[:5])
+            + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+        )
     for record in records:
         source = escape(record.source)
         if record.phase is Phase.FAILED:
@@ -131,6 +141,15 @@ def summary_lines(records: list[Record]) -> list[str]:
 
 
 _SKIPPED = "skipped: "  # how the pipeline records why a video was not processed
+
+
+def _still_there(saved: SavedFile) -> bool:
+    """Whether a saved clip is still a regular file of its recorded size."""
+    try:
+        info = os.lstat(saved.path)
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size == saved.bytes
 
 
 def _shown_phase(record: Record) -> Phase:

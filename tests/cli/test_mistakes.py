@@ -153,11 +153,16 @@ async def test_a_deleted_clip_is_fetched_again_by_the_rerun(
     assert first.returncode == 0, first.stderr.decode()
     victim = tmp_path / mp4s(tmp_path)[0]
     victim.unlink()
+    state = tmp_path / ".cutpro-state.sqlite"
+    status = await cutpro("status", "--state", state, env=env_for(fake))
+    assert "1 file missing or changed since saved" in status.stdout.decode()
     again = await cutpro(*args, env=env_for(fake))
     assert again.returncode == 0, again.stderr.decode()
     assert victim.exists() and "1 file" in again.stderr.decode()
     assert list(fake.charges_per_video().values()) == [1]
     check_manifest(tmp_path, 2)
+    status = await cutpro("status", "--state", state, env=env_for(fake))
+    assert "missing" not in status.stdout.decode()
 
 
 async def test_a_record_of_another_api_says_how_to_start_a_new_one(
