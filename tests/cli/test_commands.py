@@ -38,6 +38,7 @@ async def test_status_reads_a_record_while_a_run_holds_it(tmp_path: Path) -> Non
     """A run in progress holds the record's lock: `cutpro status` still reads it (no lock,
     read-only) and counts what is committed so far, in one line per plural."""
     path = tmp_path / ".cutpro-state.sqlite"
+    (tmp_path / "a.mp4").write_bytes(b"0123456789")  # the recorded file, as saved
     run = await SQLiteStore.open(path)  # this test is the run in progress
     try:
         await run.save(
