@@ -1,23 +1,25 @@
 """The lower bound of a pipeline run under the simulator's latency model.
 
-    bound = a/2 + (ceil(N / L) - 1) * W + critical path of the last video analysed
+    bound = a/2 + (ceil(N / L) - 1) * W + critical path of the last window's videos
 
 The API takes L analyses per W seconds (a sliding window on its side), so the last of N
 analyses cannot arrive sooner than (ceil(N / L) - 1) * W after the first, which itself arrives
 half an analysis latency after the start (`a/2`: the simulator spends half a request's delay
-before its handler, half after). From there, the last video still needs its critical path, in
-median latencies and job durations:
+before its handler, half after). The last window holds n = N - (ceil(N / L) - 1) * L videos,
+and from there they still need their critical path, in median latencies and mean job
+durations:
 
     a/2 (the analysis answer) + l (the look-up before paying) + s/2 (POST /clips arrives, the
     job starts) + D (the job) + p/2 (a poll that arrives as it completes, answered) + c (the
-    clips) + r/2 (the render request arrives) + R (the render, of the shortest clip possible)
-    + q/2 (a poll, answered) + k (the download link) + f (storage's first byte)
+    clips) + r/2 (the render request arrives) + ceil(n / S) * R (the window's n renders
+    through the workspace's S = 5 render slots) + q/2 (a poll, answered) + k (the download
+    link) + f (storage's first byte)
 
-where a, l, s, p, c, r, q, k, f are the routes' median latencies and D, R the job durations
-divided by the time scale. The body itself (64 KiB) and the client's CPU are left out, and
-the render slots (5 per workspace) are checked not to bind: N renders of the shortest length
-through 5 slots take less than the analysis pace. Medians make it a bound on a typical run,
-not on the luckiest: a run whose last video drew short latencies could come in slightly under.
+where a, l, s, p, c, r, q, k, f are the routes' median latencies, D the clipping job's
+duration and R a render's mean duration ((20 + 52.5) API-seconds: the simulator's clips last
+15 to 90 s), both divided by the time scale. The body itself (64 KiB) and the client's CPU are
+left out. Medians and means make it a bound on a typical run, not on the luckiest: a run whose
+last videos drew short latencies and short clips could come in slightly under it.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from cutpro_async.testing._latency import BEFORE, STORAGE_GET
 
 #: API-seconds a render takes besides its clip's length (`_api_renders._schedule`).
 RENDER_FIXED = 20.0
-#: The shortest clip the simulator makes, in seconds (`_content.make_clips`).
-SHORTEST_CLIP = 15.0
+#: The mean length of the simulator's clips, in seconds: uniform in [15, 90] when a video gives
+#: each clip a slot longer than 90 s, as a 10-minute video's three do (`_content.make_clips`).
+MEAN_CLIP = 52.5
 VIDEO = "/clips/{videoId}/submissions/{submissionId}"
 
 
@@ -51,7 +54,7 @@ class Bound:
     first: float  # until the first analysis arrives
     pace: float  # the analysis window, first to last
     path: tuple[tuple[str, float], ...]  # the last video's critical path, step by step
-    renders: float  # the render slots' busy time at least (must stay below `pace`)
+    renders: float  # the render slots' busy time over the whole run (below `pace`)
 
     @property
     def critical_path(self) -> float:
@@ -80,7 +83,9 @@ def lower_bound(
         return model.of(route).median
 
     job = submission_timeline(0.0, video_seconds, time_scale, False).ends
-    render = (RENDER_FIXED + SHORTEST_CLIP) / time_scale
+    render = (RENDER_FIXED + MEAN_CLIP) / time_scale
+    windows = math.ceil(videos / limit)
+    last = videos - (windows - 1) * limit  # videos in the last window
     after = 1 - BEFORE
     path = (
         ("analysis answer", median("POST /clips/info") * after),
@@ -90,7 +95,7 @@ def lower_bound(
         ("last poll answered", median(f"GET {VIDEO}") * after),
         ("clips listed", median(f"GET {VIDEO}/clips")),
         ("render request arrives", median(f"POST {VIDEO}/clips/{{clipId}}/render") * BEFORE),
-        ("render job", render),
+        (f"{last} renders through {render_slots} slots", math.ceil(last / render_slots) * render),
         ("last render poll answered", median("GET /renders/{renderId}") * after),
         ("download link", median("GET /renders/{renderId}/download")),
         ("storage's first byte", median(STORAGE_GET)),
