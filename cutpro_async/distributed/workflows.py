@@ -1,0 +1,341 @@
+"""One video, one DBOS workflow, in coarse steps; each step is recorded once it returns.
+
+    price    a child workflow on the analysis queue (`ANALYZE_QUEUE`, paced for every worker
+             at once), whose one step sends one `POST /clips/info`
+    intent   the intent to pay, on the server's clock, kept in the video's row (the first
+             one stays) and recorded as this step's result
+    pay      `fencing.pay_once`: under the video's lock, adopt what exists or pay once
+    clips    wait for the clipping job, choose the best `top_k`, apply the template
+    deliver  per clip, concurrently (step ids reserved in order): render, wait, download into
+             the worker's folder, verified; its row names the worker that holds the file
+    finish   the video's row says done (or failed, with the error)
+
+A step that fails raises `StepFailed` (recorded like a result: a recovery replays it), and
+the workflow ends by recording the failure: the workflow itself succeeds, its video failed.
+Steps reach the worker's client and tables through `current()`, set by `engine.work`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import attrs
+from dbos import DBOS
+
+from ..batch.index import index_key
+from ..batch.naming import render_name
+from ..client import CutPro
+from ..errors import CutProError, Expired, RenderFailed, SubmissionFailed, UsageError
+from ..models import DownloadLink, SourceLanguage, SubmitRequest, Timeframe
+from .fencing import pay_once
+from .options import (
+    ANALYZE_QUEUE,
+    PRICE_WORKFLOW,
+    VIDEO_WORKFLOW,
+    BatchOptions,
+    EngineSettings,
+)
+from .tables import SavedClip, Tables
+
+log = logging.getLogger("cutpro_async")
+
+#: The API's code for a submission whose clips are gone.
+SUBMISSION_EXPIRED = "SUBMISSION_EXPIRED"
+
+
+class StepFailed(Exception):
+    """A step of a video failed for good in this run: the message, the phase it failed in,
+    and whether running it again could help."""
+
+    def __init__(self, message: str, phase: str, retryable: bool = True) -> None:
+        super().__init__(message, phase, retryable)
+        self.message, self.phase, self.retryable = message, phase, retryable
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@attrs.define
+class Worker:
+    """What the steps of this process use: its client, tables, folder and identity."""
+
+    client: CutPro
+    tables: Tables
+    db_url: str
+    worker_id: str
+    out: Path
+    settings: EngineSettings
+    renders: anyio.CapacityLimiter
+    downloads: anyio.CapacityLimiter
+    #: Videos this process ended (done or failed), and how many of them failed.
+    finished: int = 0
+    failed: int = 0
+
+
+_worker: Worker | None = None
+
+
+def install(worker: Worker | None) -> None:
+    """Make `worker` what this process's steps use (None: none)."""
+    global _worker
+    _worker = worker
+
+
+def current() -> Worker:
+    """The worker of this process (set by `engine.work`)."""
+    if _worker is None:
+        raise RuntimeError("no cutpro worker runs in this process (start one with engine.work)")
+    return _worker
+
+
+@contextlib.contextmanager
+def failing(phase: str) -> Iterator[None]:
+    """Turn an error of the client (or a bug) into `StepFailed` in `phase`."""
+    try:
+        yield
+    except StepFailed:
+        raise
+    except CutProError as exc:
+        retryable = not isinstance(exc, SubmissionFailed | UsageError)
+        raise StepFailed(f"{type(exc).__name__}: {exc}", phase, retryable) from None
+    except Exception as exc:  # a bug must fail the video, not the worker
+        log.exception("unexpected error in phase %s", phase)
+        raise StepFailed(f"{type(exc).__name__}: {exc}", phase) from None
+
+
+# -- the video workflow -------------------------------------------------------------------
+
+
+@DBOS.workflow(name=VIDEO_WORKFLOW)
+async def video_workflow(batch_id: str, source: str, options: dict[str, Any]) -> dict[str, Any]:
+    """One source of a batch, from analysis to its clips on a worker's disk."""
+    workflow_id = DBOS.workflow_id
+    assert workflow_id is not None
+    opts = BatchOptions.from_json(options)
+    try:
+        priced = await _price(workflow_id, source)
+        intent = await intent_step(workflow_id)
+        paid = await pay_step(workflow_id, source, priced, options, intent)
+        clips = await clips_step(workflow_id, paid, options)
+        if not opts.render:
+            return await finish_step(workflow_id, 0)
+        reservations = [DBOS.reserve_step() for _ in clips]  # step ids in clip order
+        saved = await asyncio.gather(
+            *(
+                slot.run_async(
+                    {"name": "cutpro.deliver"},
+                    deliver_step,
+                    workflow_id,
+                    paid,
+                    clip,
+                    rank,
+                    opts.naming,
+                )
+                for rank, (slot, clip) in enumerate(zip(reservations, clips, strict=True), 1)
+            ),
+            return_exceptions=True,
+        )
+        for outcome in saved:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return await finish_step(workflow_id, len(saved))
+    except StepFailed as failure:
+        return await fail_step(workflow_id, failure.message, failure.phase, failure.retryable)
+
+
+async def _price(workflow_id: str, source: str) -> dict[str, Any]:
+    """The analysis, run by whichever worker the analysis queue gives it to."""
+    handle = await DBOS.enqueue_workflow_async(ANALYZE_QUEUE, price_workflow, workflow_id, source)
+    result: dict[str, Any] = await handle.get_result(
+        polling_interval_sec=current().settings.result_polling
+    )
+    return result
+
+
+@DBOS.workflow(name=PRICE_WORKFLOW)
+async def price_workflow(workflow_id: str, source: str) -> dict[str, Any]:
+    """One analysis: a queued workflow of one step, so the queue paces its request."""
+    return await analyze_step(workflow_id, source)
+
+
+@DBOS.step(name="cutpro.analyze")
+async def analyze_step(workflow_id: str, source: str) -> dict[str, Any]:
+    """`POST /clips/info`: the video id, its cost and length (also written to its row)."""
+    worker = current()
+    with failing("new"):
+        info = await worker.client.videos.analyze(source)
+        await worker.tables.priced(
+            workflow_id, worker.worker_id, info.video_id, info.credits_cost, info.duration
+        )
+    return {"video_id": info.video_id, "credits_cost": info.credits_cost, "duration": info.duration}
+
+
+@DBOS.step(name="cutpro.intent")
+async def intent_step(workflow_id: str) -> datetime:
+    """The intent to pay (the server's time), kept before the paid step can send anything."""
+    worker = current()
+    with failing("priced"):
+        return await worker.tables.intent(
+            workflow_id, worker.worker_id, worker.client.server_time()
+        )
+
+
+@DBOS.step(name="cutpro.pay")  # never retried by DBOS: pay_once decides what is safe
+async def pay_step(
+    workflow_id: str,
+    source: str,
+    priced: dict[str, Any],
+    options: dict[str, Any],
+    intent: datetime,
+) -> dict[str, Any]:
+    """The paid step: adopt the video's submission if one exists, else pay, once."""
+    worker, opts = current(), BatchOptions.from_json(options)
+    with failing("submitting"):
+        request = submit_request(priced, opts)
+        settings = worker.client.settings
+        key = index_key(settings.base_url, settings.workspace_id, source, request)
+        paid = await pay_once(
+            worker.client,
+            worker.db_url,
+            workflow_id=workflow_id,
+            holder=worker.worker_id,
+            key=key,
+            request=request,
+            intent=intent,
+            resubmit=opts.resubmit,
+            lease=worker.settings.lease,
+        )
+    return attrs.asdict(paid)
+
+
+def submit_request(priced: dict[str, Any], options: BatchOptions) -> SubmitRequest:
+    """The submission a video asks for, its timeframe cut to the video's length (the whole
+    video said explicitly, so that the server's list can be matched against it)."""
+    duration: float | None = priced.get("duration")
+    frame = options.frame
+    if frame is None and duration is not None:
+        frame = Timeframe(0, duration)
+    elif frame is not None and duration is not None:
+        if frame.start >= duration:
+            raise UsageError(
+                f"the timeframe starts at {frame.start:g} s, after the video's end ({duration:g} s)"
+            )
+        frame = Timeframe(frame.start, min(frame.end, duration))
+    return SubmitRequest(
+        priced["video_id"],
+        SourceLanguage(options.source_language),
+        options.strategy_id,
+        frame,
+        None,
+    )
+
+
+@DBOS.step(name="cutpro.clips")
+async def clips_step(
+    workflow_id: str, paid: dict[str, Any], options: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Wait for the clipping job, choose the best clips, apply the template if asked."""
+    worker, opts = current(), BatchOptions.from_json(options)
+    video_id, submission_id = paid["video_id"], paid["submission_id"]
+    client = worker.client
+    with failing("submitted"):
+        await client.submissions.wait(video_id, submission_id)
+        chosen: list[dict[str, Any]] = []
+        async for clip in client.clips.iter(video_id, submission_id, min_rating=opts.min_rating):
+            chosen.append({"id": clip.id, "title": clip.title, "rating": clip.rating})
+            if len(chosen) == opts.top_k:
+                break
+        if opts.template_id and chosen:
+            await client.clips.apply_template(
+                video_id, submission_id, opts.template_id, [c["id"] for c in chosen]
+            )
+        await worker.tables.clipped(workflow_id, worker.worker_id)
+    return chosen
+
+
+async def deliver_step(
+    workflow_id: str, paid: dict[str, Any], clip: dict[str, Any], rank: int, naming: str
+) -> dict[str, Any]:
+    """One clip: render (adopting a running render), wait, download into this worker's folder
+    (resuming its `.part`, verified); an expired render is rendered once more."""
+    worker = current()
+    with failing("clipped"):
+        try:
+            saved = await _fetch(worker, workflow_id, paid, clip, rank, naming)
+        except (RenderFailed, Expired) as exc:
+            if isinstance(exc, RenderFailed) and exc.status != "expired":
+                raise
+            if isinstance(exc, Expired) and exc.code == SUBMISSION_EXPIRED:
+                raise
+            log.info("render of clip %s expired before download; rendering it again", clip["id"])
+            saved = await _fetch(worker, workflow_id, paid, clip, rank, naming)
+        await worker.tables.saved(saved)
+    return attrs.asdict(saved)
+
+
+async def _fetch(
+    worker: Worker,
+    workflow_id: str,
+    paid: dict[str, Any],
+    clip: dict[str, Any],
+    rank: int,
+    naming: str,
+) -> SavedClip:
+    """Render one clip, wait for it, download it."""
+    client, video_id = worker.client, paid["video_id"]
+    async with worker.renders:
+        created = await client.renders.create(
+            video_id, paid["submission_id"], clip["id"], adopt_running=True
+        )
+    render_id = created.render_id
+    await client.renders.wait(render_id)
+
+    def name(link: DownloadLink) -> str:
+        return render_name(
+            naming,
+            filename=link.filename or f"{render_id}.mp4",
+            video_id=video_id,
+            clip_id=clip["id"],
+            render_id=render_id,
+            rank=rank,
+            title=clip["title"],
+        )
+
+    async with worker.downloads:
+        done = await client.renders.download(render_id, worker.out, name=name)
+    return SavedClip(
+        workflow_id,
+        clip["id"],
+        rank,
+        render_id,
+        worker.worker_id,
+        str(done.path),
+        done.size,
+        done.sha256,
+    )
+
+
+@DBOS.step(name="cutpro.finish")
+async def finish_step(workflow_id: str, files: int) -> dict[str, Any]:
+    """The video is done: its row says so."""
+    worker = current()
+    await worker.tables.finished(workflow_id, worker.worker_id)
+    worker.finished += 1
+    return {"phase": "done", "files": files}
+
+
+@DBOS.step(name="cutpro.fail")
+async def fail_step(workflow_id: str, error: str, phase: str, retryable: bool) -> dict[str, Any]:
+    """The video failed: its row says where and why."""
+    worker = current()
+    await worker.tables.finished(workflow_id, worker.worker_id, error=error, retryable=retryable)
+    worker.finished += 1
+    worker.failed += 1
+    return {"phase": "failed", "failed_in": phase, "error": error, "retryable": retryable}
