@@ -1,0 +1,169 @@
+"""The paid step's lock across workers: one holder at a time, a lease that a paused holder
+loses, a fence that stops it from paying when it wakes, and the intent a dead holder left."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import anyio
+import attrs
+import pytest
+
+from cutpro_async import CutPro
+from cutpro_async.batch.index import index_key
+from cutpro_async.distributed import BatchOptions, Fenced, Paid, Tables, pay_once
+from cutpro_async.distributed.fencing import PaidLock
+from cutpro_async.distributed.tables import ensure_schema
+from cutpro_async.distributed.workflows import submit_request
+from cutpro_async.models import SubmitRequest
+from cutpro_async.testing import FakeCutPro
+from tests.batch.conftest import video_url
+
+from .conftest import SIM_SETTINGS, fast_client
+
+pytestmark = pytest.mark.anyio
+
+#: The paid step's lease in these tests: a holder silent for longer loses its lock.
+LEASE = 1.0
+
+
+@attrs.frozen
+class Video:
+    """A video ready for its paid step: its row, its request and the intent noted."""
+
+    workflow_id: str
+    source: str
+    request: SubmitRequest
+    key: str
+    intent: Any
+
+
+async def priced_video(db_url: str, cp: CutPro, tag: str) -> Video:
+    """A video analysed, its row in the batch tables, the intent to pay noted."""
+    source = video_url(tag)
+    workflow_id = f"fence:{tag}"
+    info = await cp.videos.analyze(source)
+    priced = {"video_id": info.video_id, "credits_cost": 10.0, "duration": info.duration}
+    request = submit_request(priced, BatchOptions())
+    key = index_key(cp.settings.base_url, cp.settings.workspace_id, source, request)
+    await ensure_schema(db_url)
+    async with Tables(db_url) as tables:
+        await tables.add_batch("fence", BatchOptions().to_json())
+        await tables.add_videos("fence", [(workflow_id, source, 0)])
+        intent = await tables.intent(workflow_id, "test", cp.server_time())
+    return Video(workflow_id, source, request, key, intent)
+
+
+async def pay(cp: CutPro, db_url: str, video: Video, holder: str, **kwargs: Any) -> Paid:
+    """`pay_once` for `video` as `holder`, with the tests' lease."""
+    return await pay_once(
+        cp,
+        db_url,
+        workflow_id=video.workflow_id,
+        holder=holder,
+        key=video.key,
+        request=video.request,
+        intent=video.intent,
+        lease=LEASE,
+        **kwargs,
+    )
+
+
+async def row_of(db_url: str, workflow_id: str) -> tuple[int, str | None, str | None]:
+    """(fence, holder, submission id) of a video's row."""
+    async with Tables(db_url) as tables:
+        row = await tables.video(workflow_id)
+    assert row is not None
+    return row.fence, row.holder, row.submission_id
+
+
+async def test_a_paused_holder_loses_its_lock_and_never_pays(db_url: str) -> None:
+    """Worker A takes the lock, decides to pay, and stops answering (its event loop blocked,
+    as a stopped process) right before its paid request: PostgreSQL ends its session after
+    the lease, B takes the lock with the next fence and pays; when A wakes it is fenced out
+    instead of paying. One charge."""
+    async with FakeCutPro(**SIM_SETTINGS) as fake, fast_client(fake.api_key, fake.base_url) as cp:
+        video = await priced_video(db_url, cp, "paused")
+        ready = threading.Event()
+        outcome: dict[str, object] = {}
+
+        def worker_a() -> None:
+            async def main() -> None:
+                async with fast_client(fake.api_key, fake.base_url) as own:
+                    await own.balance.get()
+
+                    async def pause() -> None:
+                        ready.set()
+                        time.sleep(4 * LEASE)  # noqa: ASYNC251  # the whole worker stops
+
+                    try:
+                        outcome["paid"] = await pay(own, db_url, video, "A", before_attempt=pause)
+                    except Fenced as exc:
+                        outcome["fenced"] = exc
+
+            asyncio.run(main())
+
+        thread = threading.Thread(target=worker_a)
+        thread.start()
+        try:
+            assert await anyio.to_thread.run_sync(ready.wait, 30)
+            paid_b = await pay(cp, db_url, video, "B")
+        finally:
+            await anyio.to_thread.run_sync(thread.join)
+        assert "paid" not in outcome and isinstance(outcome.get("fenced"), Fenced), outcome
+        assert paid_b.adopted is False
+        assert fake.charges_per_video()[video.request.video_id] == 1
+        assert fake.requests["POST /clips"] == 1
+        assert await row_of(db_url, video.workflow_id) == (2, "B", paid_b.submission_id)
+
+
+async def test_a_slow_holder_keeps_its_lock_and_the_next_one_adopts(db_url: str) -> None:
+    """A holder busy for three leases (its heartbeat going) keeps the lock and pays; a second
+    holder waits for it, then finds the submission recorded and pays nothing."""
+    async with FakeCutPro(**SIM_SETTINGS) as fake, fast_client(fake.api_key, fake.base_url) as cp:
+        video = await priced_video(db_url, cp, "slow")
+        started = anyio.Event()
+        results: dict[str, Paid] = {}
+
+        async def slow() -> None:
+            started.set()
+            await anyio.sleep(3 * LEASE)
+
+        async def first() -> None:
+            results["A"] = await pay(cp, db_url, video, "A", before_attempt=slow)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(first)
+            await started.wait()
+            results["B"] = await pay(cp, db_url, video, "B")
+        assert results["A"].adopted is False
+        assert results["B"].submission_id == results["A"].submission_id
+        assert fake.charges_per_video()[video.request.video_id] == 1
+        assert fake.requests["POST /clips"] == 1
+        assert await row_of(db_url, video.workflow_id) == (2, "B", results["A"].submission_id)
+
+
+async def test_a_holder_killed_after_sending_is_adopted_not_paid_again(db_url: str) -> None:
+    """A holder records its attempt, sends the paid request, and dies before recording the
+    submission: the next holder finds it since the intent and adopts it."""
+    async with FakeCutPro(**SIM_SETTINGS) as fake, fast_client(fake.api_key, fake.base_url) as cp:
+        video = await priced_video(db_url, cp, "killed")
+        request = video.request
+        async with PaidLock.hold(db_url, video.key, video.workflow_id, "A", LEASE) as lock:
+
+            async def send_and_die() -> None:
+                await lock.attempt(cp.server_time(), cp.server_time)
+                await cp.submissions.create(
+                    request.video_id, timeframe=request.timeframe, strategy_id=None
+                )
+
+            await lock.run(send_and_die)  # the session ends with no submission recorded
+        fence, holder, recorded = await row_of(db_url, video.workflow_id)
+        assert (fence, holder, recorded) == (1, "A", None)
+        paid = await pay(cp, db_url, video, "B")
+        assert paid.adopted is True
+        assert fake.charges_per_video()[request.video_id] == 1
+        assert await row_of(db_url, video.workflow_id) == (2, "B", paid.submission_id)
