@@ -91,20 +91,30 @@ def machine() -> dict[str, str]:
     }
 
 
-def save(metrics: Sequence[Metric], quick: bool) -> Path:
-    """Write the JSON results (timestamped and `latest.json`); returns the latest's path."""
+def save(metrics: Sequence[Metric], quick: bool, seconds: float = 0.0, command: str = "") -> Path:
+    """Write the JSON results (timestamped and `latest.json`); returns the timestamped one."""
     RESULTS.mkdir(exist_ok=True)
     data = {
         "machine": machine(),
         "quick": quick,
+        "seconds": round(seconds, 1),
+        "command": command,
         "metrics": [{**attrs.asdict(m), "met": m.met} for m in metrics],
     }
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     text = json.dumps(data, indent=2)
-    (RESULTS / f"{stamp}{'-quick' if quick else ''}.json").write_text(text)
-    latest = RESULTS / "latest.json"
-    latest.write_text(text)
-    return latest
+    path = RESULTS / f"{stamp}{'-quick' if quick else ''}.json"
+    path.write_text(text)
+    (RESULTS / "latest.json").write_text(text)
+    return path
+
+
+def load(path: Path) -> tuple[dict[str, object], list[Metric]]:
+    """A saved results file: (everything but the metrics, the metrics)."""
+    data = json.loads(path.read_text())
+    fields = {field.name for field in attrs.fields(Metric)}
+    metrics = [Metric(**{k: v for k, v in m.items() if k in fields}) for m in data.pop("metrics")]
+    return data, metrics
 
 
 def _score(m: Metric) -> float:

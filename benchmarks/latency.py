@@ -180,5 +180,10 @@ def scenario(quick: bool) -> list[Metric]:
     ]
 
 
+def workload(quick: bool) -> None:
+    """The client's part alone, for `--profile`: 250 videos under the latency model."""
+    run("client", 250)
+
+
 if __name__ == "__main__":
     print(table(scenario("--quick" in sys.argv)))

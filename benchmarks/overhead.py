@@ -2,9 +2,10 @@
 
     python -m benchmarks.overhead [--quick]
 
-The simulator runs in its own process; only this process's CPU time is counted. Both sides
-make the same sequential GET /balance calls over keep-alive, in alternating rounds, and the
-ratio of CPU per call is reported as a median with its spread.
+The simulator runs in its own process, a fresh one per round; only this process's CPU time is
+counted. Both sides make the same sequential GET /balance calls over keep-alive, ABBA in even
+rounds and BAAB in odd ones, and the ratio of CPU per call is reported as a median with its
+spread.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import orjson
 from cutpro_async import CutPro, Pacing
 
 from ._report import Metric, summarize, table
+from ._rounds import order
 from ._simproc import SimProcess
 
 
@@ -44,20 +46,18 @@ async def _client(sim: SimProcess, calls: int) -> float:
 
 
 def measure(calls: int, rounds: int) -> list[float]:
-    """Client/bare CPU ratios, one per round."""
+    """Client/bare CPU ratios, one per round, each round on a fresh simulator (ABBA, BAAB)."""
     ratios = []
-    with SimProcess(["--time-scale", "100000"]) as sim:
-        asyncio.run(_bare(sim, 200))  # warm up both paths
-        asyncio.run(_client(sim, 200))
-        for index in range(rounds):
-            # Alternate which side goes first, so drift in the machine's speed cancels out.
-            if index % 2:
-                client = asyncio.run(_client(sim, calls))
-                bare = asyncio.run(_bare(sim, calls))
-            else:
-                bare = asyncio.run(_bare(sim, calls))
-                client = asyncio.run(_client(sim, calls))
-            ratios.append(client / bare)
+    for index in range(rounds):
+        with SimProcess(["--time-scale", "100000"]) as sim:
+            asyncio.run(_bare(sim, 200))  # warm up both paths
+            asyncio.run(_client(sim, 200))
+            cpu = {"client": 0.0, "bare": 0.0}
+            for who in order(("bare", "client"), index):
+                cpu[who] += asyncio.run(
+                    _client(sim, calls) if who == "client" else _bare(sim, calls)
+                )
+            ratios.append(cpu["client"] / cpu["bare"])
     return ratios
 
 
@@ -65,6 +65,12 @@ def scenario(quick: bool) -> list[Metric]:
     """The per-call CPU ratio against its target."""
     ratios = measure(1000 if quick else 3000, 3 if quick else 7)
     return [summarize("overhead", "client CPU per call / bare aiohttp", ratios, 1.5, "lower")]
+
+
+def workload(quick: bool) -> None:
+    """The client's part alone, for `--profile`: sequential calls."""
+    with SimProcess(["--time-scale", "100000"]) as sim:
+        asyncio.run(_client(sim, 3000 if quick else 20_000))
 
 
 if __name__ == "__main__":
