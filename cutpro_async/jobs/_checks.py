@@ -16,12 +16,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import os
 import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import google_crc32c
 from multidict import CIMultiDictProxy
@@ -133,20 +134,35 @@ def mismatched(stated: Mapping[str, str], hashers: Mapping[str, Hasher]) -> list
     ]
 
 
+#: `read(offset, length)`: up to `length` bytes of the file from `offset` (fewer at its end).
+Read = Callable[[int, int], bytes]
+
+
 def container_problem(kind: str | None, fd: int, size: int) -> str | None:
-    """Why the file is not a well-formed `kind` ("mp4", "zip"), or None when it is (or no kind)."""
+    """Why the open file is not a well-formed `kind` ("mp4", "zip"), or None when it is (or
+    no kind)."""
     if kind == "mp4":
-        return _mp4_problem(fd, size)
+        return _mp4_problem(lambda offset, length: os.pread(fd, length, offset), size)
     if kind == "zip":
-        return _zip_problem(fd, size)
+        with os.fdopen(os.dup(fd), "rb") as file:
+            return _zip_problem(file, size)
     return None
 
 
-def _mp4_problem(fd: int, size: int) -> str | None:
+def bytes_problem(kind: str | None, data: bytes) -> str | None:
+    """Why `data`, a whole file held in memory, is not a well-formed `kind`, or None."""
+    if kind == "mp4":
+        return _mp4_problem(lambda offset, length: data[offset : offset + length], len(data))
+    if kind == "zip":
+        return _zip_problem(io.BytesIO(data), len(data))
+    return None
+
+
+def _mp4_problem(read: Read, size: int) -> str | None:
     """The first box must be `ftyp`, and the top-level boxes must tile the file exactly."""
     offset = boxes = 0
     while offset < size:
-        header = os.pread(fd, 16, offset)
+        header = read(offset, 16)
         if len(header) < 8:
             return f"a box header at byte {offset} is cut short"
         length, kind = struct.unpack(">I4s", header[:8])
@@ -164,12 +180,13 @@ def _mp4_problem(fd: int, size: int) -> str | None:
     return None if boxes else "it is empty"
 
 
-def _zip_problem(fd: int, size: int) -> str | None:
+def _zip_problem(file: BinaryIO, size: int) -> str | None:
     """A ZIP starts with a local file header and its central directory can be read."""
-    if os.pread(fd, 4, 0) not in (b"PK\x03\x04", b"PK\x05\x06"):
+    file.seek(0)
+    if file.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
         return "it does not start with a ZIP header"
     try:
-        with os.fdopen(os.dup(fd), "rb") as file, zipfile.ZipFile(file) as archive:
+        with zipfile.ZipFile(file) as archive:
             ends = [info.header_offset + info.compress_size for info in archive.infolist()]
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         return f"its central directory cannot be read ({exc})"

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-
-import anyio
+from typing import Literal
 
 from .._http import Transport
 from ..errors import UsageError
 from ._download import Download
-from ._partfile import PartFile
+from ._partfile import PartFile, Resume
 from .transfers import Downloaded, Progress, Transfers
 
 #: The container a downloaded file must be, by its extension (others are not checked).
@@ -26,28 +25,30 @@ async def fetch_file(
     expected_size: int | None = None,
     kind: str | None = None,
     on_progress: Progress | None = None,
+    first: Resume | Literal["late"] | None = None,
 ) -> Downloaded:
     """Download a signed link to `dest` with the client's session, timeouts and retries.
 
     The link goes to a storage host: no API key is sent with it. `kind` (`mp4`, `zip`) is
-    the container the file must be; by default it follows `dest`'s extension.
+    the container the file must be; by default it follows `dest`'s extension. A `dest` that
+    is a folder is a `UsageError`. `first`: what the caller already knows of the disk (see
+    `Download.first`).
     """
-    if await anyio.Path(dest).is_dir():
-        raise UsageError(
-            f"{dest} is a folder: pass the path of the file to write, e.g. {dest / 'clip.mp4'}"
-        )
     kind = kind or KINDS.get(dest.suffix.lower())
     transfers = Transfers.of(transport)
-    job = Download(transfers, url, dest, refresh, expected_size, kind, on_progress)
+    job = Download(transfers, url, dest, refresh, expected_size, kind, on_progress, first)
     return await job.run()
 
 
-async def already_downloaded(transport: Transport, dest: Path) -> Downloaded | None:
+async def look(transport: Transport, dest: Path) -> tuple[Downloaded | None, Resume]:
     """The file at `dest` if it is complete already (a regular file: only those get a final
-    name), with its size and SHA-256; None otherwise."""
+    name), with its size and SHA-256; else None and what a download there can resume (one
+    trip to a file thread). `UsageError` if `dest` is a folder."""
     transfers = Transfers.of(transport)
-    saved = await transfers.on_disk("read", dest, PartFile(dest).finished)
-    return None if saved is None else Downloaded(dest, saved.size, saved.sha256, saved.verified)
+    saved, resume = await transfers.on_disk("read", dest, PartFile(dest).state)
+    if saved is None:
+        return None, resume
+    return Downloaded(dest, saved.size, saved.sha256, saved.verified), resume
 
 
 def target_path(folder: str | Path, name: str) -> Path:

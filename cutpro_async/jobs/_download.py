@@ -10,6 +10,11 @@ error page (`text/html`, XML, JSON) is refused, sizes stated by `Content-Length`
 container (MP4 or ZIP) and the checksums the storage stated check out (see `_checks`); a bad
 body is removed and fetched once more afresh. Expired links are renewed through the API at
 most `RENEWALS` times.
+
+A small body (a `Content-Length` of at most `CHUNK`) is read whole and takes one trip to the
+file thread: checked, hashed, written, synced and renamed there. A caller that already looked
+at the disk passes what it found (`first`); one that expects nothing there (`first=LATE`)
+sends the request at once, and the look happens in that same trip.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import email.utils
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from pathlib import Path
+from typing import Final, Literal
 
 import aiohttp
 import anyio
@@ -48,6 +55,8 @@ MAX_REDIRECTS = 5
 RENEWALS = 2
 #: Fresh attempts after a body that was not the file (an error page, a cut or corrupt body).
 FRESH_ATTEMPTS = 1
+#: `Download(first=LATE)`: look for a finished file or a `.part` once the answer is in.
+LATE: Final = "late"
 
 
 class _Again(Exception):
@@ -83,6 +92,10 @@ class Download:
     expected_size: int | None = None
     kind: str | None = None
     on_progress: Progress | None = None
+    #: What the first attempt knows of the disk: None (it looks before its request), the
+    #: `Resume` a caller's own look found (no finished file), or `LATE` (nothing expected:
+    #: it looks once the answer is in; for a small body in the trip that writes it).
+    first: Resume | Literal["late"] | None = None
 
     async def run(self) -> Downloaded:
         """Download to `dest` (at once if a complete file is already there)."""
@@ -115,7 +128,8 @@ class Download:
                 log.info("download link expired; renewing it (%s)", redact_url(self.url))
                 self.url, renew[0] = await self.refresh(), False
                 self.transfers.check_link(self.url)
-            return await self._attempt(part)
+            known, self.first = self.first, None  # later attempts look for themselves
+            return await self._attempt(part, known)
 
         what = f"download of {redact_url(self.url)}"
         try:
@@ -130,18 +144,22 @@ class Download:
                 f"{exc}; gave up after {renewed} renewed links", status=exc.status
             ) from None
 
-    async def _attempt(self, part: PartFile) -> Saved:
+    async def _attempt(self, part: PartFile, known: Resume | Literal["late"] | None) -> Saved:
         """One request: resume or restart, check, stream, verify, publish."""
-        done, resume = await self.transfers.on_disk("read", part.path, part.state)
-        if done is not None:
-            return done
+        late = known == LATE
+        if known is None:
+            done, resume = await self.transfers.on_disk("read", part.path, part.state)
+            if done is not None:
+                return done
+        else:
+            resume = Resume() if isinstance(known, str) else known
         headers = {"Accept-Encoding": "identity"}
         if resume.offset and resume.validator:
             headers.update({"Range": f"bytes={resume.offset}-", "If-Range": resume.validator})
         try:
             resp = await self._get(headers)
             try:
-                return await self._receive(part, resp, resume)
+                return await self._receive(part, resp, resume, late)
             finally:
                 resp.release()
         except (
@@ -174,8 +192,13 @@ class Download:
             self.transfers.check_link(url)
         raise TransferError(f"{what}: more than {MAX_REDIRECTS} redirects")
 
-    async def _receive(self, part: PartFile, resp: aiohttp.ClientResponse, resume: Resume) -> Saved:
-        """Check the answer, write its body after the bytes kept, verify, publish."""
+    async def _receive(
+        self, part: PartFile, resp: aiohttp.ClientResponse, resume: Resume, late: bool
+    ) -> Saved:
+        """Check the answer, write its body after the bytes kept, verify, publish.
+
+        `late`: nothing was looked for on the disk yet (see `Download.first`).
+        """
         total = self._total(resp, resume.offset)
         if resp.status == 416:
             return await self._complete_already(part, resume, total)
@@ -189,7 +212,14 @@ class Download:
         length = resp.content_length
         if resp.status == 200 and length is not None and length <= CHUNK:
             data = await resp.read()  # a small file: one trip to the file thread
-            return await self._publish_small(part, start, data, expect)
+            return await self._publish_small(part, data, expect, late)
+        if late:
+            done, found = await self.transfers.on_disk("read", part.path, part.state)
+            if done is not None:
+                return done
+            if found.offset and found.validator:  # a `.part` to resume: ask for the rest
+                resp.release()
+                return await self._attempt(part, found)
         writer = await self.transfers.on_disk("open", part.path, part.open, start, stated)
         try:
             written = await self._stream(writer, resp, size)
@@ -275,19 +305,11 @@ class Download:
             raise self._bad(exc, resp) from None
 
     async def _publish_small(
-        self, part: PartFile, start: Resume, data: bytes, expect: Expect
+        self, part: PartFile, data: bytes, expect: Expect, late: bool
     ) -> Saved:
-        """Write, verify and rename a small file in one trip to the file thread."""
-
-        def whole() -> Saved:
-            writer = part.open(start, expect.stated)
-            try:
-                writer.write([data])
-            except BaseException:
-                writer.close()
-                raise
-            return writer.publish(expect)
-
+        """Check, hash, write, sync and rename a small file in one trip to the file thread
+        (`late`: looking there first for a file already complete)."""
+        whole = partial(part.save_whole, data, expect, look=late)
         try:
             saved = await self.transfers.on_disk("write", part.path, whole)
         except BadFile as exc:

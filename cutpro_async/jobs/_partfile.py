@@ -6,7 +6,9 @@ there is removed, not followed), and a link at the final name is never taken for
 download (the rename replaces the link itself). The sidecar (`<name>.part.json`) keeps the
 validator used for `If-Range` and the checksums the storage stated; one holding garbage only
 means starting again from byte 0. Publishing is durable: one `fdatasync` of the file, the
-rename, then an `fsync` of the folder so that the rename itself survives a power cut.
+rename, then an `fsync` of the folder so that the rename itself survives a power cut. A small
+body held in memory whole (`PartFile.save_whole`) is checked, hashed, written, synced and
+renamed in that one trip, without a sidecar and without reading the file back.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import attrs
 import orjson
 
 from .._fs import open_nofollow
-from ._checks import ALGORITHMS, Hasher, container_problem, mismatched
+from ..errors import UsageError
+from ._checks import ALGORITHMS, Hasher, bytes_problem, container_problem, mismatched
 
 CHUNK = 1024 * 1024
 #: Dirty bytes after which write-back to the disk is started (without waiting for it).
@@ -86,12 +89,14 @@ class PartFile:
         return self.final.with_name(self.final.name + ".part.json")
 
     def finished(self) -> Saved | None:
-        """The final file if it is already there (a regular file, not a link), hashed."""
+        """The final file if it is already there (a regular file, not a link), hashed;
+        `UsageError` if the final name is a folder."""
         try:
             info = os.lstat(self.final)
         except FileNotFoundError:
             return None
         if not stat.S_ISREG(info.st_mode):
+            self._refuse_folder()
             return None
         fd = open_nofollow(self.final, os.O_RDONLY)
         try:
@@ -101,9 +106,18 @@ class PartFile:
         return Saved(info.st_size, digest["sha256"].digest().hex(), ("already there",))
 
     def state(self) -> tuple[Saved | None, Resume]:
-        """The finished file if there is one, else what can be resumed (one trip to a thread)."""
+        """The finished file if there is one, else what can be resumed (one trip to a thread);
+        `UsageError` if the final name is a folder."""
         done = self.finished()
         return (done, Resume()) if done is not None else (None, self.resume())
+
+    def _refuse_folder(self) -> None:
+        """`UsageError` when the final name is a folder (or a link to one)."""
+        if os.path.isdir(self.final):
+            raise UsageError(
+                f"{self.final} is a folder: pass the path of the file to write, "
+                f"e.g. {self.final / 'clip.mp4'}"
+            )
 
     def resume(self) -> Resume:
         """What can be resumed: nothing unless `.part` and a readable sidecar agree."""
@@ -123,6 +137,43 @@ class PartFile:
         for path in (self.path, self.sidecar):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
+
+    def save_whole(self, data: bytes, expect: Expect, *, look: bool) -> Saved:
+        """A whole small body in one trip: check it, write it to `.part`, `fdatasync`, rename,
+        fsync the folder. It is hashed once in memory, never read back from the disk.
+
+        With `look`, a file already complete under the final name is taken instead (as the
+        look before a request would have), and a folder there is refused. A body that fails
+        a check is never written; any `.part` left by an earlier attempt is removed.
+        """
+        if look:
+            done = self.finished()
+            if done is not None:
+                return done
+        hashers = {name: ALGORITHMS[name]() for name in {"sha256", *expect.stated}}
+        for hasher in hashers.values():
+            hasher.update(data)
+        try:
+            verified = _verify(expect, len(data), hashers, bytes_problem(expect.kind, data), data)
+        except BadFile:
+            self.reset()
+            raise
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        try:
+            fd = open_nofollow(self.path, flags)
+        except FileNotFoundError:  # the folder is not there yet
+            self.final.parent.mkdir(parents=True, exist_ok=True)
+            fd = open_nofollow(self.path, flags)
+        try:
+            _write_all(fd, [data], len(data))
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        os.replace(self.path, self.final)  # replaces a link there, never follows it
+        sync_folder(self.final.parent)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.sidecar)  # an earlier attempt's: these bytes need none
+        return Saved(len(data), hashers["sha256"].digest().hex(), verified)
 
     def open(self, resume: Resume, algorithms: Iterable[str]) -> Writer:
         """Open `.part` to append after `resume.offset` bytes (0: afresh), recording the
@@ -156,11 +207,8 @@ class Writer:
         for piece in pieces:
             for hasher in self.hashers.values():
                 hasher.update(piece)
-        written = os.writev(self.fd, pieces)
         total = sum(map(len, pieces))
-        while written < total:  # a short write: rare, but allowed by POSIX
-            rest = b"".join(pieces)[written:]
-            written += os.write(self.fd, rest)
+        _write_all(self.fd, pieces, total)
         self.size += total
         self._unsynced += total
         if self._unsynced >= WRITEBACK_EVERY:
@@ -201,16 +249,35 @@ class Writer:
         if expect.size is not None and self.size != expect.size:
             raise BadFile(f"got {self.size} bytes, expected {expect.size}", integrity=True)
         problem = container_problem(expect.kind, self.fd, self.size)
-        if problem is not None:
-            raise BadFile(problem, integrity=False, head=os.pread(self.fd, 64, 0))
-        wrong = mismatched(expect.stated, self.hashers)
-        if wrong:
-            raise BadFile(
-                f"the {'/'.join(wrong)} checksum stated by the storage does not match the bytes",
-                integrity=True,
-            )
-        checks = ["length"] if expect.size is not None else []
-        return (*checks, *([expect.kind] if expect.kind else []), *sorted(expect.stated))
+        head = os.pread(self.fd, 64, 0) if problem is not None else b""
+        return _verify(expect, self.size, self.hashers, problem, head)
+
+
+def _verify(
+    expect: Expect, size: int, hashers: Mapping[str, Hasher], problem: str | None, head: bytes
+) -> tuple[str, ...]:
+    """Length, container (`problem`: what its check found) and stated checksums, in that
+    order; `BadFile` at the first that fails (`head`: the file's first bytes)."""
+    if expect.size is not None and size != expect.size:
+        raise BadFile(f"got {size} bytes, expected {expect.size}", integrity=True)
+    if problem is not None:
+        raise BadFile(problem, integrity=False, head=head[:64])
+    wrong = mismatched(expect.stated, hashers)
+    if wrong:
+        raise BadFile(
+            f"the {'/'.join(wrong)} checksum stated by the storage does not match the bytes",
+            integrity=True,
+        )
+    checks = ["length"] if expect.size is not None else []
+    return (*checks, *([expect.kind] if expect.kind else []), *sorted(expect.stated))
+
+
+def _write_all(fd: int, pieces: list[bytes], total: int) -> None:
+    """Write every piece, in order, without joining them (unless a write comes up short)."""
+    written = os.writev(fd, pieces)
+    while written < total:  # a short write: rare, but allowed by POSIX
+        rest = b"".join(pieces)[written:]
+        written += os.write(fd, rest)
 
 
 def sync_folder(folder: Path) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Literal
 
 from ..errors import BulkDownloadFailed, RenderFailed, UsageError
 from ..models import BulkDownload, BulkStatus, DownloadLink, Render, RenderStatus
 from ..resources import BulkDownloadsResource, RendersResource
-from ._common import already_downloaded, fetch_file, target_path
+from ._common import fetch_file, look, target_path
+from ._download import LATE
 from ._files import sanitize_filename
+from ._partfile import Resume
 from ._polling import wait_for, watch
 from .transfers import Downloaded, Progress
 
@@ -94,26 +97,42 @@ class Renders(RendersResource):
         *,
         name: Namer | None = None,
         on_progress: Progress | None = None,
+        link: DownloadLink | None = None,
     ) -> Downloaded:
         """Stream a completed render's MP4 into `folder`; returns the file (`.path`,
         `.sha256`, ...), checked to be a whole MP4.
 
         A file already there under that name is complete (only verified files get their
-        final name) and is not downloaded again; a `.part` left behind is resumed.
+        final name) and is not downloaded again; a `.part` left behind is resumed. `link`
+        is the render's `download_link` if the caller has it already (one request fewer) and
+        expects no file there yet: the request is then sent at once, and the disk is looked
+        at once its answer is in (for a small file, in the one trip that writes it), so a
+        file already complete is still kept as it is, though its bytes were asked for again.
         """
-        if isinstance(name, str) and "{" not in name:
-            path = target_path(folder, sanitize_filename(name))
-            done = await already_downloaded(self._transport, path)
+        first: Resume | Literal["late"] | None = LATE if link is not None else None
+        looked = None
+        if link is None and isinstance(name, str) and "{" not in name:
+            looked = target_path(folder, sanitize_filename(name))
+            done, first = await look(self._transport, looked)
             if done is not None:
                 return done
-        link = await self.download_link(render_id)
+        if link is None:
+            link = await self.download_link(render_id)
         path = target_path(folder, file_name(link, render_id, name))
+        if looked is not None and path != looked:  # `}}` in a name: not the file looked at
+            first = None
 
         async def refresh() -> str:
             return (await self.download_link(render_id)).url
 
         return await fetch_file(
-            self._transport, link.url, path, refresh=refresh, kind="mp4", on_progress=on_progress
+            self._transport,
+            link.url,
+            path,
+            refresh=refresh,
+            kind="mp4",
+            on_progress=on_progress,
+            first=first,
         )
 
 
