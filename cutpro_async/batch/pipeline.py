@@ -1,8 +1,21 @@
 """The orchestrator: every video through analyze → submit → wait → render → wait → download.
 
-Each stage has its own pool, so a slow stage never starves a fast one; the record is saved
-after every step, so a crashed or interrupted run resumes where it stopped without paying
-twice; one video's failure is recorded and never stops the others.
+Each stage has its own pool, so a slow stage never starves a fast one; the record is saved at
+every step a crash must not lose, so a crashed or interrupted run resumes where it stopped
+without paying twice; one video's failure is recorded and never stops the others.
+
+A video is saved (top-k 1, a URL, the default naming: five saves):
+- `submit_intent`, before the paid `POST /clips` (a restart reconciles instead of paying);
+- `submission_id`, after it (a restart polls instead of reconciling);
+- each render id, after `renders.create` (a restart waits for that render); the first one
+  also carries the chosen clips and the price, which need no save of their own (choosing
+  again, or analysing a URL again, costs no credits);
+- each clip's file name, before its download (a restart resumes that `.part`, and never takes
+  another clip's file for its own);
+- each file, once it is durable under its name, except the video's last one, which is saved
+  with phase `done` (or `failed`) right after.
+Besides: the price of an uploaded file (uploading it again would cost the whole transfer), a
+dry run's price, a skip or a failure.
 """
 
 from __future__ import annotations
@@ -33,7 +46,7 @@ from ..errors import (
     UsageError,
 )
 from ..jobs import Downloaded
-from ..models import Clip, SourceLanguage, Submission, SubmitRequest, Timeframe
+from ..models import Clip, DownloadLink, SourceLanguage, Submission, SubmitRequest, Timeframe
 from .credits import Credits
 from .events import (
     BytesDownloaded,
@@ -281,6 +294,8 @@ class Batch:
         record.error = None
         if record.video_id is None:
             await self._price(record)
+            if not is_url(record.source) and not self.options.dry_run:
+                await self.store.save(record)  # an upload is costly to make again
         if self.options.dry_run:
             record.phase = Phase.PRICED
             await self.store.save(record)
@@ -318,10 +333,11 @@ class Batch:
             await self._choose_clips(record)
         assert record.clips is not None
         if self.options.render:
+            left = [len(record.clips)]  # deliveries still running
             try:
                 async with anyio.create_task_group() as group:
                     for rank, clip in enumerate(record.clips, 1):
-                        group.start_soon(self._deliver, record, clip, rank)
+                        group.start_soon(self._deliver, record, clip, rank, left)
             except BaseExceptionGroup as errors:
                 raise sole_error(errors) from None
 
@@ -336,7 +352,7 @@ class Batch:
                 self._emit(StageFinished(record.source, stage))
 
     async def _price(self, record: Record) -> None:
-        """Analyze a URL or upload a file: the video id and its cost."""
+        """Analyze a URL or upload a file: the video id and its cost (not saved here)."""
         async with self._stage(record, Stage.ANALYZE):
             if is_url(record.source):
                 info = await self.client.videos.analyze(record.source)
@@ -344,8 +360,7 @@ class Batch:
                 info = await self.client.videos.upload(record.source)
         record.video_id, record.credits_cost = info.video_id, self._cost(info.credits_cost)
         record.duration = info.duration
-        record.phase = Phase.PRICED
-        await self.store.save(record)
+        record.phase = Phase.PRICED  # saved with the paid step's intent (or the outcome)
         self._emit(Priced(record.source, info.video_id, record.credits_cost))
 
     def _cost(self, whole_video: float) -> float:
@@ -484,7 +499,8 @@ class Batch:
         self._emit(CreditsSpent(record.source, price, self.credits.spent))
 
     async def _choose_clips(self, record: Record) -> None:
-        """Wait for the clips, keep the best `top_k`, apply the template if asked."""
+        """Wait for the clips, keep the best `top_k`, apply the template if asked (a free,
+        repeatable call)."""
         assert record.video_id is not None and record.submission_id is not None
         async with self._stage(record, Stage.WAIT_CLIPS):
             await self.client.submissions.wait(record.video_id, record.submission_id)
@@ -497,7 +513,7 @@ class Batch:
                 break
         record.clips = [
             ChosenClip(c.id, c.title, c.rating, c.start_time, c.end_time) for c in chosen
-        ]
+        ]  # saved with the first render id (or phase `done`): choosing again is free
         if self.options.template_id and chosen and not record.template_applied:
             await self.client.clips.apply_template(
                 record.video_id,
@@ -507,7 +523,6 @@ class Batch:
             )
             record.template_applied = True
         record.phase = Phase.CLIPPED
-        await self.store.save(record)
 
     async def _files_intact(self, record: Record) -> bool:
         """Whether every file a finished record lists is still there as saved (size; with
@@ -532,11 +547,16 @@ class Batch:
             return True
         return await anyio.to_thread.run_sync(_sha256_of, saved.path) == saved.sha256
 
-    async def _deliver(self, record: Record, clip: ChosenClip, rank: int) -> None:
-        """Render one clip (again only if its render expired), wait for it, download it."""
+    async def _deliver(self, record: Record, clip: ChosenClip, rank: int, left: list[int]) -> None:
+        """Render one clip (again only if its render expired), wait for it, download it.
+
+        The file is saved in the record at once, unless it is the video's last delivery
+        (`left`: those still running), whose file the `done` save that follows records.
+        """
         for saved in record.files:
             if saved.clip_id == clip.id:
                 if await self._intact(saved):
+                    left[0] -= 1
                     return
                 # Changed since it was saved: remove it, or the download would take the file
                 # under that name for complete.
@@ -554,7 +574,9 @@ class Batch:
             done, render_id = await self._fetch(record, clip, rank)
         record.files = [f for f in record.files if f.clip_id != clip.id]
         record.files.append(SavedFile(clip.id, render_id, str(done.path), done.size, done.sha256))
-        await self.store.save(record)
+        left[0] -= 1
+        if left[0]:
+            await self.store.save(record)
         self._emit(FileSaved(record.source, clip.id, done.path, done.size, done.sha256))
 
     async def _fetch(self, record: Record, clip: ChosenClip, rank: int) -> tuple[Downloaded, str]:
@@ -562,26 +584,34 @@ class Batch:
         render_id = await self._render(record, clip)
         async with self._stage(record, Stage.WAIT_RENDER):
             await self.client.renders.wait(render_id)
-        name = await self._name(record, clip, rank, render_id)
+        name, link = await self._name(record, clip, rank, render_id)
 
         def progress(done: int, total: int | None) -> None:
             self._emit(BytesDownloaded(record.source, clip.id, done, total))
 
         async with self._stage(record, Stage.DOWNLOAD):
             done = await self.client.renders.download(
-                render_id, self.options.out, name=name, on_progress=progress
+                render_id, self.options.out, name=name, on_progress=progress, link=link
             )
         return done, render_id
 
-    async def _name(self, record: Record, clip: ChosenClip, rank: int, render_id: str) -> str:
+    async def _name(
+        self, record: Record, clip: ChosenClip, rank: int, render_id: str
+    ) -> tuple[str, DownloadLink | None]:
         """The clip's file name: the recorded one, else the template's, made unique among
-        the folder's clips and recorded before the download starts (a rerun resumes it)."""
+        the folder's clips and recorded before the download starts (a rerun resumes it).
+
+        With a name new to the record (no download of it can have started), also the
+        render's download link, so that the download neither asks for it again nor looks
+        for a file before its request; with a recorded one, None (that download looks).
+        """
         recorded = record.names.get(clip.id)
         if recorded is not None:
-            return recorded
+            return recorded, None
+        link = await self.client.renders.download_link(render_id)
         filename = f"{render_id}.mp4"
         if {"filename", "stem", "ext"} & used_fields(self.options.naming):
-            filename = (await self.client.renders.download_link(render_id)).filename or filename
+            filename = link.filename or filename
         wanted = render_name(
             self.options.naming,
             filename=filename,
@@ -596,7 +626,7 @@ class Batch:
             log.info("%s is another clip's name: clip %s is saved as %s", wanted, clip.id, name)
         record.names[clip.id] = name
         await self.store.save(record)
-        return name
+        return name, link
 
     async def _render(self, record: Record, clip: ChosenClip) -> str:
         """The render of a clip: the recorded one, a new one, or the one already running."""
