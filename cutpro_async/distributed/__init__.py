@@ -16,7 +16,7 @@ file. `embedded.EmbeddedPostgres` starts a PostgreSQL from a wheel, for one mach
 from __future__ import annotations
 
 from .embedded import EmbeddedPostgres
-from .engine import Enqueued, WorkReport, default_worker_id, enqueue, work
+from .engine import Enqueued, WorkReport, default_worker_id, enqueue, tidy, work
 from .fencing import Fenced, Paid, pay_once
 from .options import (
     APP_NAME,
@@ -45,6 +45,7 @@ __all__ = [
     "default_worker_id",
     "enqueue",
     "pay_once",
+    "tidy",
     "work",
     "workflow_id_of",
 ]

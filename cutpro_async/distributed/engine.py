@@ -63,13 +63,15 @@ class Enqueued:
 @attrs.frozen
 class WorkReport:
     """What one `work` call did: videos this worker ended (done or failed), how many failed,
-    its time, and unfinished workflows of other workflow versions it left alone."""
+    its time, unfinished workflows of other workflow versions it left alone, and the `.part`
+    files of downloads finished elsewhere that it removed."""
 
     worker_id: str
     finished: int
     failed: int
     seconds: float
     other_versions: int
+    tidied: int = 0
 
 
 def default_worker_id(slot: int = 1) -> str:
@@ -158,14 +160,20 @@ async def work(
     nothing of this worker's pending (`until_empty`), else runs until cancelled. One worker
     per process (DBOS runs one executor per process)."""
     settings = settings or EngineSettings()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    folder = await anyio.Path(out).resolve()  # the tables name files by absolute paths
+    await folder.mkdir(parents=True, exist_ok=True)
+    out = Path(folder)
     started = time.monotonic()
     await ensure_schema(db_url)
-    async with client_factory() as client, Tables(db_url) as tables:
+    async with (
+        client_factory() as client,
+        workflows.single_shot(client) as analyzer,
+        Tables(db_url) as tables,
+    ):
         await client.balance.get()  # checks the key, and learns the server's clock
         worker = workflows.Worker(
             client,
+            analyzer,
             tables,
             db_url,
             worker_id,
@@ -179,7 +187,28 @@ async def work(
             other = await _run(db_url, worker_id, settings, until_empty)
         finally:
             workflows.install(None)
-    return WorkReport(worker_id, worker.finished, worker.failed, time.monotonic() - started, other)
+        tidied = await _tidy(out, tables)
+    seconds = time.monotonic() - started
+    return WorkReport(worker_id, worker.finished, worker.failed, seconds, other, tidied)
+
+
+async def tidy(db_url: str, out: Path) -> int:
+    """Remove from `out` the `.part` files (and sidecars) of clips saved by some worker since
+    (a worker stopped mid-download, its video finished elsewhere); returns how many."""
+    async with opened(db_url) as tables:
+        return await _tidy(Path(out), tables)
+
+
+async def _tidy(out: Path, tables: Tables) -> int:
+    """Remove the `.part` files (and sidecars) of downloads that another worker finished
+    after this one was stopped (its video went to whoever took it over); returns how many."""
+    removed = 0
+    for part in await anyio.to_thread.run_sync(lambda: sorted(out.glob("*.part"))):
+        if await tables.saved_as(part.name.removesuffix(".part")):
+            for path in (part, part.with_name(part.name + ".json")):
+                await anyio.Path(path).unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _config(db_url: str, worker_id: str, settings: EngineSettings) -> DBOSConfig:

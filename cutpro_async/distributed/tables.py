@@ -283,6 +283,14 @@ class Tables:
             ("done" if error is None else "failed", error, retryable, worker, workflow_id),
         )
 
+    async def saved_as(self, name: str) -> bool:
+        """Whether some clip was saved under the file name `name` (by any worker)."""
+        rows = await self.run(
+            "SELECT 1 FROM cutpro_files WHERE right(path, length(%s) + 1) = '/' || %s LIMIT 1",
+            (name, name),
+        )
+        return bool(rows)
+
     async def phases(self, batch_id: str) -> dict[str, int]:
         """How many videos of a batch are in each phase."""
         rows = await self.run(

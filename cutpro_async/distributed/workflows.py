@@ -29,12 +29,22 @@ import anyio
 import attrs
 from dbos import DBOS
 
+from .._retry import retry_after
 from ..batch.index import index_key
 from ..batch.naming import render_name
 from ..client import CutPro
-from ..errors import CutProError, Expired, RenderFailed, SubmissionFailed, UsageError
+from ..errors import (
+    CutProError,
+    Expired,
+    RateLimited,
+    RenderFailed,
+    ServerError,
+    SubmissionFailed,
+    TransportError,
+    UsageError,
+)
 from ..models import DownloadLink, SourceLanguage, SubmitRequest, Timeframe
-from .fencing import pay_once
+from .fencing import Fenced, pay_once
 from .options import (
     ANALYZE_QUEUE,
     PRICE_WORKFLOW,
@@ -46,6 +56,8 @@ from .tables import SavedClip, Tables
 
 log = logging.getLogger("cutpro_async")
 
+#: How many times a video's analysis is queued before the video fails.
+ANALYSIS_TRIES = 6
 #: The API's code for a submission whose clips are gone.
 SUBMISSION_EXPIRED = "SUBMISSION_EXPIRED"
 
@@ -67,6 +79,8 @@ class Worker:
     """What the steps of this process use: its client, tables, folder and identity."""
 
     client: CutPro
+    #: The same API, each request sent once: analyses are retried through their queue.
+    analyzer: CutPro
     tables: Tables
     db_url: str
     worker_id: str
@@ -95,12 +109,28 @@ def current() -> Worker:
     return _worker
 
 
+def single_shot(client: CutPro) -> CutPro:
+    """A client of the same API and settings that sends each request once (no retries)."""
+    settings = client.settings
+    return CutPro(
+        settings.api_key,
+        workspace_id=settings.workspace_id,
+        base_url=settings.base_url,
+        timeouts=settings.timeouts,
+        retry=attrs.evolve(settings.retry, max_retries=0),
+        pacing=settings.pacing,
+        limits=settings.limits,
+        polling=settings.polling,
+        allow_insecure_http=settings.allow_insecure_http,
+    )
+
+
 @contextlib.contextmanager
 def failing(phase: str) -> Iterator[None]:
     """Turn an error of the client (or a bug) into `StepFailed` in `phase`."""
     try:
         yield
-    except StepFailed:
+    except (StepFailed, Fenced):  # Fenced: this process lost the video, it records nothing
         raise
     except CutProError as exc:
         retryable = not isinstance(exc, SubmissionFailed | UsageError)
@@ -151,12 +181,24 @@ async def video_workflow(batch_id: str, source: str, options: dict[str, Any]) ->
 
 
 async def _price(workflow_id: str, source: str) -> dict[str, Any]:
-    """The analysis, run by whichever worker the analysis queue gives it to."""
-    handle = await DBOS.enqueue_workflow_async(ANALYZE_QUEUE, price_workflow, workflow_id, source)
-    result: dict[str, Any] = await handle.get_result(
-        polling_interval_sec=current().settings.result_polling
-    )
-    return result
+    """The analysis, run by whichever worker the analysis queue gives it to; one that failed
+    for a passing reason is queued again (each try is one request the queue paced)."""
+    reason = ""
+    for attempt in range(ANALYSIS_TRIES):
+        handle = await DBOS.enqueue_workflow_async(
+            ANALYZE_QUEUE, price_workflow, workflow_id, source
+        )
+        worker = current()
+        result: dict[str, Any] = await handle.get_result(
+            polling_interval_sec=worker.settings.result_polling
+        )
+        if "retry" not in result:
+            return result
+        reason = result["retry"]
+        policy = worker.client.settings.retry
+        wait = min(policy.backoff_max, policy.backoff_initial * 2**attempt)
+        await DBOS.sleep_async(max(wait, result.get("after") or 0.0))
+    raise StepFailed(f"the analysis failed {ANALYSIS_TRIES} times; last: {reason}", "new")
 
 
 @DBOS.workflow(name=PRICE_WORKFLOW)
@@ -170,7 +212,12 @@ async def analyze_step(workflow_id: str, source: str) -> dict[str, Any]:
     """`POST /clips/info`: the video id, its cost and length (also written to its row)."""
     worker = current()
     with failing("new"):
-        info = await worker.client.videos.analyze(source)
+        try:
+            info = await worker.analyzer.videos.analyze(source)
+        except (ServerError, TransportError, RateLimited) as exc:
+            # Not retried in the step: a retry would be a request the queue never paced.
+            after = retry_after(None, exc.extra) if isinstance(exc, RateLimited) else None
+            return {"retry": f"{type(exc).__name__}: {exc}", "after": after}
         await worker.tables.priced(
             workflow_id, worker.worker_id, info.video_id, info.credits_cost, info.duration
         )

@@ -22,6 +22,7 @@ from cutpro_async.errors import UsageError
 from cutpro_async.testing import FakeCutPro
 from tests.batch.conftest import video_urls
 
+from .cluster import count_429s
 from .conftest import FAST_ENGINE, SIM_SETTINGS, fast_client
 
 pytestmark = pytest.mark.anyio
@@ -88,6 +89,30 @@ async def test_one_worker_clips_a_batch_and_a_second_enqueue_adds_nothing(
         assert report.finished == 0
         assert fake.charges_per_video() == charges
         assert fake.requests["POST /clips"] == 5
+
+
+async def test_failed_analyses_are_queued_again_never_retried_unpaced(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Half the analyses answer 502: each is queued again (one request per start of the
+    paced queue), so twelve videos end done without a single 429."""
+    urls = video_urls(12, tag="flaky")
+    async with FakeCutPro(faults="502=0.5@POST /clips/info", **SIM_SETTINGS) as fake:
+        refused = count_429s(fake)
+        await enqueue(db_url, "flaky", urls, BatchOptions(top_k=1))
+
+        def client() -> CutPro:
+            return fast_client(fake.api_key, fake.base_url)
+
+        report = await work(db_url, "solo-1", tmp_path / "out", client, settings=FAST_ENGINE)
+        async with Tables(db_url) as tables:
+            videos = await tables.videos("flaky")
+        assert [v.phase for v in videos] == ["done"] * 12, [v.error for v in videos]
+        assert report.finished == 12
+        assert fake.injected["502"] > 0
+        assert fake.requests["POST /clips/info"] == 12 + fake.injected["502"]
+        assert refused[0] == 0
+        assert sum(fake.charges_per_video().values()) == 12
 
 
 async def test_a_batch_id_keeps_its_options(db_url: str) -> None:

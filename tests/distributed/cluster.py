@@ -1,0 +1,190 @@
+"""Several worker processes on one batch, SIGKILLed at seeded random moments and restarted:
+the scenario of the distributed kill tests (and, later, of a bigger benchmark run).
+
+`run_cluster` starts a simulator in the calling process, enqueues the batch, starts the
+workers (`worker_runner.py`, each with its own id and output folder), kills a random live
+worker now and then and restarts it under the same id, waits until every worker has found
+the batch done, and reports the simulator's ledger, the batch tables and the disks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import attrs
+from anyio.abc import Process
+
+from cutpro_async.distributed import BatchOptions, SavedClip, Tables, VideoRow, enqueue, tidy
+from cutpro_async.testing import FakeCutPro
+
+from .conftest import SIM_SETTINGS
+from .worker_runner import start_worker
+
+MP4_BRAND = b"ftyp"
+BATCH = "kill"
+
+
+@attrs.frozen
+class ClusterReport:
+    """What a killed-and-restarted cluster left: the ledger, the tables, the disks."""
+
+    videos: int
+    kills: int  # SIGKILLs sent (each followed by a restart of the same worker id)
+    codes: dict[str, list[int]]  # every exit code of each worker id, in order
+    rows: list[VideoRow]
+    charges: list[int]  # how many times each row's video was charged, in source order
+    total_charges: int
+    files: list[SavedClip]
+    files_complete: int  # files whose size, SHA-256 and MP4 brand match their row
+    orphans: int  # `.part` files of clips another worker saved, left by killed workers
+    parts_left: list[str]  # `.part` files left after removing those
+    analyses: int  # `POST /clips/info` received
+    analyze_429s: int  # of which refused by the simulator's rate limit
+    paid_requests: int  # `POST /clips` received (dropped answers included)
+    injected: dict[str, int]
+    key_leaks: list[str]
+    seconds: float
+
+    @property
+    def finished_by(self) -> dict[str, int]:
+        """How many files each worker holds."""
+        held: dict[str, int] = {}
+        for saved in self.files:
+            held[saved.worker] = held.get(saved.worker, 0) + 1
+        return held
+
+
+def kill_urls(count: int) -> list[str]:
+    """`count` distinct videos of 5 to 14 minutes."""
+    return [
+        f"https://www.youtube.com/watch?v=cluster{i}&duration={300 + 60 * (i % 10)}"
+        for i in range(count)
+    ]
+
+
+def complete(files: list[SavedClip]) -> int:
+    """Files on disk whose size, SHA-256 and MP4 brand match what their row says."""
+    count = 0
+    for saved in files:
+        path = Path(saved.path)
+        data = path.read_bytes() if path.is_file() else b""
+        if (
+            data[4:8] == MP4_BRAND
+            and len(data) == saved.bytes
+            and hashlib.sha256(data).hexdigest() == saved.sha256
+        ):
+            count += 1
+    return count
+
+
+def parts_in(folder: Path) -> list[str]:
+    """`.part` files left anywhere under `folder`."""
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*.part"))
+
+
+def count_429s(fake: FakeCutPro) -> list[int]:
+    """Count the analyses the simulator's rate limit refuses (from now on)."""
+    refused = [0]
+    check = fake.world.check_rate
+
+    def counting(*args: Any) -> None:
+        try:
+            check(*args)
+        except Exception:
+            refused[0] += 1
+            raise
+
+    fake.world.check_rate = counting  # type: ignore[method-assign]
+    return refused
+
+
+async def run_cluster(
+    folder: Path,
+    db_url: str,
+    videos: int,
+    faults: str,
+    *,
+    workers: int,
+    kills: int,
+    kill_between: tuple[float, float],
+    seed: int,
+    top_k: int = 2,
+    deadline: float = 120.0,
+) -> ClusterReport:
+    """Run a batch of `videos` on `workers` worker processes, killing a random live one up to
+    `kills` times (each after a seeded random number of seconds within `kill_between`) and
+    restarting it, until every worker has exited on an empty batch."""
+    chance = random.Random(seed)
+    urls = kill_urls(videos)
+    async with FakeCutPro(faults=faults, credits=100 * videos, seed=seed, **SIM_SETTINGS) as fake:
+        refused = count_429s(fake)
+        await enqueue(db_url, BATCH, urls, BatchOptions(top_k=top_k))
+        env = {**os.environ, "CUTPRO_API_KEY": fake.api_key, "CUTPRO_API_URL": fake.base_url}
+        ids = [f"w{n}" for n in range(1, workers + 1)]
+        codes: dict[str, list[int]] = {worker: [] for worker in ids}
+        started = time.monotonic()
+        running: dict[str, Process] = {}
+
+        async def start(worker: str) -> None:
+            out = folder / f"out-{worker}"
+            running[worker] = await start_worker(db_url, worker, out, env, folder / f"{worker}.log")
+
+        sent = 0
+        try:
+            with anyio.fail_after(deadline):
+                for worker in ids:
+                    await start(worker)
+                for _ in range(kills):
+                    await anyio.sleep(chance.uniform(*kill_between))
+                    live = [w for w in ids if running[w].returncode is None]
+                    if not live:
+                        break  # the batch is done: nothing left to kill
+                    victim = chance.choice(live)
+                    running[victim].send_signal(signal.SIGKILL)
+                    code = await running[victim].wait()
+                    if code == -signal.SIGKILL:  # else it had just found the batch done
+                        codes[victim].append(code)
+                        sent += 1
+                        await start(victim)
+                for worker in ids:
+                    codes[worker].append(await running[worker].wait())
+        finally:
+            for process in running.values():
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+        seconds = time.monotonic() - started
+        async with Tables(db_url) as tables:
+            rows = await tables.videos(BATCH)
+            files = await tables.files(BATCH)
+        orphans = 0
+        for worker in ids:  # what a worker killed mid-download left, finished by another
+            orphans += await tidy(db_url, folder / f"out-{worker}")
+        ledger = fake.charges_per_video()
+        requests = fake.requests
+        injected, leaks = dict(fake.injected), list(fake.key_leaks)
+    return ClusterReport(
+        videos=videos,
+        kills=sent,
+        codes=codes,
+        rows=rows,
+        charges=[ledger[row.video_id or ""] for row in rows],
+        total_charges=sum(ledger.values()),
+        files=files,
+        files_complete=complete(files),
+        orphans=orphans,
+        parts_left=parts_in(folder),
+        analyses=requests["POST /clips/info"],
+        analyze_429s=refused[0],
+        paid_requests=requests["POST /clips"],
+        injected=injected,
+        key_leaks=leaks,
+        seconds=seconds,
+    )
