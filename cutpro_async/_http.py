@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,6 +48,7 @@ class Transport:
         #: The API's host, whose retry budget API calls spend.
         self.host = urlsplit(settings.base_url).netloc
         self._file_limiter: anyio.CapacityLimiter | None = None
+        self._file_threads: ThreadPoolExecutor | None = None
         t = settings.timeouts
         self._timeout = aiohttp.ClientTimeout(
             total=t.total, sock_connect=t.connect, sock_read=t.read
@@ -58,6 +60,10 @@ class Transport:
         }
         if settings.workspace_id:
             self._headers["X-Workspace-Id"] = settings.workspace_id
+        #: The same with a JSON body (aiohttp copies them: one dict each serves every call).
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        self._base_url = settings.base_url
+        self._date: str | None = None  # the last `Date` the clock learned from
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -68,10 +74,21 @@ class Transport:
 
     @property
     def file_limiter(self) -> anyio.CapacityLimiter:
-        """The threads that read and write local files for this client's transfers."""
+        """A limiter of `Limits.file_threads` for `anyio.to_thread` (the client's own file
+        work goes to `file_threads`)."""
         if self._file_limiter is None:
             self._file_limiter = anyio.CapacityLimiter(self.settings.limits.file_threads)
         return self._file_limiter
+
+    @property
+    def file_threads(self) -> ThreadPoolExecutor:
+        """The threads that read and write local files for this client's transfers
+        (`Limits.file_threads` of them, started when first needed)."""
+        if self._file_threads is None:
+            self._file_threads = ThreadPoolExecutor(
+                self.settings.limits.file_threads, thread_name_prefix="cutpro-files"
+            )
+        return self._file_threads
 
     async def open(self) -> None:
         """Create the session (unless the caller gave one)."""
@@ -81,7 +98,11 @@ class Transport:
             self._owns_session = True
 
     async def close(self) -> None:
-        """Close the session if this client created it (a caller's session stays open)."""
+        """Close the session if this client created it (a caller's session stays open), and
+        let the file threads end once idle."""
+        if self._file_threads is not None:
+            self._file_threads.shutdown(wait=False)
+            self._file_threads = None
         if self._owns_session and self._session is not None:
             await self._session.close()
 
@@ -157,14 +178,12 @@ class Transport:
         attempt: int,
     ) -> Any:
         """One HTTP exchange; maps transport failures and error statuses to exceptions."""
-        headers = dict(self._headers)
-        if body is not None:
-            headers["Content-Type"] = "application/json"
+        headers = self._headers if body is None else self._json_headers
         started = time.perf_counter()
         try:
             async with self.session.request(
                 method,
-                self.settings.base_url + path,
+                self._base_url + path,
                 data=body,
                 params=params,
                 headers=headers,
@@ -193,9 +212,13 @@ class Transport:
             raise APIConnectionError(
                 f"{method} {path}: connection broke ({type(exc).__name__})", maybe_processed=True
             ) from None
-        elapsed = time.perf_counter() - started
-        log.debug("%s %s -> %s attempt=%d %.3fs", method, path, resp.status, attempt, elapsed)
-        self.clock.observe(resp.headers.get("Date"))
+        if log.isEnabledFor(logging.DEBUG):
+            elapsed = time.perf_counter() - started
+            log.debug("%s %s -> %s attempt=%d %.3fs", method, path, resp.status, attempt, elapsed)
+        date = resp.headers.get("Date")
+        if date != self._date:  # the same `Date` (to the second) teaches nothing new
+            self._date = date
+            self.clock.observe(date)
         if resp.status >= 400:
             raise _api_error(method, path, resp.status, raw, resp.headers, self._url_hint(resp))
         return _decode(raw)
@@ -210,11 +233,13 @@ class Transport:
     async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
         """The body, refusing anything larger than `Limits.max_json_bytes`."""
         cap = self.settings.limits.max_json_bytes
-        if resp.content_length is not None and resp.content_length > cap:
-            raise CutProError(
-                f"response of {resp.content_length} bytes exceeds the {cap}-byte cap "
-                "(Limits.max_json_bytes)"
-            )
+        length = resp.content_length
+        if length is not None:
+            if length > cap:
+                raise CutProError(
+                    f"response of {length} bytes exceeds the {cap}-byte cap (Limits.max_json_bytes)"
+                )
+            return await resp.read()  # aiohttp stops at the stated length
         chunks, size = [], 0
         async for chunk in resp.content.iter_any():
             size += len(chunk)

@@ -20,6 +20,7 @@ dry run's price, a skip or a failure.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -105,7 +106,7 @@ class Batch:
         self.errors: dict[str, BaseException] = {}
         self.skipped: dict[str, str] = {}
         self._known: dict[str, Record] = {}
-        self._pools = {s: anyio.CapacityLimiter(options.concurrency.of(s)) for s in Stage}
+        self._pools = {s: asyncio.Semaphore(options.concurrency.of(s)) for s in Stage}
         self._listeners: list[Callable[[Event], object]] = []
         self.credits = Credits(options.budget)
         self._names = Names()
@@ -190,7 +191,7 @@ class Batch:
 
     async def _feed(self, sources: Sources) -> None:
         """Start one task per source, never more than `max_in_flight` at once."""
-        slots = anyio.Semaphore(self.options.max_in_flight)
+        slots = asyncio.Semaphore(self.options.max_in_flight)
         seen: set[str] = set()
         async with anyio.create_task_group() as group:
             position = 0
@@ -224,7 +225,7 @@ class Batch:
             self.store_error = error
         self.stop()
 
-    async def _video(self, position: int, source: str, slots: anyio.Semaphore) -> None:
+    async def _video(self, position: int, source: str, slots: asyncio.Semaphore) -> None:
         """One source, start to end; failures are recorded, never raised."""
         record = Record(source, position)
         try:
@@ -332,7 +333,9 @@ class Batch:
         if record.clips is None:
             await self._choose_clips(record)
         assert record.clips is not None
-        if self.options.render:
+        if self.options.render and len(record.clips) == 1:
+            await self._deliver(record, record.clips[0], 1, [1])  # no task group for one
+        elif self.options.render:
             left = [len(record.clips)]  # deliveries still running
             try:
                 async with anyio.create_task_group() as group:
@@ -341,15 +344,9 @@ class Batch:
             except BaseExceptionGroup as errors:
                 raise sole_error(errors) from None
 
-    @contextlib.asynccontextmanager
-    async def _stage(self, record: Record, stage: Stage) -> AsyncIterator[None]:
-        """Hold a place in a stage's pool, with start/finish events."""
-        async with self._pools[stage]:
-            self._emit(StageStarted(record.source, stage))
-            try:
-                yield
-            finally:  # success or not, the video has left the stage
-                self._emit(StageFinished(record.source, stage))
+    def _stage(self, record: Record, stage: Stage) -> _InStage:
+        """Hold a place in a stage's pool, with start/finish events (`async with`)."""
+        return _InStage(self, record.source, stage)
 
     async def _price(self, record: Record) -> None:
         """Analyze a URL or upload a file: the video id and its cost (not saved here)."""
@@ -641,6 +638,30 @@ class Batch:
         record.renders[clip.id] = render_id
         await self.store.save(record)
         return render_id
+
+
+class _InStage:
+    """A video's place in a stage's pool, with `StageStarted` and `StageFinished` events."""
+
+    __slots__ = ("_batch", "_source", "_stage")
+
+    def __init__(self, batch: Batch, source: str, stage: Stage) -> None:
+        self._batch, self._source, self._stage = batch, source, stage
+
+    async def __aenter__(self) -> None:
+        pool = self._batch._pools[self._stage]
+        await pool.acquire()
+        try:
+            self._batch._emit(StageStarted(self._source, self._stage))
+        except BaseException:
+            pool.release()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:  # success or not, the video has left the stage
+            self._batch._emit(StageFinished(self._source, self._stage))
+        finally:
+            self._batch._pools[self._stage].release()
 
 
 def _reached(record: Record) -> Phase:

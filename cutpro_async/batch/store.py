@@ -15,6 +15,7 @@ failed save leaves what was committed before intact, so the next run resumes fro
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import fcntl
@@ -111,7 +112,7 @@ class SQLiteStore:
         self._pending: dict[str, tuple[int, str, bytes]] = {}
         self._batch = 0  # the batch that new saves join
         self._committed = -1  # the last batch written
-        self._writer = anyio.Lock()
+        self._writer = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str | Path, *, readonly: bool = False) -> SQLiteStore:

@@ -371,7 +371,7 @@ class Download:
     async def _close_quietly(self, writer: Writer) -> None:
         """Close after a failure without hiding it (the `.part` stays for resuming)."""
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(writer.close, limiter=self.transfers.file_limiter)
+            await self.transfers.in_thread(writer.close)
 
     async def _drain(
         self,

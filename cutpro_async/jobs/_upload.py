@@ -164,7 +164,7 @@ class Upload:
                 yield block
         finally:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(file.close, limiter=self.transfers.file_limiter)
+                await self.transfers.in_thread(file.close)
 
 
 def _open_binary(path: Path) -> IO[bytes]:

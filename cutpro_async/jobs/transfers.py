@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from .._retry import Decide, Retrier, retry_after
 from .._settings import check_storage_link
 from ..config import DEFAULT_LIMITS
 from ._files import local_error
+from ._threads import in_thread
 
 T = TypeVar("T")
 #: Statuses storage answers for an expired (or tampered) signed link: S3 403, GCS 400.
@@ -54,6 +56,8 @@ class Transfers:
     stall_timeout: float | None
     max_download_bytes: int = DEFAULT_LIMITS.max_download_bytes
     allow_insecure_http: bool = False
+    #: The client's file threads; None: `anyio.to_thread` bounded by `file_limiter`.
+    threads: Executor | None = None
 
     @classmethod
     def of(cls, transport: Transport) -> Transfers:
@@ -67,6 +71,7 @@ class Transfers:
             settings.timeouts.stall,
             settings.limits.max_download_bytes,
             settings.allow_insecure_http,
+            transport.file_threads,
         )
 
     def check_link(self, url: str) -> None:
@@ -89,9 +94,15 @@ class Transfers:
     async def on_disk(self, action: str, path: Path, work: Callable[..., T], *args: object) -> T:
         """A file operation off the event loop; OS errors become a clear `LocalFileError`."""
         try:
-            return await anyio.to_thread.run_sync(work, *args, limiter=self.file_limiter)
+            return await self.in_thread(work, *args)
         except OSError as exc:
             raise local_error(action, path, exc) from None
+
+    async def in_thread(self, work: Callable[..., T], *args: object) -> T:
+        """`work(*args)` in a file thread (a running one is waited for, even on cancel)."""
+        if self.threads is not None:
+            return await in_thread(self.threads, work, *args)
+        return await anyio.to_thread.run_sync(work, *args, limiter=self.file_limiter)
 
 
 def storage_wait(resp: aiohttp.ClientResponse, transfers: Transfers) -> float | None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import anyio
-
 from ..errors import LinkExpired
 from ..models import UploadTicket, VideoInfo
 from ..resources import VideosResource
 from ._download import RENEWALS
+from ._threads import in_thread
 from ._upload import CONTENT_TYPES, MediaInfo, Upload, check_duration, check_file, probe
 from .transfers import Transfers
 
@@ -35,8 +34,7 @@ class Videos(VideosResource):
         `RENEWALS` times).
         """
         file = Path(path)
-        limiter = self._transport.file_limiter
-        size = await anyio.to_thread.run_sync(check_file, file, limiter=limiter)
+        size = await in_thread(self._transport.file_threads, check_file, file)
         media = await self._media(file, duration, width, height)
         check_duration(file, media.duration)
         content_type = CONTENT_TYPES[file.suffix.lower()]
@@ -67,5 +65,5 @@ class Videos(VideosResource):
         """The caller's figures, or the file's own read off the event loop."""
         if duration is not None and width is not None and height is not None:
             return MediaInfo(float(duration), int(width), int(height))
-        found = await anyio.to_thread.run_sync(probe, file, limiter=self._transport.file_limiter)
+        found = await in_thread(self._transport.file_threads, probe, file)
         return MediaInfo(duration or found.duration, width or found.width, height or found.height)
