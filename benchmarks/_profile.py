@@ -24,8 +24,15 @@ from typing import Any
 import attrs
 
 RATE = 250  # samples per second
-#: Leaves of a waiting thread: py-spy's idle detection misses them here, so they are left out.
-IDLE = ("Condition.wait (", "EpollSelector.select (", "Event.wait (", "Thread.join (")
+#: Leaves of a waiting thread: py-spy's idle detection misses them here, so they are left out
+#: (a thread pool's worker blocked on its queue shows as `_worker` itself: the get is in C).
+IDLE = (
+    "Condition.wait (",
+    "EpollSelector.select (",
+    "Event.wait (",
+    "Thread.join (",
+    "_worker (lib/python3.11/concurrent/futures/thread.py",
+)
 
 
 @attrs.frozen

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import gc
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -116,9 +117,10 @@ class Run:
     """One contender's run: wall seconds, this process's CPU seconds, requests, videos."""
 
     wall: float
-    cpu: float
+    cpu: float  # user + system, every thread
     requests: int
     videos: int
+    system: float = 0.0  # of which in the kernel
 
     @property
     def cpu_per_video(self) -> float:
@@ -145,13 +147,14 @@ def measure(name: str, videos: int, tag: str) -> Run:
             )
         before = requests_seen(sim)
         gc.collect()
-        cpu, start = time.process_time(), time.perf_counter()
+        usage, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         files = work()
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
         seen = requests_seen(sim) - before
     if files != videos:
         raise RuntimeError(f"{name} saved {files} files for {videos} videos")
-    return Run(wall, cpu, seen, videos)
+    user, system = after.ru_utime - usage.ru_utime, after.ru_stime - usage.ru_stime
+    return Run(wall, user + system, seen, videos, system)
 
 
 def rounds(videos: int, count: int) -> dict[str, list[list[Run]]]:
@@ -165,7 +168,8 @@ def rounds(videos: int, count: int) -> dict[str, list[list[Run]]]:
         runs[name][index].append(run)
         print(
             f"  round {index} {name}: {run.wall:.2f} s, {1000 * run.cpu_per_video:.2f} ms CPU "
-            f"per video, {run.requests / run.videos:.1f} requests per video",
+            f"per video ({1000 * run.system / run.videos:.2f} ms of it in the kernel), "
+            f"{run.requests / run.videos:.1f} requests per video",
             flush=True,
         )
     return runs
@@ -260,6 +264,16 @@ def scenario(quick: bool) -> list[Metric]:
             None,
             "lower",
             "ms",
+        ),
+        summarize(
+            "pipeline",
+            f"{name}: kernel CPU per video, client / bare",
+            ratios(
+                per_round(runs["client"], lambda r: r.system / r.videos),
+                per_round(runs["bare"], lambda r: r.system / r.videos),
+            ),
+            None,
+            "lower",
         ),
         summarize(
             "pipeline",
