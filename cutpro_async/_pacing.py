@@ -99,7 +99,8 @@ class Pacer:
             slot, before = window.reserve(start)
             start = slot.at
         try:
-            await _sleep_until(start)
+            if start > now:
+                await _sleep_until(start)
             if window is not None and before is not None:
                 await before.answered.wait()  # its time is only final once answered
                 await _sleep_until(before.at + window.span)
@@ -115,10 +116,10 @@ class Pacer:
     def _paused_until(self, route: str) -> float:
         """Until when a 429 pauses requests to `route`."""
         window = self._windows.get(route)
-        pauses = [window.paused_until if window is not None else 0.0]
-        if self._global is not None:
-            pauses.append(self._global.paused_until)
-        return max(pauses)
+        paused = window.paused_until if window is not None else 0.0
+        if self._global is not None and self._global.paused_until > paused:
+            paused = self._global.paused_until
+        return paused
 
     def on_rate_limited(self, route: str, retry_after: float | None) -> None:
         """A 429 arrived for `route`: pause its own window; without one, pause and halve the

@@ -110,6 +110,8 @@ class Batch:
         self._listeners: list[Callable[[Event], object]] = []
         self.credits = Credits(options.budget)
         self._names = Names()
+        #: Whether the naming template uses the server's file name.
+        self._server_named = bool({"filename", "stem", "ext"} & used_fields(options.naming))
         self._soft = anyio.CancelScope()
         #: Set when the record could not be saved: the run stops and `run` raises it.
         self.store_error: StoreError | None = None
@@ -374,7 +376,7 @@ class Batch:
         """
         assert record.video_id is not None and record.credits_cost is not None
         request = self._request(record)
-        key = self._key(record, request)
+        key = self._key(record, request) if self.index is not None else ""
         async with self._paying(key), self._stage(record, Stage.SUBMIT):
             found = await self._existing(record, request, key)
             if found is not None:
@@ -398,14 +400,11 @@ class Batch:
         settings = self.client.settings
         return index_key(settings.base_url, settings.workspace_id, record.source, request)
 
-    @contextlib.asynccontextmanager
-    async def _paying(self, key: str) -> AsyncIterator[None]:
+    def _paying(self, key: str) -> contextlib.AbstractAsyncContextManager[None]:
         """Hold the paid step of this key against other processes (when there is an index)."""
         if self.index is None:
-            yield
-            return
-        async with self.index.paying(key):
-            yield
+            return contextlib.nullcontext()
+        return self.index.paying(key)
 
     async def _existing(
         self, record: Record, request: SubmitRequest, key: str
@@ -607,7 +606,7 @@ class Batch:
             return recorded, None
         link = await self.client.renders.download_link(render_id)
         filename = f"{render_id}.mp4"
-        if {"filename", "stem", "ext"} & used_fields(self.options.naming):
+        if self._server_named:
             filename = link.filename or filename
         wanted = render_name(
             self.options.naming,

@@ -178,7 +178,7 @@ class Download:
         the same https-only check as the link itself (aiohttp would follow one to plain http,
         signature and all)."""
         session, timeout = self.transfers.session, self.transfers.timeout
-        url, what = self.url, f"download of {redact_url(self.url)}"
+        url = self.url
         for _ in range(MAX_REDIRECTS + 1):
             resp = await session.get(url, headers=headers, timeout=timeout, allow_redirects=False)
             location = resp.headers.get("Location")
@@ -188,9 +188,12 @@ class Download:
             try:
                 url = str(resp.url.join(URL(location)))
             except ValueError:
+                what = f"download of {redact_url(self.url)}"
                 raise TransferError(f"{what}: storage redirected to a bad URL") from None
             self.transfers.check_link(url)
-        raise TransferError(f"{what}: more than {MAX_REDIRECTS} redirects")
+        raise TransferError(
+            f"download of {redact_url(self.url)}: more than {MAX_REDIRECTS} redirects"
+        )
 
     async def _receive(
         self, part: PartFile, resp: aiohttp.ClientResponse, resume: Resume, late: bool

@@ -39,7 +39,10 @@ def _cap(name: str, limit: int = MAX_NAME_BYTES) -> str:
 def sanitize_filename(name: str, fallback: str = "download") -> str:
     """A file name safe on every OS: no separators, control characters, leading dots,
     reserved device names (CON, NUL, ...), and at most 200 bytes."""
-    cleaned = "".join(_visible(c) for c in unicodedata.normalize("NFC", name))
+    if name.isascii() and name.isprintable():  # already NFC, no control characters
+        cleaned = name
+    else:
+        cleaned = "".join(_visible(c) for c in unicodedata.normalize("NFC", name))
     cleaned = _UNSAFE.sub("_", cleaned).strip(" .")
     if cleaned.split(".", 1)[0].upper() in _RESERVED:
         cleaned = f"_{cleaned}"

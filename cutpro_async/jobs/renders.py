@@ -30,11 +30,13 @@ def file_name(link: DownloadLink, render_id: str, name: Namer | None) -> str:
 
     A template may use `{render_id}`, `{filename}` (the server's, sanitised), `{stem}`, `{ext}`.
     """
+    if callable(name):
+        return sanitize_filename(name(link))
+    if name is not None and "{" not in name and "}" not in name:
+        return sanitize_filename(name)  # a literal name: the server's is not needed
     server = sanitize_filename(link.filename or f"{render_id}.mp4")
     if name is None:
         return server
-    if callable(name):
-        return sanitize_filename(name(link))
     stem, dot, ext = server.rpartition(".")
     fields = {
         "render_id": render_id,
