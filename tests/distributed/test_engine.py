@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from dbos import DBOSClient
+from dbos import DBOSClient, EnqueueOptions
 
 from cutpro_async import CutPro
 from cutpro_async.distributed import (
@@ -113,6 +113,36 @@ async def test_failed_analyses_are_queued_again_never_retried_unpaced(
         assert fake.requests["POST /clips/info"] == 12 + fake.injected["502"]
         assert refused[0] == 0
         assert sum(fake.charges_per_video().values()) == 12
+
+
+async def test_videos_of_another_workflow_version_are_reported_and_left(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A video enqueued by another version of the workflow code is not run by this one (its
+    recorded steps could replay wrongly): the worker says so, does its own, and returns."""
+    urls = video_urls(2, tag="version")
+    options = BatchOptions(top_k=1)
+    async with FakeCutPro(**SIM_SETTINGS) as fake:
+        await enqueue(db_url, "current", urls[:1], options)
+        client = DBOSClient(system_database_url=db_url, application_name=APP_NAME)
+        try:
+            old: EnqueueOptions = {
+                "workflow_name": "cutpro.video",
+                "queue_name": "cutpro_videos",
+                "workflow_id": workflow_id_of("old", urls[1]),
+                "app_version": "cutpro-video-0",
+            }
+            client.enqueue(old, "old", urls[1], options.to_json())
+        finally:
+            client.destroy()
+
+        def cp() -> CutPro:
+            return fast_client(fake.api_key, fake.base_url)
+
+        report = await work(db_url, "solo-1", tmp_path / "out", cp, settings=FAST_ENGINE)
+        assert (report.finished, report.other_versions) == (1, 1)
+        assert await workflows_of(db_url, "old") == [(workflow_id_of("old", urls[1]), "ENQUEUED")]
+        assert sum(fake.charges_per_video().values()) == 1
 
 
 async def test_a_batch_id_keeps_its_options(db_url: str) -> None:
