@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import anyio
 import orjson
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._clock import ServerClock
 from ._converter import unstructure
@@ -53,15 +53,18 @@ class Transport:
         self._timeout = aiohttp.ClientTimeout(
             total=t.total, sock_connect=t.connect, sock_read=t.read
         )
-        self._headers = {
+        headers = {
             "X-Api-Key": settings.api_key,
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
         }
         if settings.workspace_id:
-            self._headers["X-Workspace-Id"] = settings.workspace_id
-        #: The same with a JSON body (aiohttp copies them: one dict each serves every call).
-        self._json_headers = {**self._headers, "Content-Type": "application/json"}
+            headers["X-Workspace-Id"] = settings.workspace_id
+        # Built once as aiohttp's own type, which it reads without converting; never changed.
+        self._headers = CIMultiDictProxy(CIMultiDict(headers))
+        self._json_headers = CIMultiDictProxy(
+            CIMultiDict({**headers, "Content-Type": "application/json"})
+        )
         self._base_url = settings.base_url
         self._date: str | None = None  # the last `Date` the clock learned from
 
@@ -251,9 +254,9 @@ class Transport:
 
 def _decode(raw: bytes) -> Any:
     """JSON, or None for an empty or non-JSON success body (some deletes send text)."""
-    if not raw.strip():
+    if not raw:
         return None
-    try:
+    try:  # a body of blanks is no JSON either
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None

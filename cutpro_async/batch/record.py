@@ -29,6 +29,11 @@ class Phase(enum.StrEnum):
 _FINAL = frozenset({Phase.DONE, Phase.FAILED, Phase.SKIPPED})
 
 
+def _phase(value: str) -> Phase:
+    """A phase from itself or its stored value (the enum's own lookup only for the latter)."""
+    return value if type(value) is Phase else Phase(value)
+
+
 @attrs.define
 class ChosenClip:
     """A clip picked for rendering, with what the manifest needs."""
@@ -61,7 +66,7 @@ class Record:
 
     source: str
     position: int
-    phase: Phase = attrs.field(default=Phase.NEW, converter=Phase)
+    phase: Phase = attrs.field(default=Phase.NEW, converter=_phase)
     video_id: str | None = None
     credits_cost: float | None = None  # the estimate, from the analysis
     credits_charged: float | None = None  # what the submission cost (adopted ones included)

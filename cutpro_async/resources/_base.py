@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
@@ -103,4 +104,8 @@ def _segment(name: str, value: str) -> str:
     """An id as one path segment (quoted, so it can never change the path)."""
     if not isinstance(value, str) or not value or value in (".", ".."):
         raise UsageError(f"{name} must be a non-empty string id, got {value!r}")
-    return quote(value, safe="")
+    return value if _PLAIN_ID.fullmatch(value) else quote(value, safe="")
+
+
+#: Ids that `quote` leaves as they are (unreserved characters only).
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_.~-]+")
