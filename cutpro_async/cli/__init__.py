@@ -6,6 +6,7 @@ import click
 
 from .._version import __version__
 from .commands import balance, download, info, renders, status
+from .distributed import manifest, worker
 from .gallery import gallery
 from .login import login, logout
 from .run import run
@@ -22,5 +23,18 @@ def main() -> None:
     """
 
 
-for command in (run, status, gallery, info, balance, renders, download, simulate, login, logout):
+for command in (
+    run,
+    worker,
+    status,
+    manifest,
+    gallery,
+    info,
+    balance,
+    renders,
+    download,
+    simulate,
+    login,
+    logout,
+):
     main.add_command(command)

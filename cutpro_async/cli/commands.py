@@ -14,7 +14,7 @@ from rich.table import Table
 
 from ..batch import Credits, Phase, Record, SavedFile, SQLiteStore
 from ..batch.pipeline import _reached
-from ._common import ApiOptions, api_options, execute
+from ._common import ApiOptions, api_options, execute, fail
 from ._words import plural
 
 console = Console()
@@ -93,13 +93,25 @@ def download(render_id: str, out: str, api: ApiOptions) -> None:
 @click.command()
 @click.option(
     "--state",
-    required=True,
     type=click.Path(dir_okay=False, exists=True),
     help="The record of a run (DIR/.cutpro-state.sqlite).",
 )
-def status(state: str) -> None:
+@click.option("--db", metavar="URL", help="Or: the PostgreSQL of a batch spread over workers.")
+@click.option("--batch", metavar="NAME", help="With --db: the batch [default: the only one].")
+def status(state: str | None, db: str | None, batch: str | None) -> None:
     """Summarise a run's record: videos per phase, files, credits, why videos failed or were
-    skipped. It reads without locking, so it works while the run is going on."""
+    skipped; with --db, a batch across all its workers (files per worker). It reads without
+    locking, so it works while the run is going on."""
+    if (state is None) == (db is None):
+        fail("give either --state FILE (a run's record) or --db URL (a distributed batch)", 2)
+    if db is not None:
+        from .distributed import show_status
+
+        show_status(db, batch)
+        return
+    if batch is not None:
+        fail("--batch names a batch of --db: give --db URL too", 2)
+    assert state is not None
     records = execute(SQLiteStore.read(Path(state)))
     for line in summary_lines(records):
         console.print(line, highlight=False, soft_wrap=True)

@@ -190,6 +190,17 @@ def _concurrency(value: str | None) -> Concurrency:
     help="Stage pools, e.g. analyze=4,submit=4,wait_clips=1000,render=8,wait_render=1000,"
     "download=4.",
 )
+@click.option(
+    "--db",
+    metavar="URL",
+    help="Spread the batch over workers sharing this PostgreSQL (`embedded`: start one under "
+    "OUT/.cutpro-pg for this machine's workers); see cutpro worker.",
+)
+@click.option(
+    "--batch",
+    metavar="NAME",
+    help="With --db: the batch's id [default: derived from the sources and options].",
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines of events and the summary.")
 @click.option("--csv", "as_csv", is_flag=True, help="Also write manifest.csv.")
 @click.option("-v", "--verbose", count=True, help="Say more: every price, payment and file.")
@@ -215,6 +226,8 @@ def run(
     resubmit: bool,
     commit_window: float | None,
     concurrency: str | None,
+    db: str | None,
+    batch: str | None,
     as_json: bool,
     as_csv: bool,
     verbose: int,
@@ -227,6 +240,42 @@ def run(
     polled, nothing is paid twice. Exit code 0: all done; 1: some failed; 2: bad usage;
     130: interrupted (run it again to resume).
     """
+    if db is not None:
+        from .distributed import run_on_db
+
+        _check_sources(sources)
+        run_on_db(
+            db,
+            batch,
+            sources,
+            Path(out),
+            {
+                "top_k": top_k,
+                "min_rating": min_rating,
+                "strategy_id": strategy_id,
+                "template_id": template_id,
+                "timeframe": _timeframe(timeframe),
+                "source_language": language,
+                "naming": naming,
+                "resubmit": resubmit,
+                "render": not no_render,
+            },
+            {
+                "simulate": simulate,
+                "state": state is not None,
+                "budget": budget is not None,
+                "dry_run": dry_run,
+                "retry_failed": retry_failed,
+                "verify": verify,
+                "concurrency": concurrency is not None,
+                "as_json": as_json,
+                "as_csv": as_csv,
+            },
+            api,
+            commit_window,
+        )
+    if batch is not None:
+        fail("--batch names a batch of --db: give --db URL too", EXIT_USAGE)
     if simulate and api.given:
         fail("--simulate runs its own API: drop --api-url and --workspace, or --simulate", 2)
     _check_sources(sources)

@@ -26,12 +26,15 @@ from .options import (
     batch_id_of,
     workflow_id_of,
 )
+from .status import MANIFEST_FIELDS, BatchStatus, batch_status, manifest_rows, which_batch
 from .tables import SavedClip, Tables, VideoRow
 
 __all__ = [
     "APP_NAME",
+    "MANIFEST_FIELDS",
     "WORKFLOW_VERSION",
     "BatchOptions",
+    "BatchStatus",
     "EmbeddedPostgres",
     "EngineSettings",
     "Enqueued",
@@ -42,10 +45,13 @@ __all__ = [
     "VideoRow",
     "WorkReport",
     "batch_id_of",
+    "batch_status",
     "default_worker_id",
     "enqueue",
+    "manifest_rows",
     "pay_once",
     "tidy",
+    "which_batch",
     "work",
     "workflow_id_of",
 ]

@@ -71,6 +71,12 @@ _SCHEMA = (
         PRIMARY KEY (workflow_id, clip_id)
     )
     """,
+    # What the manifest says of a clip besides its file (added after the first release of the
+    # tables: nullable, and added to tables made before).
+    "ALTER TABLE cutpro_files ADD COLUMN IF NOT EXISTS title TEXT",
+    "ALTER TABLE cutpro_files ADD COLUMN IF NOT EXISTS rating DOUBLE PRECISION",
+    "ALTER TABLE cutpro_files ADD COLUMN IF NOT EXISTS start_time DOUBLE PRECISION",
+    "ALTER TABLE cutpro_files ADD COLUMN IF NOT EXISTS end_time DOUBLE PRECISION",
 )
 #: The advisory lock that serialises creating the tables (workers start at the same time).
 _SCHEMA_LOCK = int.from_bytes(hashlib.sha256(b"cutpro schema").digest()[:8], "big", signed=True)
@@ -101,6 +107,10 @@ class SavedClip:
     path: str
     bytes: int
     sha256: str
+    title: str | None = None
+    rating: float | None = None
+    start_time: float | None = None
+    end_time: float | None = None
 
 
 @attrs.frozen
@@ -217,8 +227,9 @@ class Tables:
         """Every clip saved for a batch, by source order then rank."""
         rows = await self.run(
             "SELECT f.workflow_id, f.clip_id, f.rank, f.render_id, f.worker, f.path, f.bytes, "
-            "f.sha256 FROM cutpro_files f JOIN cutpro_videos v USING (workflow_id) "
-            "WHERE v.batch_id = %s ORDER BY v.position, f.rank",
+            "f.sha256, f.title, f.rating, f.start_time, f.end_time FROM cutpro_files f "
+            "JOIN cutpro_videos v USING (workflow_id) WHERE v.batch_id = %s "
+            "ORDER BY v.position, f.rank",
             (batch_id,),
         )
         return [SavedClip(*row) for row in rows]
@@ -261,10 +272,12 @@ class Tables:
         """A clip's file is on `clip.worker`'s disk, verified."""
         await self.run(
             "INSERT INTO cutpro_files (workflow_id, clip_id, rank, render_id, worker, path, "
-            "bytes, sha256) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (workflow_id, "
-            "clip_id) DO UPDATE SET rank = excluded.rank, render_id = excluded.render_id, "
-            "worker = excluded.worker, path = excluded.path, bytes = excluded.bytes, "
-            "sha256 = excluded.sha256, saved_at = now()",
+            "bytes, sha256, title, rating, start_time, end_time) VALUES (%s, %s, %s, %s, %s, "
+            "%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (workflow_id, clip_id) DO UPDATE SET "
+            "rank = excluded.rank, render_id = excluded.render_id, worker = excluded.worker, "
+            "path = excluded.path, bytes = excluded.bytes, sha256 = excluded.sha256, "
+            "title = excluded.title, rating = excluded.rating, start_time = excluded.start_time, "
+            "end_time = excluded.end_time, saved_at = now()",
             attrs.astuple(clip),
         )
 
@@ -290,6 +303,34 @@ class Tables:
             (name, name),
         )
         return bool(rows)
+
+    async def batches(self) -> list[str]:
+        """Every batch id, oldest first."""
+        rows = await self.run("SELECT batch_id FROM cutpro_batches ORDER BY created_at, batch_id")
+        return [str(row[0]) for row in rows]
+
+    async def charges(self, batch_id: str) -> tuple[int, float, int]:
+        """(videos with a submission, their credits, how many of those were adopted: found
+        on the server, e.g. paid by a request whose answer was lost) of a batch."""
+        rows = await self.run(
+            "SELECT count(submission_id), COALESCE(sum(credits_charged), 0), "
+            "count(*) FILTER (WHERE submission_id IS NOT NULL AND adopted) "
+            "FROM cutpro_videos WHERE batch_id = %s",
+            (batch_id,),
+        )
+        paid, credits, adopted = rows[0]
+        return int(paid), float(credits), int(adopted)
+
+    async def held_by(self, worker: str) -> tuple[int, int, float]:
+        """(files on `worker`'s disk, videos whose submission it paid or adopted, their
+        credits), over every batch."""
+        files = await self.run("SELECT count(*) FROM cutpro_files WHERE worker = %s", (worker,))
+        paid = await self.run(
+            "SELECT count(submission_id), COALESCE(sum(credits_charged), 0) FROM cutpro_videos "
+            "WHERE holder = %s",
+            (worker,),
+        )
+        return int(files[0][0]), int(paid[0][0]), float(paid[0][1])
 
     async def phases(self, batch_id: str) -> dict[str, int]:
         """How many videos of a batch are in each phase."""

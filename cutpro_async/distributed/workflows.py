@@ -296,7 +296,15 @@ async def clips_step(
         await client.submissions.wait(video_id, submission_id)
         chosen: list[dict[str, Any]] = []
         async for clip in client.clips.iter(video_id, submission_id, min_rating=opts.min_rating):
-            chosen.append({"id": clip.id, "title": clip.title, "rating": clip.rating})
+            chosen.append(
+                {
+                    "id": clip.id,
+                    "title": clip.title,
+                    "rating": clip.rating,
+                    "start_time": clip.start_time,
+                    "end_time": clip.end_time,
+                }
+            )
             if len(chosen) == opts.top_k:
                 break
         if opts.template_id and chosen:
@@ -366,6 +374,10 @@ async def _fetch(
         str(done.path),
         done.size,
         done.sha256,
+        clip.get("title"),
+        clip.get("rating"),
+        clip.get("start_time"),  # absent from clips chosen before the manifest had them
+        clip.get("end_time"),
     )
 
 

