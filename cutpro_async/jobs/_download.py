@@ -359,7 +359,10 @@ class Download:
                         received += sum(map(len, block))
                         if received > limit:
                             raise self._too_long(limit, size)
-                        await send.send(block)
+                        try:
+                            await send.send(block)
+                        except anyio.BrokenResourceError:
+                            break  # the writer failed: its error is the one raised
         except BaseExceptionGroup as group_error:
             raise sole_error(group_error) from None
         return written[0]

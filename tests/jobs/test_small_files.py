@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import struct
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from cutpro_async import CutPro
-from cutpro_async.errors import TransferError, UsageError
+from cutpro_async.errors import LocalFileError, TransferError, UsageError
 from cutpro_async.jobs import _download, transfers
 from cutpro_async.jobs._checks import bytes_problem, container_problem
 from cutpro_async.jobs._partfile import CHUNK, BadFile, Expect, PartFile
@@ -240,3 +241,26 @@ def test_a_small_body_is_checked_against_stated_checksums(tmp_path: Path) -> Non
     bad = base64.b64encode(b"\0" * 16).decode()
     with pytest.raises(BadFile, match="md5"):
         PartFile(tmp_path / "i.mp4").save_whole(data, Expect(None, "mp4", {"md5": bad}), look=False)
+
+
+async def test_a_disk_full_while_streaming_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write failing mid-way through a large file is a `LocalFileError` about disk space,
+    never the queue's own error (the reader stops once the writer has failed)."""
+    async with FakeCutPro(time_scale=6000, render_bytes=3 * MIB) as fake, make_client(fake) as cp:
+        render = await finished_render(cp)
+        calls = [0]
+        original = os.writev
+
+        def full_after_one(fd: int, buffers: Any) -> int:
+            calls[0] += 1
+            if calls[0] > 1:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return original(fd, buffers)
+
+        monkeypatch.setattr(os, "writev", full_after_one)
+        for attempt in range(5):  # the writer and the reader race: the same answer each time
+            calls[0] = 0
+            with pytest.raises(LocalFileError, match="disk space"):
+                await cp.renders.download(render.render_id, tmp_path, name=f"{attempt}.mp4")
