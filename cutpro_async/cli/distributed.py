@@ -40,6 +40,9 @@ TUNING = "CUTPRO_DISTRIBUTED_TUNING"
 #: `--db embedded`: a PostgreSQL of our own under OUT (this machine's workers only).
 EMBEDDED = "embedded"
 EMBEDDED_DIR = ".cutpro-pg"
+#: How long `--db embedded` waits, once the batch is done, for its workers to see it and leave
+#: before it stops the server (a worker with --follow never leaves on its own).
+WORKERS_LEAVE = 10.0
 #: The database `--db embedded` keeps the batch in.
 EMBEDDED_DATABASE = "cutpro"
 #: `cutpro run --db` options the distributed engine does not take yet, and why.
@@ -56,7 +59,7 @@ NOT_DISTRIBUTED = {
     "as_csv": "--csv (cutpro manifest --db exports the manifest)",
 }
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
 
@@ -279,10 +282,29 @@ def run_on_db(
             out.print(f"  cutpro worker --db {shlex.quote(db)} --out DIR --worker-id ID")
             sys.stdout.flush()
         code = execute(_run(db, batch, listed, options, folder, factory, settings))
+        if server is not None:  # workers that joined it see the batch done and leave first
+            execute(_workers_gone(db, WORKERS_LEAVE))
     finally:
         if server is not None:
             server.stop()
     raise SystemExit(code)
+
+
+async def _workers_gone(db: str, timeout: float) -> None:
+    """Wait until no other session uses the database (at most `timeout` seconds)."""
+    import psycopg
+
+    with anyio.move_on_after(timeout):
+        async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
+            while True:
+                cursor = await conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                )
+                found = await cursor.fetchone()
+                if not found or not found[0]:
+                    return
+                await anyio.sleep(0.2)
 
 
 async def _expand(sources: tuple[str, ...]) -> list[str]:
