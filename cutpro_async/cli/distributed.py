@@ -15,9 +15,9 @@ import os
 import shlex
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import click
@@ -28,13 +28,14 @@ from rich.markup import escape
 from ..batch.sources import expand_sources, is_url, normalize
 from ..client import CutPro
 from ..config import Budget, Pacing, Polling, RetryPolicy
-from ..errors import UsageError
+from ..errors import ConfigurationError, UsageError
 from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ApiOptions, api_options, execute, fail
 from ._words import number, plural
 
 if TYPE_CHECKING:
     from ..distributed import BatchOptions, BatchStatus, EngineSettings
 
+T = TypeVar("T")
 #: The environment variable of the tuning above.
 TUNING = "CUTPRO_DISTRIBUTED_TUNING"
 #: `--db embedded`: a PostgreSQL of our own under OUT (this machine's workers only).
@@ -93,7 +94,10 @@ def engine_settings(concurrency: int | None = None) -> EngineSettings:
 def client_factory(api: ApiOptions, commit_window: float | None = None) -> Callable[[], CutPro]:
     """What makes a worker's client: the real API as `api` says (a missing key fails
     now, as exit 2), paced as the tuning says."""
-    api.connection()  # no key: ConfigurationError now, before anything starts
+    try:
+        api.connection()  # no key: said now, before anything starts
+    except ConfigurationError as exc:
+        fail(str(exc), EXIT_USAGE)
     tuned = _tuning().get("client", {})
     options: dict[str, Any] = {}
     retry = RetryPolicy(commit_window=commit_window or tuned.get("commit_window"))
@@ -114,6 +118,18 @@ def client_factory(api: ApiOptions, commit_window: float | None = None) -> Calla
         return api.client(**options)
 
     return make
+
+
+def run_db(work: Coroutine[Any, Any, T]) -> T:
+    """`execute` for a command that uses the database: a database that cannot be reached or
+    fails is one line and exit 1, not a traceback."""
+    import psycopg
+
+    try:
+        return execute(work)
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split())
+        fail(f"the database failed: {reason}", EXIT_FAILED)
 
 
 def check_db(db: str, *, embedded_ok: bool) -> None:
@@ -192,7 +208,7 @@ def worker(
     settings = engine_settings(concurrency)
     factory = client_factory(api)
     folder = Path(out)
-    ended = execute(_worker(db, worker_id, folder, factory, settings, follow))
+    ended = run_db(_worker(db, worker_id, folder, factory, settings, follow))
     raise SystemExit(ended)
 
 
@@ -281,9 +297,9 @@ def run_on_db(
             out.print("workers join with:", highlight=False)
             out.print(f"  cutpro worker --db {shlex.quote(db)} --out DIR --worker-id ID")
             sys.stdout.flush()
-        code = execute(_run(db, batch, listed, options, folder, factory, settings))
+        code = run_db(_run(db, batch, listed, options, folder, factory, settings))
         if server is not None:  # workers that joined it see the batch done and leave first
-            execute(_workers_gone(db, WORKERS_LEAVE))
+            run_db(_workers_gone(db, WORKERS_LEAVE))
     finally:
         if server is not None:
             server.stop()
@@ -371,7 +387,7 @@ async def _run(
 def show_status(db: str, batch: str | None) -> None:
     """`cutpro status --db`: print the batch's status across its workers."""
     check_db(db, embedded_ok=False)
-    status = execute(_status(db, batch))
+    status = run_db(_status(db, batch))
     for line in status_lines(status):
         out.print(line, highlight=False)
 
@@ -411,7 +427,7 @@ def manifest(db: str, batch: str | None) -> None:
     """Print every finished clip of a batch as JSON lines: the fields of OUT/manifest.jsonl
     plus `worker`, the worker whose disk holds `path`."""
     check_db(db, embedded_ok=False)
-    rows = execute(_manifest(db, batch))
+    rows = run_db(_manifest(db, batch))
     write = sys.stdout.buffer.write
     for row in rows:
         write(orjson.dumps(row) + b"\n")

@@ -250,3 +250,22 @@ async def test_ctrl_c_stops_a_following_worker(db_url: str, tmp_path: Path) -> N
                 await process.wait()
     assert code == 130, log.read_text()
     assert "interrupted" in log.read_text()
+
+
+def test_no_key_and_no_database_are_one_line(tmp_path: Path) -> None:
+    """A worker without an API key: exit 2; a database that cannot be reached: exit 1; each
+    one line, no traceback."""
+    nowhere = "postgresql://nobody@127.0.0.1:1/none"
+    runner = CliRunner()
+    no_key = runner.invoke(
+        main,
+        ["worker", "--db", nowhere, "--out", str(tmp_path / "w")],
+        env={"CUTPRO_API_KEY": None, "CUTPRO_CONFIG_DIR": str(tmp_path), TUNING: ""},
+    )
+    assert no_key.exit_code == 2, no_key.output
+    assert "no CutPro API key" in no_key.output
+    for args in (["status", "--db", nowhere], ["manifest", "--db", nowhere]):
+        result = runner.invoke(main, args, env={TUNING: ""})
+        assert result.exit_code == 1, (args, result.output)
+        assert result.output.startswith("error: the database failed: "), result.output
+        assert len(result.output.strip().splitlines()) == 1, result.output
