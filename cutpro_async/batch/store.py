@@ -109,7 +109,7 @@ class SQLiteStore:
         #: Opened with `readonly=True`: no lock taken, `save` and `bind` refused.
         self.readonly = lock is None
         self._limiter = anyio.CapacityLimiter(1)
-        self._pending: dict[str, tuple[int, str, bytes]] = {}
+        self._pending: dict[str, Record] = {}  # by source: the latest object saved
         self._batch = 0  # the batch that new saves join
         self._committed = -1  # the last batch written
         self._writer = asyncio.Lock()
@@ -162,13 +162,16 @@ class SQLiteStore:
     async def save(self, record: Record) -> None:
         """Write a record (replacing the previous version); returns once it is committed.
 
+        What is committed is the record as it stands when its batch is written (never older
+        than at this call): saves of one record that wait for the same batch are written, and
+        encoded, once.
+
         `StoreError` if it cannot be written (the disk is full, the file became read-only):
         the record then stays pending and is written by the next save or `close` that
         succeeds; what was committed before is untouched.
         """
         self._refuse_if_readonly()
-        data = orjson.dumps(unstructure(record))
-        self._pending[record.source] = (record.position, record.phase.value, data)
+        self._pending[record.source] = record
         mine = self._batch
         async with self._writer:
             if self._committed >= mine:
@@ -184,7 +187,10 @@ class SQLiteStore:
         """
         batch, self._pending = self._pending, {}
         number, self._batch = self._batch, self._batch + 1
-        rows = [(source, *row) for source, row in batch.items()]
+        rows = [
+            (source, r.position, r.phase.value, orjson.dumps(unstructure(r)))
+            for source, r in batch.items()
+        ]
         db = self._db
 
         def work() -> None:

@@ -19,6 +19,7 @@ import errno
 import hashlib
 import os
 import stat
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -170,7 +171,7 @@ class PartFile:
         finally:
             os.close(fd)
         os.replace(self.path, self.final)  # replaces a link there, never follows it
-        sync_folder(self.final.parent)
+        FOLDER_SYNCS.after_rename(self.final.parent)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.sidecar)  # an earlier attempt's: these bytes need none
         return Saved(len(data), hashers["sha256"].digest().hex(), verified)
@@ -239,7 +240,7 @@ class Writer:
             raise
         os.close(self.fd)
         os.replace(self.part.path, self.part.final)  # replaces a link there, never follows it
-        sync_folder(self.part.final.parent)
+        FOLDER_SYNCS.after_rename(self.part.final.parent)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.part.sidecar)
         return Saved(self.size, self.hashers["sha256"].digest().hex(), verified)
@@ -278,6 +279,59 @@ def _write_all(fd: int, pieces: list[bytes], total: int) -> None:
     while written < total:  # a short write: rare, but allowed by POSIX
         rest = b"".join(pieces)[written:]
         written += os.write(fd, rest)
+
+
+class _FolderSyncs:
+    """Folder fsyncs shared by the renames that came before them (a group commit).
+
+    A rename is durable once an fsync of its folder has *started* after it. Threads that
+    publish into one folder at the same time share one fsync: the first one free runs it,
+    the others wait for it; one that arrives while an fsync runs waits for the next.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._folders: dict[Path, _Folder] = {}
+
+    def after_rename(self, folder: Path) -> None:
+        """Return once an fsync of `folder` that started after this call has completed."""
+        with self._guard:
+            state = self._folders.setdefault(folder, _Folder())
+        with state.changed:
+            need = state.started + 1  # the first fsync to start from now on covers us
+            while state.done < need:
+                if not state.running:
+                    state.started, state.running = need, True
+                    break
+                state.changed.wait()
+            else:
+                return  # another thread's fsync covered this rename
+        try:
+            sync_folder(folder)
+        except BaseException:
+            with state.changed:
+                state.started, state.running = need - 1, False  # the next waiter tries
+                state.changed.notify_all()
+            raise
+        with state.changed:
+            state.done, state.running = max(state.done, need), False
+            state.changed.notify_all()
+
+
+class _Folder:
+    """How far the fsyncs of one folder have come."""
+
+    __slots__ = ("changed", "done", "running", "started")
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.started = 0  # fsyncs started (numbered from 1)
+        self.done = 0  # the last one completed
+        self.running = False
+
+
+#: One per process: every client's publishes into a folder share its fsyncs.
+FOLDER_SYNCS = _FolderSyncs()
 
 
 def sync_folder(folder: Path) -> None:

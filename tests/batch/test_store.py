@@ -323,3 +323,32 @@ async def test_reading_a_record_of_the_old_schema_changes_nothing(tmp_path: Path
     with contextlib.closing(sqlite3.connect(path)) as db:
         columns = {row[1] for row in db.execute("PRAGMA table_info(records)")}
     assert "stage" in columns
+
+
+async def test_saves_waiting_for_one_batch_are_encoded_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saves of one record that wait behind a commit under way join the next batch: the record
+    is encoded once, as it stands then (never older than at any of those saves)."""
+    from cutpro_async.batch import store as store_module
+
+    encoded: list[str] = []
+
+    def counting(record: Record) -> object:
+        encoded.append(record.source)
+        return unstructure(record)
+
+    monkeypatch.setattr(store_module, "unstructure", counting)
+    store = await SQLiteStore.open(tmp_path / "state.sqlite")
+    record = Record("a", 0)
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(store.save, Record("b", 1))  # its commit is under way first
+            for phase in (Phase.PRICED, Phase.SUBMITTING, Phase.SUBMITTED):
+                record.phase = phase
+                group.start_soon(store.save, record)
+            record.video_id = "v1"  # changed after the saves were asked for, before they ran
+        assert encoded.count("a") == 1
+        assert await store.load("a") == record
+    finally:
+        await store.close()

@@ -280,7 +280,7 @@ async def test_closing_a_store_whose_last_save_fails_still_releases_it(tmp_path:
     store = await SQLiteStore.open(path)
     await store.save(Record("kept", 0))
     store._db.execute("PRAGMA query_only = 1")
-    store._pending["late"] = (1, "new", b"{}")  # a save that has not been flushed yet
+    store._pending["late"] = Record("late", 1)  # a save that has not been flushed yet
     with pytest.raises(StoreError):
         await store.close()
     assert [r.source for r in await SQLiteStore.read(path)] == ["kept"]

@@ -6,6 +6,8 @@ import errno
 import io
 import os
 import struct
+import threading
+import time
 import zipfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -15,7 +17,7 @@ import pytest
 
 from cutpro_async import CutPro
 from cutpro_async.errors import LocalFileError, TransferError, UsageError
-from cutpro_async.jobs import _download, transfers
+from cutpro_async.jobs import _download, _partfile, transfers
 from cutpro_async.jobs._checks import bytes_problem, container_problem
 from cutpro_async.jobs._partfile import CHUNK, BadFile, Expect, PartFile
 from cutpro_async.testing import FakeCutPro
@@ -264,3 +266,46 @@ async def test_a_disk_full_while_streaming_says_so(
             calls[0] = 0
             with pytest.raises(LocalFileError, match="disk space"):
                 await cp.renders.download(render.render_id, tmp_path, name=f"{attempt}.mp4")
+
+
+def test_folder_fsyncs_are_shared_but_always_follow_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads publishing into one folder share fsyncs, yet each returns only after an fsync
+    that started after its own rename has ended; a failed fsync is raised to its runner and
+    the threads that waited on it run another."""
+    syncs: list[tuple[float, float]] = []
+    fail = [1]  # the first fsync fails
+
+    def slow_sync(folder: Path) -> None:
+        started = time.monotonic()
+        time.sleep(0.01)
+        if fail[0]:
+            fail[0] -= 1
+            raise OSError(errno.EIO, "an I/O error")
+        syncs.append((started, time.monotonic()))
+
+    monkeypatch.setattr(_partfile, "sync_folder", slow_sync)
+    syncer = _partfile._FolderSyncs()
+    calls: list[tuple[float, float]] = []
+    errors: list[BaseException] = []
+
+    def publish() -> None:
+        for _ in range(10):
+            asked = time.monotonic()
+            try:
+                syncer.after_rename(tmp_path)
+            except OSError as exc:
+                errors.append(exc)
+                continue
+            calls.append((asked, time.monotonic()))
+
+    threads = [threading.Thread(target=publish) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(errors) == 1 and len(calls) == 79
+    for asked, returned in calls:
+        assert any(asked <= start and end <= returned for start, end in syncs)
+    assert len(syncs) < len(calls) // 2  # shared: far fewer fsyncs than renames
