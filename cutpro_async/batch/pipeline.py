@@ -502,7 +502,10 @@ class Batch:
             await self.client.submissions.wait(record.video_id, record.submission_id)
         chosen: list[Clip] = []
         async for clip in self.client.clips.iter(
-            record.video_id, record.submission_id, min_rating=self.options.min_rating
+            record.video_id,
+            record.submission_id,
+            min_rating=self.options.min_rating,
+            page_size=min(100, self.options.top_k),  # the best come first: no more is read
         ):
             chosen.append(clip)
             if len(chosen) == self.options.top_k:
@@ -587,7 +590,11 @@ class Batch:
 
         async with self._stage(record, Stage.DOWNLOAD):
             done = await self.client.renders.download(
-                render_id, self.options.out, name=name, on_progress=progress, link=link
+                render_id,
+                self.options.out,
+                name=name,
+                on_progress=progress if self._listeners else None,  # not counted either
+                link=link,
             )
         return done, render_id
 
@@ -650,6 +657,8 @@ class _InStage:
     async def __aenter__(self) -> None:
         pool = self._batch._pools[self._stage]
         await pool.acquire()
+        if not self._batch._listeners:  # the summary does not count stages
+            return
         try:
             self._batch._emit(StageStarted(self._source, self._stage))
         except BaseException:
@@ -658,7 +667,8 @@ class _InStage:
 
     async def __aexit__(self, *exc_info: object) -> None:
         try:  # success or not, the video has left the stage
-            self._batch._emit(StageFinished(self._source, self._stage))
+            if self._batch._listeners:
+                self._batch._emit(StageFinished(self._source, self._stage))
         finally:
             self._batch._pools[self._stage].release()
 

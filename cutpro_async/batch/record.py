@@ -56,7 +56,7 @@ class SavedFile:
     sha256: str
 
 
-@attrs.define
+@attrs.define(on_setattr=attrs.setters.NO_OP)  # only `phase` converts what it is given
 class Record:
     """Everything known about one source; saved after every step.
 
@@ -66,7 +66,9 @@ class Record:
 
     source: str
     position: int
-    phase: Phase = attrs.field(default=Phase.NEW, converter=_phase)
+    phase: Phase = attrs.field(
+        default=Phase.NEW, converter=_phase, on_setattr=attrs.setters.convert
+    )
     video_id: str | None = None
     credits_cost: float | None = None  # the estimate, from the analysis
     credits_charged: float | None = None  # what the submission cost (adopted ones included)

@@ -41,14 +41,16 @@ class ClipsResource(Resource):
         order: str | None = None,
         min_rating: float | None = None,
         max_rating: float | None = None,
+        page_size: int = 100,
     ) -> AsyncIterator[Clip]:
-        """Every clip of a submission, in the requested order."""
+        """Every clip of a submission, in the requested order, fetched `page_size` (1 to 100)
+        at a time: a caller that wants only the first few asks for no more."""
         return walk(
             lambda p: self.list(
                 video_id,
                 submission_id,
                 page=p,
-                limit=100,
+                limit=page_size,
                 sort=sort,
                 order=order,
                 min_rating=min_rating,

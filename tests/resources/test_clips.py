@@ -61,6 +61,24 @@ async def test_iter_yields_every_clip_in_one_request(client: CutPro, fake: FakeC
     assert after - before == 1
 
 
+async def test_iter_in_small_pages_reads_only_what_is_taken(
+    client: CutPro, fake: FakeCutPro
+) -> None:
+    """`page_size` pages the walk: every clip still comes, best first; a caller that stops
+    after the first clip has made one request for one clip."""
+    done = await completed_submission(client)
+    route = "GET /clips/{videoId}/submissions/{submissionId}/clips"
+    before = fake.requests[route]
+    walked = [c async for c in client.clips.iter(done.video_id, done.submission_id, page_size=2)]
+    assert sorted(c.id for c in walked) == sorted(c.id for c in done.clips)
+    assert [c.rating for c in walked] == sorted((c.rating for c in walked), reverse=True)
+    assert fake.requests[route] - before == -(-len(done.clips) // 2)
+    before = fake.requests[route]
+    async for _ in client.clips.iter(done.video_id, done.submission_id, page_size=1):
+        break
+    assert fake.requests[route] - before == 1
+
+
 async def test_apply_template_marks_the_clips(client: CutPro) -> None:
     """`apply_template` returns how many clips it styled; those clips show it."""
     done = await completed_submission(client)
