@@ -37,6 +37,7 @@ WORKLOADS: Mapping[str, Callable[[bool], None]] = {
     "overhead": overhead.workload,
     "pacing": pacing.workload,
     "pipeline": pipeline.workload,
+    "pipeline-bare": pipeline.bare_workload,
     "downloads": downloads.workload,
     "latency": latency.workload,
 }

@@ -307,6 +307,11 @@ def workload(quick: bool) -> None:
     measure("client", 500 if quick else 2000, "profile-")
 
 
+def bare_workload(quick: bool) -> None:
+    """The fair baseline alone, for `--profile pipeline-bare` (to set against the client's)."""
+    measure("bare", 500 if quick else 2000, "profile-")
+
+
 def main() -> None:
     """Print the table, or run as the memory-measuring child process."""
     parser = argparse.ArgumentParser(description=__doc__)
