@@ -91,6 +91,8 @@ class Pacer:
 
         For a route with a window, returns its slot: call `finish()` once the answer came.
         """
+        if self._global is None and not self._windows:
+            return None  # no limit at all: nothing to reserve, nothing can pause
         now = time.monotonic()
         start = self._global.reserve(now) if self._global is not None else now
         window = self._windows.get(route)

@@ -21,6 +21,7 @@ import errno
 import fcntl
 import os
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -30,6 +31,7 @@ import orjson
 from .._converter import structure, unstructure
 from .._fs import open_nofollow
 from ..errors import StoreError, StoreLocked, UsageError
+from ..jobs._threads import in_thread
 from .record import Record
 
 _SCHEMA = """
@@ -108,11 +110,13 @@ class SQLiteStore:
         self._lock = lock
         #: Opened with `readonly=True`: no lock taken, `save` and `bind` refused.
         self.readonly = lock is None
-        self._limiter = anyio.CapacityLimiter(1)
+        #: The one thread that uses the connection (statements run one at a time).
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="cutpro-record")
         self._pending: dict[str, Record] = {}  # by source: the latest object saved
         self._batch = 0  # the batch that new saves join
         self._committed = -1  # the last batch written
         self._writer = asyncio.Lock()
+        self._closed = False
 
     @classmethod
     async def open(cls, path: str | Path, *, readonly: bool = False) -> SQLiteStore:
@@ -152,7 +156,7 @@ class SQLiteStore:
             except (sqlite3.Error, OSError) as exc:
                 raise _store_error(self.path, doing, exc) from exc
 
-        return await anyio.to_thread.run_sync(work, limiter=self._limiter)
+        return await in_thread(self._thread, work)
 
     async def load(self, source: str) -> Record | None:
         """The record of a source, if any."""
@@ -207,7 +211,7 @@ class SQLiteStore:
                 raise
 
         try:
-            await anyio.to_thread.run_sync(work, limiter=self._limiter)
+            await in_thread(self._thread, work)
         except BaseException:
             self._pending = {**batch, **self._pending}
             raise
@@ -229,14 +233,18 @@ class SQLiteStore:
 
     async def close(self) -> None:
         """Commit what is pending, close the database and release the lock (those two even
-        when the commit fails)."""
+        when the commit fails); closing again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             async with self._writer:
                 if self._pending:
                     await self._flush()
         finally:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self._db.close, limiter=self._limiter)
+                await in_thread(self._thread, self._db.close)
+            self._thread.shutdown(wait=False)
             if self._lock is not None:
                 self._lock.close()
 

@@ -46,7 +46,9 @@ def sanitize_filename(name: str, fallback: str = "download") -> str:
     cleaned = _UNSAFE.sub("_", cleaned).strip(" .")
     if cleaned.split(".", 1)[0].upper() in _RESERVED:
         cleaned = f"_{cleaned}"
-    return _cap(cleaned).strip(" .") or fallback
+    if len(cleaned) * 4 > MAX_NAME_BYTES and len(cleaned.encode()) > MAX_NAME_BYTES:
+        cleaned = _cap(cleaned).strip(" .")  # (a name that fits is left as it is)
+    return cleaned or fallback
 
 
 def redact_url(url: str) -> str:
