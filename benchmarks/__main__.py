@@ -21,7 +21,7 @@ from pathlib import Path
 from . import downloads, faults, latency, overhead, pacing, pipeline, simulator
 from ._docs import markdown
 from ._profile import profile
-from ._report import RESULTS, Metric, chart, load, save, table
+from ._report import RESULTS, Metric, chart, load, machine, save, table
 
 SCENARIOS: dict[str, Callable[[bool], list[Metric]]] = {
     "simulator": simulator.scenario,
@@ -69,14 +69,14 @@ def main() -> None:
         print(f"chart: {chart(metrics, RESULTS / 'ratios.png')}")
     else:
         command = shlex.join(["python", "-m", "benchmarks", *sys.argv[1:]])
-        started = time.monotonic()
+        started, measured_on = time.monotonic(), machine()  # the commit being measured
         metrics = []
         for name in args.only or SCENARIOS:
             print(f"running {name} ...", flush=True)
             metrics.extend(SCENARIOS[name](args.quick))
         seconds = time.monotonic() - started
         print(table(metrics))
-        path = save(metrics, args.quick, seconds, command)
+        path = save(metrics, args.quick, seconds, command, measured_on)
         info, _ = load(path)
         print(f"results: {path}; chart: {chart(metrics, RESULTS / 'ratios.png')}")
     if args.markdown:

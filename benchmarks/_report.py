@@ -81,6 +81,14 @@ def machine() -> dict[str, str]:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
+    changed = subprocess.run(  # the measured code differs from the commit
+        ["git", "status", "--porcelain", "--", "cutpro_async"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    if commit and changed:
+        commit += " (with uncommitted changes to cutpro_async)"
     return {
         "cpu": model,
         "cores": str(os.cpu_count()),
@@ -91,11 +99,18 @@ def machine() -> dict[str, str]:
     }
 
 
-def save(metrics: Sequence[Metric], quick: bool, seconds: float = 0.0, command: str = "") -> Path:
-    """Write the JSON results (timestamped and `latest.json`); returns the timestamped one."""
+def save(
+    metrics: Sequence[Metric],
+    quick: bool,
+    seconds: float = 0.0,
+    command: str = "",
+    measured_on: dict[str, str] | None = None,
+) -> Path:
+    """Write the JSON results (timestamped and `latest.json`); returns the timestamped one.
+    `measured_on` is `machine()` as it was when the run started (its commit, its date)."""
     RESULTS.mkdir(exist_ok=True)
     data = {
-        "machine": machine(),
+        "machine": measured_on or machine(),
         "quick": quick,
         "seconds": round(seconds, 1),
         "command": command,
