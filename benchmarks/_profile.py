@@ -89,6 +89,28 @@ def hottest_total(speedscope: Mapping[str, Any], top: int = 25) -> list[Hot]:
     return sorted(shares(speedscope), key=lambda h: (-h.total, -h.own, h.name))[:top]
 
 
+def package(name: str) -> str:
+    """Where a hot function lives: `cutpro_async/<sub-package or module>`, a third-party
+    package, `stdlib <module>`, or `benchmarks`."""
+    where = name[name.rfind("(") + 1 :].split(":")[0]
+    parts = where.split("/")
+    if parts[0] == "cutpro_async":
+        return "/".join(parts[:2]).removesuffix(".py")
+    if parts[0] == "lib" and len(parts) > 2:
+        return f"stdlib {parts[2].removesuffix('.py')}"
+    if parts[0] == "benchmarks":
+        return "benchmarks"
+    return parts[0].removesuffix(".py") or "?"
+
+
+def by_package(hot: list[Hot]) -> list[tuple[str, float]]:
+    """Own shares summed per `package`, largest first."""
+    sums: dict[str, float] = {}
+    for h in hot:
+        sums[package(h.name)] = sums.get(package(h.name), 0.0) + h.own
+    return sorted(sums.items(), key=lambda item: -item[1])
+
+
 def describe(hot: list[Hot], heading: str) -> str:
     """A plain table of hot functions."""
     rows = [heading, f"{'own':>6} {'total':>6}  function"]
@@ -110,6 +132,9 @@ def profile(scenario: str, quick: bool, results: Path, stamp: str) -> Path:
             data = json.loads(out.read_text())
             text = describe(hottest(data), "by own time (share of busy samples):")
             text += "\n" + describe(hottest_total(data), "by total time:")
+            text += "\nown time by package:\n" + "\n".join(
+                f"{share:6.1%}  {name}" for name, share in by_package(shares(data))[:15]
+            )
             print(text)
             out.with_name(out.name.removesuffix(".speedscope.json") + ".txt").write_text(text)
             return out

@@ -38,8 +38,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import attrs
@@ -265,6 +266,7 @@ def _child(args: argparse.Namespace) -> None:
         ):
             await cp.balance.get()  # the client's session and models are warm
             print(json.dumps({"rss": _vm_rss_mib()}), flush=True)
+            jobs: list[Coroutine[Any, Any, object]]
             if args.contender == "client":
                 jobs = [cp.download(u, folder / f"{i}.mp4") for i, u in enumerate(args.urls)]
             else:
@@ -302,10 +304,16 @@ def memory(contender: str, mib: int, count: int) -> Memory:
             with subprocess.Popen(
                 [*cmd, "--urls", *urls], stdout=subprocess.PIPE, text=True, cwd=DISK
             ) as proc:
-                assert proc.stdout is not None
-                before = json.loads(proc.stdout.readline())["rss"]
+                out = proc.stdout
+                assert out is not None
+                before = json.loads(out.readline())["rss"]
                 done = threading.Event()
-                threading.Thread(target=lambda: (proc.stdout.read(), done.set())).start()
+
+                def drain() -> None:
+                    out.read()
+                    done.set()
+
+                threading.Thread(target=drain).start()
                 peak, samples = before, 0
                 while not done.is_set():
                     peak, samples = max(peak, _vm_rss_mib(proc.pid)), samples + 1

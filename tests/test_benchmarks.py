@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks._bound import MEAN_CLIP, RENDER_FIXED, analysis_pace, lower_bound
 from benchmarks._docs import markdown
-from benchmarks._profile import IDLE, hottest, hottest_total, shares
+from benchmarks._profile import IDLE, by_package, hottest, hottest_total, package, shares
 from benchmarks._report import Metric, load, summarize, table
 from benchmarks._rounds import order, ratios, schedule
 from cutpro_async.testing import LatencyModel, Spread
@@ -113,6 +113,11 @@ def test_profile_shares_count_own_and_total_time() -> None:
     assert hottest(data, 1)[0].name == "hash (lib/python3.11/hashlib.py:3)"
     assert hottest_total(data, 1)[0].name.startswith("main (benchmarks/pipeline.py")
     assert hottest(data)[1].name == "io (cutpro_async/jobs/_partfile.py:4)"
+    assert package("io (cutpro_async/jobs/_partfile.py:4)") == "cutpro_async/jobs"
+    assert package("f (cutpro_async/_http.py:9)") == "cutpro_async/_http"
+    assert package("hash (lib/python3.11/hashlib.py:3)") == "stdlib hashlib"
+    assert package("g (aiohttp/client.py:1)") == "aiohttp"
+    assert by_package(shares(data))[0] == ("stdlib hashlib", pytest.approx(2 / 3))
 
 
 def test_profile_shares_of_an_empty_profile() -> None:
