@@ -501,15 +501,18 @@ class Batch:
         async with self._stage(record, Stage.WAIT_CLIPS):
             await self.client.submissions.wait(record.video_id, record.submission_id)
         chosen: list[Clip] = []
-        async for clip in self.client.clips.iter(
+        best = self.client.clips.iter(
             record.video_id,
             record.submission_id,
             min_rating=self.options.min_rating,
             page_size=min(100, self.options.top_k),  # the best come first: no more is read
-        ):
-            chosen.append(clip)
-            if len(chosen) == self.options.top_k:
-                break
+        )
+        # Closed here when left early: not by the loop's finalizer (a task and a wake-up).
+        async with contextlib.aclosing(best):
+            async for clip in best:
+                chosen.append(clip)
+                if len(chosen) == self.options.top_k:
+                    break
         record.clips = [
             ChosenClip(c.id, c.title, c.rating, c.start_time, c.end_time) for c in chosen
         ]  # saved with the first render id (or phase `done`): choosing again is free

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal
@@ -12,6 +13,8 @@ from ._download import Download
 from ._partfile import PartFile, Resume
 from .transfers import Downloaded, Progress, Transfers
 
+#: What separates folders in a path here (`altsep` is None on POSIX).
+_SEPARATORS = (os.sep, os.altsep)
 #: The container a downloaded file must be, by its extension (others are not checked).
 KINDS = {".mp4": "mp4", ".zip": "zip"}
 
@@ -54,6 +57,8 @@ async def look(transport: Transport, dest: Path) -> tuple[Downloaded | None, Res
 def target_path(folder: str | Path, name: str) -> Path:
     """`folder/name`, refusing a name that would escape the folder."""
     base = Path(folder)
+    if name not in ("", ".", "..") and not any(sep and sep in name for sep in _SEPARATORS):
+        return base / name  # one plain component: it cannot leave the folder
     path = base / name
     if path.parent != base or name in ("", ".", ".."):
         raise UsageError(f"unsafe file name {name!r}: give a plain name without folders")

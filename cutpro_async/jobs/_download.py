@@ -240,10 +240,11 @@ class Download:
 
     def _total(self, resp: aiohttp.ClientResponse, offset: int) -> int | None:
         """The whole file's size the answer states (None if unknown); raises for refusals."""
-        status, url = resp.status, redact_url(self.url)
+        status = resp.status
         if status in REFUSALS:
             raise LinkExpired(
-                f"storage refused {url} ({status}): the link expired or was tampered with",
+                f"storage refused {redact_url(self.url)} ({status}): the link expired or was "
+                "tampered with",
                 status=status,
             )
         if status == 416:
@@ -257,7 +258,9 @@ class Download:
                 raise _Again("storage sent another range than asked")
             return None if match.group(3) == "*" else int(match.group(3))
         if status != 200:
-            raise TransferError(f"storage answered {status} for {url}", status=status)
+            raise TransferError(
+                f"storage answered {status} for {redact_url(self.url)}", status=status
+            )
         return resp.content_length
 
     async def _complete_already(self, part: PartFile, resume: Resume, total: int | None) -> Saved:

@@ -78,16 +78,14 @@ class PartFile:
     """`<final>.part` and `<final>.part.json`; one instance per download."""
 
     final: Path
+    #: Where bytes are written until the file is complete.
+    path: Path = attrs.field(init=False)
+    #: Where the validator and stated checksums of the bytes in `.part` are kept.
+    sidecar: Path = attrs.field(init=False)
 
-    @property
-    def path(self) -> Path:
-        """Where bytes are written until the file is complete."""
-        return self.final.with_name(self.final.name + ".part")
-
-    @property
-    def sidecar(self) -> Path:
-        """Where the validator and stated checksums of the bytes in `.part` are kept."""
-        return self.final.with_name(self.final.name + ".part.json")
+    def __attrs_post_init__(self) -> None:
+        self.path = self.final.with_name(self.final.name + ".part")
+        self.sidecar = self.final.with_name(self.final.name + ".part.json")
 
     def finished(self) -> Saved | None:
         """The final file if it is already there (a regular file, not a link), hashed;

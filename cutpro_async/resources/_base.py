@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
@@ -42,7 +42,7 @@ def page_params(page: int, limit: int, **filters: str | float | None) -> Params:
     return params
 
 
-async def walk(fetch: Callable[[int], Awaitable[PageLike[T]]]) -> AsyncIterator[T]:
+async def walk(fetch: Callable[[int], Awaitable[PageLike[T]]]) -> AsyncGenerator[T, None]:
     """Every item of every page, fetching one page at a time."""
     page = 1
     while True:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 from ..models import ApplyTemplateRequest, Clip, ClipPage, Template, TemplateApplied, TemplatePage
 from ._base import Resource, page_params, walk
@@ -42,7 +42,7 @@ class ClipsResource(Resource):
         min_rating: float | None = None,
         max_rating: float | None = None,
         page_size: int = 100,
-    ) -> AsyncIterator[Clip]:
+    ) -> AsyncGenerator[Clip, None]:
         """Every clip of a submission, in the requested order, fetched `page_size` (1 to 100)
         at a time: a caller that wants only the first few asks for no more."""
         return walk(
