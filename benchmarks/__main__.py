@@ -54,6 +54,9 @@ def main() -> None:
     parser.add_argument(
         "--profile", choices=sorted(WORKLOADS), help="profile a scenario's client side"
     )
+    parser.add_argument(
+        "--gil", action="store_true", help="with --profile: only the thread holding the GIL"
+    )
     parser.add_argument("--workload", choices=sorted(WORKLOADS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.workload:  # in the child process py-spy watches
@@ -61,7 +64,7 @@ def main() -> None:
         return
     if args.profile:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        print(f"profile: {profile(args.profile, args.quick, RESULTS, stamp)}")
+        print(f"profile: {profile(args.profile, args.quick, RESULTS, stamp, args.gil)}")
         return
     if args.source:
         info, metrics = load(args.source)

@@ -3,9 +3,10 @@
 The scenario's `workload` (the client's part alone; the simulator stays in its own process,
 unprofiled) runs in a child process under py-spy, which writes a speedscope file next to the
 results (`benchmarks/results/<stamp>-profile-<scenario>.speedscope.json`; open it at
-https://www.speedscope.app). Without py-spy (or where it may not trace), cProfile writes
-`...pstats` instead. Either way the busiest functions are printed: by own time (the leaf of a
-sample) and by total time (anywhere in its stack).
+https://www.speedscope.app); `--gil` samples only the thread holding the GIL (Python's CPU).
+Without py-spy (or where it may not trace), cProfile writes `...pstats` instead. Either way
+the busiest functions are printed (and kept in a `.txt` beside the profile): by own time (the
+leaf of a sample), by total time (anywhere in its stack), and own time per package.
 """
 
 from __future__ import annotations
@@ -118,19 +119,23 @@ def describe(hot: list[Hot], heading: str) -> str:
     return "\n".join(rows)
 
 
-def profile(scenario: str, quick: bool, results: Path, stamp: str) -> Path:
-    """Profile a scenario's workload; returns the file written."""
+def profile(scenario: str, quick: bool, results: Path, stamp: str, gil: bool = False) -> Path:
+    """Profile a scenario's workload; returns the file written. With `gil`, py-spy samples
+    only the thread holding the GIL: Python's CPU time, without the threads' waits on I/O."""
     results.mkdir(exist_ok=True)
     spy = shutil.which("py-spy")
     if spy is not None:
-        out = results / f"{stamp}-profile-{scenario}.speedscope.json"
-        cmd = [spy, "record", "--format", "speedscope", "--rate", str(RATE)]
+        kind = "-gil" if gil else ""
+        out = results / f"{stamp}-profile-{scenario}{kind}.speedscope.json"
+        cmd = [spy, "record", "--format", "speedscope", "--rate", str(RATE), *(["--gil"] * gil)]
         cmd += ["--output", str(out), "--", sys.executable, "-m", "benchmarks"]
         cmd += ["--workload", scenario, *(["--quick"] if quick else [])]
         done = subprocess.run(cmd, cwd=results.parent.parent, check=False)
         if done.returncode == 0 and out.exists():
             data = json.loads(out.read_text())
-            text = describe(hottest(data), "by own time (share of busy samples):")
+            seconds = sum(sum(p["weights"]) for p in data["profiles"] if p.get("type") == "sampled")
+            text = f"{seconds:.2f} s of samples ({'holding the GIL' if gil else 'all threads'})\n"
+            text += describe(hottest(data), "by own time (share of busy samples):")
             text += "\n" + describe(hottest_total(data), "by total time:")
             text += "\nown time by package:\n" + "\n".join(
                 f"{share:6.1%}  {name}" for name, share in by_package(shares(data))[:15]
