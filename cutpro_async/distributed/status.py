@@ -11,26 +11,14 @@ from typing import Any
 
 import attrs
 
+from ..batch.manifest import FIELDS
 from ..errors import UsageError
 from .tables import VideoRow, opened
 
 #: The phases of a video in the batch tables, in the order a video goes through them.
 PHASES = ("queued", "priced", "submitting", "submitted", "clipped", "done", "failed")
 #: The manifest's fields: those of `cutpro_async.batch.manifest` plus the worker.
-MANIFEST_FIELDS = (
-    "source",
-    "video_id",
-    "clip_id",
-    "title",
-    "rating",
-    "start_time",
-    "end_time",
-    "render_id",
-    "path",
-    "bytes",
-    "sha256",
-    "worker",
-)
+MANIFEST_FIELDS = (*FIELDS, "worker")
 
 
 @attrs.frozen
