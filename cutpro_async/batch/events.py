@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from pathlib import Path
 
 import attrs
@@ -24,6 +25,7 @@ class Stage(enum.StrEnum):
     RENDER = "render"  # requesting a clip's render
     WAIT_RENDER = "wait_render"  # waiting for a render to finish
     DOWNLOAD = "download"  # streaming a rendered MP4 to disk
+    PUBLISH = "publish"  # posting a clip to an account (only with publishing asked for)
 
 
 @attrs.frozen
@@ -114,6 +116,30 @@ class VideoFailed:
     error: str
 
 
+@attrs.frozen
+class PostPlaced:
+    """A clip's post to an account exists: sent now, or found on the server and adopted."""
+
+    source: str
+    clip_id: str
+    account: str  # platform:name
+    post_id: str
+    scheduled_at: datetime | None  # None: published at once
+    adopted: bool
+
+
+@attrs.frozen
+class PostFinished:
+    """A clip's post to an account ended: `completed` (with its URL) or `failed` (with why)."""
+
+    source: str
+    clip_id: str
+    account: str
+    status: str
+    published_url: str | None
+    error: str | None
+
+
 Event = (
     StageStarted
     | StageFinished
@@ -125,6 +151,8 @@ Event = (
     | VideoDone
     | VideoSkipped
     | VideoFailed
+    | PostPlaced
+    | PostFinished
 )
 
 
@@ -141,6 +169,11 @@ class Summary:
     bytes: int = 0
     elapsed: float = 0.0
     interrupted: bool = False
+    posts_sent: int = 0
+    posts_adopted: int = 0
+    posts_scheduled: int = 0
+    posts_published: int = 0
+    posts_failed: int = 0
 
     def count(self, event: Event) -> None:
         """Fold one event into the totals."""
@@ -157,3 +190,10 @@ class Summary:
         elif isinstance(event, FileSaved):
             self.files += 1
             self.bytes += event.size
+        elif isinstance(event, PostPlaced):
+            self.posts_adopted += event.adopted
+            self.posts_sent += not event.adopted
+            self.posts_scheduled += event.scheduled_at is not None
+        elif isinstance(event, PostFinished):
+            self.posts_published += event.status == "completed"
+            self.posts_failed += event.status == "failed"

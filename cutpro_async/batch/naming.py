@@ -10,10 +10,9 @@ so a rerun resumes the same file.
 
 from __future__ import annotations
 
-import string
-
 from ..errors import UsageError
 from ..jobs._files import sanitize_filename
+from ._templates import check_template, used_fields
 
 #: The default template: the server's file name, as the library names a download.
 DEFAULT_NAMING = "{filename}"
@@ -27,20 +26,7 @@ def check_naming(template: str) -> None:
     """Refuse a template with unknown fields or bad syntax, saying which fields exist."""
     if not isinstance(template, str) or not template.strip():
         raise UsageError(f"a naming template is needed, e.g. {DEFAULT_NAMING!r}")
-    try:
-        used = used_fields(template)
-    except ValueError as exc:
-        raise UsageError(f"bad naming template {template!r}: {exc}") from None
-    if any(not field or field.isdigit() for field in used):  # `{}` or `{0}`
-        raise UsageError(f"bad naming template {template!r}: use named fields such as {{clip_id}}")
-    try:
-        template.format(**{**dict.fromkeys(FIELDS, "x"), "rank": 1})
-    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
-        problem = f"unknown field {{{exc.args[0]}}}" if isinstance(exc, KeyError) else str(exc)
-        raise UsageError(
-            f"bad naming template {template!r}: {problem}; fields are "
-            + " ".join(f"{{{f}}}" for f in FIELDS)
-        ) from None
+    check_template(template, {**dict.fromkeys(FIELDS, "x"), "rank": 1}, "naming template")
     if "/" in template or "\\" in template:
         raise UsageError(f"a naming template names a file, not a folder: {template!r}")
 
@@ -48,15 +34,6 @@ def check_naming(template: str) -> None:
 def names_every_clip(template: str) -> bool:
     """Whether a template alone gives every clip its own name."""
     return bool(used_fields(template) & _UNIQUE)
-
-
-def used_fields(template: str) -> set[str]:
-    """The field names a template uses (`{a.b}` counts as `a`)."""
-    return {
-        field.split(".", 1)[0].split("[", 1)[0]
-        for _, field, _, _ in string.Formatter().parse(template)
-        if field is not None
-    }
 
 
 def render_name(template: str, *, filename: str, **fields: object) -> str:

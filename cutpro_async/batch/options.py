@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from ..errors import UsageError
 from ..models import Timeframe
 from .events import Stage
 from .naming import DEFAULT_NAMING, check_naming
+from .post_meta import DEFAULT_META, PostMeta, check_post_meta
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
@@ -50,6 +52,7 @@ class Concurrency:
     render: int = attrs.field(default=8, validator=_POSITIVE)
     wait_render: int = attrs.field(default=1000, validator=_POSITIVE)
     download: int = attrs.field(default=4, validator=_POSITIVE)
+    publish: int = attrs.field(default=4, validator=_POSITIVE)
 
     def of(self, stage: Stage) -> int:
         """The pool size of a stage."""
@@ -60,6 +63,59 @@ class Concurrency:
 def _timeframe(value: Timeframe | tuple[float, float] | None) -> Timeframe | None:
     """A checked timeframe from a `Timeframe` or a `(start, end)` pair."""
     return Timeframe.of(value)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """A schedule start must say its offset (the CLI adds the local one)."""
+    if value is not None and value.tzinfo is None:
+        raise UsageError("publish schedule needs a time zone offset, e.g. 2026-12-01T09:00+01:00")
+    return value
+
+
+def _positive_spacing(_instance: object, _attribute: object, value: timedelta) -> None:
+    """Posts to one account must be spaced apart."""
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        raise UsageError(f"publish spacing should be a positive duration, got {value!r}")
+
+
+def _targets(value: Sequence[str]) -> tuple[str, ...]:
+    """Connection ids or `platform:name`, at least one."""
+    targets = tuple(t.strip() for t in ([value] if isinstance(value, str) else value))
+    if not targets or not all(targets):
+        raise UsageError(
+            "publish needs connection ids or platform:name accounts (see GET /connections)"
+        )
+    return targets
+
+
+def _count(_instance: object, attribute: attrs.Attribute[Any], value: int) -> None:
+    """A whole number above 0 (`retries`: 0 or more)."""
+    least = 0 if attribute.name == "retries" else 1
+    if not isinstance(value, int) or value < least:
+        raise UsageError(f"publish {attribute.name} should be a whole number >= {least}")
+
+
+@attrs.frozen
+class PublishOptions:
+    """Where and when a batch posts its clips.
+
+    `targets` are connection ids or `platform:name` (the account's name or username, as
+    `GET /connections` lists it); every one must be an active account, checked before any
+    paid request. `meta` holds the per-platform templates (see `post_meta`). With `schedule`
+    (timezone-aware) each account gets one post per `spacing` from that time on (never in the
+    past: a rerun places what is left from now on); without it, posts publish at once. `top_k`
+    is how many of each video's best clips are posted; `retries` bounds the retries of a
+    failed item.
+    """
+
+    targets: tuple[str, ...] = attrs.field(converter=_targets)
+    meta: PostMeta = attrs.field(
+        factory=lambda: dict(DEFAULT_META), validator=lambda _s, _a, v: check_post_meta(v)
+    )
+    schedule: datetime | None = attrs.field(default=None, converter=_aware)
+    spacing: timedelta = attrs.field(default=timedelta(hours=1), validator=_positive_spacing)
+    top_k: int = attrs.field(default=1, validator=_count)
+    retries: int = attrs.field(default=2, validator=_count)
 
 
 @attrs.frozen
@@ -97,3 +153,15 @@ class RunOptions:
     verify: bool = False  # a rerun also checks the SHA-256 of every recorded file
     concurrency: Concurrency = Concurrency()
     max_in_flight: int = attrs.field(default=2000, validator=_POSITIVE)
+    #: Post the best clips to connected accounts after download (None: no posts).
+    publish: PublishOptions | None = None
+
+    def __attrs_post_init__(self) -> None:
+        """Options that contradict each other."""
+        if self.publish is not None and not self.render:
+            raise UsageError("publishing needs rendered clips: drop render=False (--no-render)")
+        if self.publish is not None and self.publish.top_k > self.top_k:
+            raise UsageError(
+                f"publish top_k ({self.publish.top_k}) is more than the clips kept (top_k "
+                f"{self.top_k}): raise top_k or lower publish top_k"
+            )

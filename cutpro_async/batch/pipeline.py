@@ -48,6 +48,7 @@ from ..errors import (
 )
 from ..jobs import Downloaded
 from ..models import Clip, DownloadLink, SourceLanguage, Submission, SubmitRequest, Timeframe
+from ._templates import used_fields
 from .credits import Credits
 from .events import (
     BytesDownloaded,
@@ -65,8 +66,9 @@ from .events import (
     VideoSkipped,
 )
 from .index import SubmissionIndex, index_key
-from .naming import Names, render_name, used_fields
+from .naming import Names, render_name
 from .options import RunOptions
+from .publishing import Publisher, resolve_accounts
 from .record import ChosenClip, Phase, Record, SavedFile
 from .sources import Sources, is_url, iterate, normalize, printable
 from .store import Store
@@ -115,6 +117,8 @@ class Batch:
         self._soft = anyio.CancelScope()
         #: Set when the record could not be saved: the run stops and `run` raises it.
         self.store_error: StoreError | None = None
+        #: The publish stage, once its accounts are known (None: nothing is posted).
+        self.publisher: Publisher | None = None
 
     # -- running --------------------------------------------------------------------------
 
@@ -190,6 +194,18 @@ class Batch:
                 self._names.keep(saved.clip_id, Path(saved.path).name)
         if not self.options.dry_run or self.options.budget is None:
             self.credits.balance = (await self.client.balance.get()).balance
+        publish = self.options.publish
+        if publish is not None:  # unknown or inactive accounts are refused before paying
+            accounts = await resolve_accounts(self.client, publish.targets)
+            self.publisher = Publisher(
+                self.client,
+                publish,
+                accounts,
+                save=self.store.save,
+                emit=self._emit,
+                pool=lambda record: self._stage(record, Stage.PUBLISH),
+                records=records,
+            )
 
     async def _feed(self, sources: Sources) -> None:
         """Start one task per source, never more than `max_in_flight` at once."""
@@ -261,6 +277,8 @@ class Batch:
 
     def _finished(self, record: Record) -> bool:
         """Whether a record needs no work in this run."""
+        if record.phase == Phase.DONE and self.publisher and self.publisher.pending(record):
+            return False  # an earlier run stopped before posting, or did not publish
         if record.phase == Phase.DONE and self.options.render and record.clips:
             return len(record.files) >= len(record.clips)  # an earlier run may not have rendered
         if record.phase == Phase.FAILED:
@@ -326,6 +344,8 @@ class Batch:
             _forget_submission(record)
             await self._submit(record)
             await self._clip_and_deliver(record)
+        if self.publisher is not None:
+            await self.publisher.publish(record)
         record.phase = Phase.DONE
         await self.store.save(record)
         self._emit(VideoDone(record.source, len(record.files)))
@@ -514,7 +534,10 @@ class Batch:
                 if len(chosen) == self.options.top_k:
                     break
         record.clips = [
-            ChosenClip(c.id, c.title, c.rating, c.start_time, c.end_time) for c in chosen
+            ChosenClip(
+                c.id, c.title, c.rating, c.start_time, c.end_time, c.description, list(c.keywords)
+            )
+            for c in chosen
         ]  # saved with the first render id (or phase `done`): choosing again is free
         if self.options.template_id and chosen and not record.template_applied:
             await self.client.clips.apply_template(

@@ -36,13 +36,15 @@ def _phase(value: str) -> Phase:
 
 @attrs.define
 class ChosenClip:
-    """A clip picked for rendering, with what the manifest needs."""
+    """A clip picked for rendering, with what the manifest and the posts need."""
 
     id: str
     title: str
     rating: float
     start_time: float
     end_time: float
+    description: str = ""
+    keywords: list[str] = attrs.field(factory=list)
 
 
 @attrs.define
@@ -54,6 +56,37 @@ class SavedFile:
     path: str
     bytes: int
     sha256: str
+
+
+@attrs.define
+class PostEntry:
+    """One clip posted to one account: the intent before `POST /posts`, the post after.
+
+    `intent` (server time) is saved before the request is sent, `post_id` once the post is
+    known (created, or found on the server and adopted), so a rerun never posts it again.
+    """
+
+    clip_id: str
+    connection_id: str
+    edit_id: str | None = None  # the render's edit_setting_id, what a post names
+    intent: datetime | None = None
+    scheduled_at: datetime | None = None  # None: published at once
+    post_id: str | None = None
+    item_id: str | None = None
+    status: str | None = None  # the item's: pending, processing, completed, failed
+    published_url: str | None = None
+    error: str | None = None
+    retries: int = 0  # item retries asked for
+
+    @property
+    def key(self) -> str:
+        """Its key in `Record.posts`."""
+        return post_key(self.clip_id, self.connection_id)
+
+
+def post_key(clip_id: str, connection_id: str) -> str:
+    """The key of one (clip, account) in `Record.posts`."""
+    return f"{clip_id} {connection_id}"
 
 
 @attrs.define(on_setattr=attrs.setters.NO_OP)  # only `phase` converts what it is given
@@ -80,6 +113,7 @@ class Record:
     renders: dict[str, str] = attrs.field(factory=dict)
     names: dict[str, str] = attrs.field(factory=dict)  # clip id -> its file name, once chosen
     files: list[SavedFile] = attrs.field(factory=list)
+    posts: dict[str, PostEntry] = attrs.field(factory=dict)  # post_key -> its post
     error: str | None = None
     # False when resuming cannot help: the clipping job itself failed (only --retry-failed
     # submits it again, and pays again).

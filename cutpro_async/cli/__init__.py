@@ -9,6 +9,7 @@ from .commands import balance, download, info, renders, status
 from .distributed import manifest, worker
 from .gallery import gallery
 from .login import login, logout
+from .posts import posts
 from .run import run
 from .simulate import simulate
 
@@ -28,6 +29,7 @@ for command in (
     worker,
     status,
     manifest,
+    posts,
     gallery,
     info,
     balance,

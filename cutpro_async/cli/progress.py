@@ -209,6 +209,21 @@ class Tally:
         return " · ".join([self.videos(), *stages, self.totals()])
 
 
+def _posts_line(summary: Summary) -> list[str]:
+    """What the publish stage did, if anything: one line."""
+    s = summary
+    if not (s.posts_sent or s.posts_adopted or s.posts_published or s.posts_failed):
+        return []
+    parts = [f"{number(s.posts_published)} published"]
+    parts += [f"{number(s.posts_scheduled)} scheduled"] if s.posts_scheduled else []
+    parts += (
+        [f"{number(s.posts_failed)} failed (cutpro posts --retry-failed)"] if s.posts_failed else []
+    )
+    if s.posts_adopted:
+        parts.append(f"{number(s.posts_adopted)} found already posted (not posted again)")
+    return ["posts: " + ", ".join(parts)]
+
+
 # -- displays ---------------------------------------------------------------------------------
 
 
@@ -312,7 +327,7 @@ class Display:
         line += f" · {summary.elapsed:.1f} s"
         if summary.interrupted:
             line += " · interrupted: run again to resume"
-        lines = [line]
+        lines = [line, *_posts_line(summary)]
         if not quiet:
             every = self.verbosity >= Verbosity.VERBOSE
             for what, reasons in (("failed", tally.failures), ("skipped", tally.skips)):

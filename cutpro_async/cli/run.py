@@ -33,6 +33,7 @@ from ..batch import (
     write_manifest,
 )
 from ..batch.naming import DEFAULT_NAMING, FIELDS, names_every_clip
+from ..batch.publishing import PlannedPost
 from ..client import CutPro
 from ..config import RetryPolicy
 from ..errors import UsageError
@@ -49,6 +50,7 @@ from ._common import (
 )
 from ._simulated import simulated_client, state_dir_for
 from .progress import Display, Verbosity, open_display
+from .publishing import PublishChoice, plan_lines, publish_options, schedule_note
 
 #: Free space the record needs on its disk before a run starts.
 RECORD_ROOM = 4 * 1024**2
@@ -201,6 +203,7 @@ def _concurrency(value: str | None) -> Concurrency:
     metavar="NAME",
     help="With --db: the batch's id [default: derived from the sources and options].",
 )
+@publish_options
 @click.option("--json", "as_json", is_flag=True, help="JSON lines of events and the summary.")
 @click.option("--csv", "as_csv", is_flag=True, help="Also write manifest.csv.")
 @click.option("-v", "--verbose", count=True, help="Say more: every price, payment and file.")
@@ -228,6 +231,7 @@ def run(
     concurrency: str | None,
     db: str | None,
     batch: str | None,
+    publish: PublishChoice,
     as_json: bool,
     as_csv: bool,
     verbose: int,
@@ -242,6 +246,9 @@ def run(
     """
     if db is not None:
         from .distributed import run_on_db
+
+        if publish.options() is not None:
+            fail("not supported with --db yet: --publish (run it without --db)", EXIT_USAGE)
 
         _check_sources(sources)
         run_on_db(
@@ -295,6 +302,7 @@ def run(
         resubmit=resubmit,
         verify=verify,
         concurrency=_concurrency(concurrency),
+        publish=publish.options(),
     )
     state_path = Path(state) if state else options.out / ".cutpro-state.sqlite"
     _check_folders(options.out, state_path)
@@ -305,12 +313,16 @@ def run(
     note = _naming_note(options.naming)
     if note and not quiet and not as_json:
         console.print(note, highlight=False, markup=False)
+    if options.publish is not None and not quiet and not as_json:
+        console.print(schedule_note(options.publish), highlight=False, markup=False)
     job = Job(options, state_path, simulate, api, RetryPolicy(commit_window=commit_window))
     ended = execute(job.run(sources, display, console, as_csv))
     summary = ended.summary
     if summary.done + summary.failed + summary.skipped == 0 and not summary.interrupted:
         fail("no sources to clip: the list given is empty (one URL or file a line)", 2)
     display.report(summary, dry_run=options.dry_run, out=options.out, failed_in_record=ended.failed)
+    if ended.plan and not as_json:
+        click.echo("\n".join(["would post:", *plan_lines(ended.plan)]))
     for problem in ended.problems:
         console.print(Text.assemble(("error: ", "red"), problem), soft_wrap=True)
     if summary.interrupted:
@@ -326,6 +338,7 @@ class Ended:
     summary: Summary
     failed: int = 0
     problems: list[str] = attrs.field(factory=list)
+    plan: list[PlannedPost] = attrs.field(factory=list)  # a dry run's posts
 
 
 @attrs.frozen
@@ -353,6 +366,9 @@ class Job:
             except StoreError as exc:  # the disk filled up: what was saved stays resumable
                 ended.problems.append(str(exc))
             await self._write_outputs(store, as_csv, ended)
+            if self.options.dry_run and batch.publisher is not None:
+                records = await store.records()
+                ended.plan = batch.publisher.plan(records, client.server_time())
             try:
                 await store.close()
             except StoreError as exc:

@@ -14,7 +14,7 @@ With `state_path=` its world is kept in a file, and a later simulator continues 
 """
 
 from ._config import SimConfig
-from ._fake import FakeCutPro
+from ._fake import FakeCutPro, SimPostItem
 from ._faults import Fault, parse_faults
 from ._latency import LatencyModel, Spread
 from ._persist import StateFileError, StateFileLocked
@@ -24,6 +24,7 @@ __all__ = [
     "Fault",
     "LatencyModel",
     "SimConfig",
+    "SimPostItem",
     "Spread",
     "StateFileError",
     "StateFileLocked",

@@ -81,9 +81,12 @@ def _metadata(holder: dict[str, Any]) -> dict[str, Any]:
 
 
 def _attempt(world: World, ws: WorkspaceState, item: PostItemRec, start: float, index: int) -> None:
-    """Publish an item from `start`; it fails when its account is not active."""
+    """Publish an item from `start`; it fails when its account is not active, and its first
+    attempt fails at `post_item_flaky_rate` (a passing platform error)."""
     end = world.clock.after(ITEM_SECONDS * (index + 1), start)
-    item.attempts.append((start, end, ws.connections[item.connection_id]["status"] != "active"))
+    inactive = ws.connections[item.connection_id]["status"] != "active"
+    flaky = not item.attempts and world.rng.random() < world.config.post_item_flaky_rate
+    item.attempts.append((start, end, inactive or flaky))
 
 
 def _start(world: World, ws: WorkspaceState, post: PostRec, start: float) -> None:
@@ -93,7 +96,7 @@ def _start(world: World, ws: WorkspaceState, post: PostRec, start: float) -> Non
         _attempt(world, ws, item, start, index)
 
 
-def _item_view(world: World, item: PostItemRec) -> dict[str, Any]:
+def _item_view(world: World, ws: WorkspaceState, item: PostItemRec) -> dict[str, Any]:
     """An item's status now."""
     now = world.clock.now()
     status, error, url = PostItemStatus.PENDING, None, None
@@ -103,11 +106,7 @@ def _item_view(world: World, item: PostItemRec) -> dict[str, Any]:
             status = PostItemStatus.PROCESSING
         elif now >= end:
             status = PostItemStatus.FAILED if fails else PostItemStatus.COMPLETED
-            error = (
-                "CONNECTION_EXPIRED: reconnect the account in cut.pro, then retry"
-                if fails
-                else None
-            )
+            error = _item_error(ws, item) if fails else None
             url = None if fails else f"https://{item.platform}.example/p/{item.id}"
     return wire(
         "PostItem",
@@ -121,6 +120,14 @@ def _item_view(world: World, item: PostItemRec) -> dict[str, Any]:
     )
 
 
+def _item_error(ws: WorkspaceState, item: PostItemRec) -> str:
+    """Why an attempt failed: the account is not active, else a passing platform error."""
+    status = ws.connections[item.connection_id]["status"]
+    if status != "active":
+        return f"CONNECTION_{status.upper()}: reconnect the account in cut.pro, then retry"
+    return "PLATFORM_ERROR: the platform did not take the upload; retry the item"
+
+
 def _post_status(items: list[dict[str, Any]]) -> PostStatus:
     """completed / partial / failed once every item has finished, else processing."""
     states = {PostItemStatus(item["status"]) for item in items}
@@ -131,9 +138,9 @@ def _post_status(items: list[dict[str, Any]]) -> PostStatus:
     return PostStatus.FAILED if states == {PostItemStatus.FAILED} else PostStatus.PARTIAL
 
 
-def _view(world: World, post: PostRec) -> dict[str, Any]:
+def _view(world: World, ws: WorkspaceState, post: PostRec) -> dict[str, Any]:
     """A post as the API shows it now."""
-    items = [_item_view(world, item) for item in post.items.values()]
+    items = [_item_view(world, ws, item) for item in post.items.values()]
     waiting = post.scheduled is None or world.clock.now() < post.scheduled
     return wire(
         "Post",
@@ -146,9 +153,9 @@ def _view(world: World, post: PostRec) -> dict[str, Any]:
     )
 
 
-def _pending(world: World, post: PostRec) -> None:
+def _pending(world: World, ws: WorkspaceState, post: PostRec) -> None:
     """409 unless the post has not started publishing."""
-    if _view(world, post)["status"] != PostStatus.PENDING:
+    if _view(world, ws, post)["status"] != PostStatus.PENDING:
         raise conflict("POST_ALREADY_PUBLISHED", "the post has started publishing; it can't change")
 
 
@@ -164,7 +171,7 @@ async def create_post(request: web.Request) -> web.Response:
     ws.posts[post.post_id] = post
     _start(world, ws, post, scheduled if scheduled is not None else world.clock.now())
     world.changed("post", post.post_id, workspace=ws.id)
-    view = _view(world, post)
+    view = _view(world, ws, post)
     created = wire(
         "PostCreated",
         post_id=post.post_id,
@@ -179,7 +186,7 @@ async def list_posts(request: web.Request) -> web.Response:
     """`GET /posts`: newest first, filtered by status."""
     world, ws = world_of(request), workspace_of(request)
     wanted = query_choice(request, "status", [s.value for s in PostStatus])
-    views = [_view(world, p) for p in reversed(ws.posts.values())]
+    views = [_view(world, ws, p) for p in reversed(ws.posts.values())]
     page, info = paginate(request, [v for v in views if wanted is None or v["status"] == wanted])
     return json_response(wire("PostPage", posts=page, pagination=info))
 
@@ -191,14 +198,14 @@ def _post(request: web.Request) -> PostRec:
 
 async def get_post(request: web.Request) -> web.Response:
     """`GET /posts/{id}`: the post with its items."""
-    return json_response(_view(world_of(request), _post(request)))
+    return json_response(_view(world_of(request), workspace_of(request), _post(request)))
 
 
 async def update_post(request: web.Request) -> web.Response:
     """`PATCH /posts/{id}`: reschedule or change item metadata before publishing."""
     world, ws, post = world_of(request), workspace_of(request), _post(request)
     body = await json_body(request)
-    _pending(world, post)
+    _pending(world, ws, post)
     scheduled = _schedule_time(world, body)
     for change in optional(body, "items", list) or []:
         if not isinstance(change, dict):
@@ -210,29 +217,29 @@ async def update_post(request: web.Request) -> web.Response:
             item.attempts.clear()
         _start(world, ws, post, scheduled)
     world.changed("post", post.post_id, workspace=ws.id)
-    return json_response(_view(world, post))
+    return json_response(_view(world, ws, post))
 
 
 async def publish_post(request: web.Request) -> web.Response:
     """`POST /posts/{id}/publish`: publish a pending post now."""
     world, ws, post = world_of(request), workspace_of(request), _post(request)
-    _pending(world, post)
+    _pending(world, ws, post)
     for item in post.items.values():
         item.attempts.clear()
     _start(world, ws, post, world.clock.now())
     world.changed("post", post.post_id, workspace=ws.id)
-    return json_response(_view(world, post))
+    return json_response(_view(world, ws, post))
 
 
 async def retry_post_item(request: web.Request) -> web.Response:
     """`POST /posts/{id}/items/{itemId}/retry`: publish one failed item again."""
     world, ws, post = world_of(request), workspace_of(request), _post(request)
     item = lookup(post.items, "item", request.match_info["itemId"])
-    if _item_view(world, item)["status"] != PostItemStatus.FAILED:
+    if _item_view(world, ws, item)["status"] != PostItemStatus.FAILED:
         raise conflict("ITEM_NOT_FAILED", "only a failed item can be retried")
     _attempt(world, ws, item, world.clock.now(), 0)
     world.changed("post", post.post_id, workspace=ws.id)
-    return json_response(_view(world, post))
+    return json_response(_view(world, ws, post))
 
 
 async def delete_post_item(request: web.Request) -> web.Response:

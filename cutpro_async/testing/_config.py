@@ -29,6 +29,9 @@ class SimConfig:
     upload_ttl: float = 3600
     submission_failure_rate: float = 0.0
     render_failure_rate: float = 0.0
+    # The share of post items whose first attempt fails with a passing platform error (a retry
+    # of the item then publishes it), drawn from the seed.
+    post_item_flaky_rate: float = 0.0
     delete_status: int = attrs.field(default=204, validator=attrs.validators.in_((200, 204)))
     redirect_downloads: bool = False
     # How the storage host answers downloads: s3, s3-kms, gcs, azure or plain (see _profiles).

@@ -6,6 +6,7 @@ import os
 import secrets
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -29,6 +30,18 @@ from ._world import WorkspaceState, World
 def _as_faults(faults: str | Iterable[Fault]) -> list[Fault]:
     """A spec string or Fault objects, as a list."""
     return parse_faults(faults) if isinstance(faults, str) else list(faults)
+
+
+@attrs.frozen
+class SimPostItem:
+    """One clip to one account in the simulator's world, for tests to count."""
+
+    post_id: str
+    item_id: str
+    edit_id: str
+    connection_id: str
+    scheduled_at: datetime | None  # when publishing starts (None: not yet scheduled)
+    attempts: int  # 1 + retries
 
 
 class FakeCutPro:
@@ -216,6 +229,24 @@ class FakeCutPro:
                 return
         raise KeyError(submission_id)
 
+    def set_connection_status(self, connection_id: str, status: str) -> None:
+        """Change a connected account's status (e.g. `revoked`, `expired`, `active`): items
+        to an account that is not active fail, those not finished yet included."""
+        now = self.world.clock.now()
+        for ws in self.world.workspaces.values():
+            if connection_id in ws.connections:
+                ws.connections[connection_id]["status"] = status
+                self.world.changed("workspace", ws.id, workspace=ws.id)
+                for post in ws.posts.values():
+                    for item in post.items.values():
+                        if item.connection_id == connection_id and item.attempts:
+                            start, end, _ = item.attempts[-1]
+                            if end > now:  # not published yet: decided by the new status
+                                item.attempts[-1] = (start, end, status != "active")
+                                self.world.changed("post", post.post_id, workspace=ws.id)
+                return
+        raise KeyError(connection_id)
+
     # -- inspection -----------------------------------------------------------------------
 
     def _state(self, workspace_id: str | None) -> WorkspaceState:
@@ -245,6 +276,26 @@ class FakeCutPro:
         """Total credits debited."""
         rows = self._state(workspace_id).ledger
         return -sum(row.amount for row in rows if row.type is TransactionType.DEBIT)
+
+    def connections(self, workspace_id: str | None = None) -> list[dict[str, Any]]:
+        """The workspace's connected accounts, as `GET /connections` shows them."""
+        return [dict(c) for c in self._state(workspace_id).connections.values()]
+
+    def post_items(self, workspace_id: str | None = None) -> list[SimPostItem]:
+        """Every item of every post, oldest post first."""
+        world = self.world
+        return [
+            SimPostItem(
+                post.post_id,
+                item.id,
+                item.edit_id,
+                item.connection_id,
+                None if post.scheduled is None else world.clock.wall(post.scheduled),
+                len(item.attempts),
+            )
+            for post in self._state(workspace_id).posts.values()
+            for item in post.items.values()
+        ]
 
     @property
     def requests(self) -> Counter[str]:
