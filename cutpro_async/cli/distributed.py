@@ -198,8 +198,11 @@ def worker(
     """Work on the batches queued in the PostgreSQL at URL, from any machine, until nothing is
     queued (or forever with --follow); each clip lands in this worker's OUT.
 
-    Exit code 0: every video it ended is done; 1: some failed; 2: bad usage; 130:
-    interrupted (start it again with the same --worker-id: it resumes its videos).
+    A worker stays until every video of the batch is done, so that it can take over those of
+    a worker gone silent (its heartbeat older than the timeout). Exit code 0: every video it
+    ended is done; 1: some failed, or it was itself silent too long and its videos went on
+    elsewhere; 2: bad usage (e.g. its --worker-id is in use); 130: interrupted (start it
+    again with the same --worker-id to resume its videos, else the others take them over).
     """
     check_db(db, embedded_ok=False)
     from ..distributed import default_worker_id
@@ -224,7 +227,9 @@ async def _worker(
     from ..distributed import Tables, work
 
     err.print(f"worker {escape(worker_id)} joins the batch queue", highlight=False)
-    report = await work(db, worker_id, folder, factory, until_empty=not follow, settings=settings)
+    report = await _gone_fails(
+        work(db, worker_id, folder, factory, until_empty=not follow, settings=settings)
+    )
     async with Tables(db) as tables:
         files, paid, credits = await tables.held_by(worker_id)
     done = report.finished - report.failed
@@ -238,11 +243,25 @@ async def _worker(
             f"[yellow]{plural(report.other_versions, 'video')} of another workflow version "
             "left to workers of that version[/]"
         )
+    if report.adopted:
+        lines.append(
+            f"took over {plural(report.adopted, 'unfinished workflow')} of workers gone silent"
+        )
     if report.tidied:
         lines.append(f"removed {plural(report.tidied, 'partial download')} finished elsewhere")
     for line in lines:
         err.print(line, highlight=False, soft_wrap=True)
     return EXIT_FAILED if report.failed else EXIT_OK
+
+
+async def _gone_fails(running: Coroutine[Any, Any, T]) -> T:
+    """`running`, a worker that found itself presumed gone said in one line (exit 1)."""
+    from ..distributed.presence import PresumedGone
+
+    try:
+        return await running
+    except PresumedGone as exc:
+        fail(str(exc), EXIT_FAILED)
 
 
 # -- cutpro run --db ------------------------------------------------------------------------
@@ -365,7 +384,7 @@ async def _run(
         highlight=False,
     )
     worker_id = _run_worker_id()
-    await work(db, worker_id, folder, factory, until_empty=True, settings=settings)
+    await _gone_fails(work(db, worker_id, folder, factory, until_empty=True, settings=settings))
     status = await batch_status(db, queued.batch_id)
     if status.unfinished:
         err.print(

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ import anyio
 import attrs
 from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
 
+from .._groups import sole_error
 from ..batch.sources import is_url, normalize
 from ..client import CutPro
 from ..errors import UsageError
@@ -44,6 +45,7 @@ from .options import (
     check_batch_id,
     workflow_id_of,
 )
+from .presence import Presence, PresumedGone
 from .tables import Tables, ensure_schema, opened
 
 log = logging.getLogger("cutpro_async")
@@ -63,8 +65,8 @@ class Enqueued:
 @attrs.frozen
 class WorkReport:
     """What one `work` call did: videos this worker ended (done or failed), how many failed,
-    its time, unfinished workflows of other workflow versions it left alone, and the `.part`
-    files of downloads finished elsewhere that it removed."""
+    its time, unfinished workflows of other workflow versions it left alone, the `.part`
+    files of downloads finished elsewhere that it removed, and what it adopted."""
 
     worker_id: str
     finished: int
@@ -72,6 +74,7 @@ class WorkReport:
     seconds: float
     other_versions: int
     tidied: int = 0
+    adopted: int = 0  # unfinished workflows of gone workers this one put back on their queues
 
 
 def default_worker_id(slot: int = 1) -> str:
@@ -154,11 +157,13 @@ async def work(
     *,
     until_empty: bool = True,
     settings: EngineSettings | None = None,
+    on_step: Callable[[str, int], Awaitable[None]] | None = None,
 ) -> WorkReport:
     """Run this process as worker `worker_id`: recover its unfinished videos, then take
     queued ones, saving clips under `out`; returns once the batch has nothing queued and
     nothing of this worker's pending (`until_empty`), else runs until cancelled. One worker
-    per process (DBOS runs one executor per process)."""
+    per process (DBOS runs one executor per process). `on_step` is called as each step
+    starts, with its workflow and step ids."""
     settings = settings or EngineSettings()
     folder = await anyio.Path(out).resolve()  # the tables name files by absolute paths
     await folder.mkdir(parents=True, exist_ok=True)
@@ -181,15 +186,28 @@ async def work(
             settings,
             anyio.CapacityLimiter(settings.render_concurrency),
             anyio.CapacityLimiter(settings.download_concurrency),
+            on_step=on_step,
         )
+        presence = Presence(
+            db_url, worker_id, str(out), settings.heartbeat, settings.heartbeat_timeout
+        )
+        await presence.join()  # before DBOS: a second process with this id never launches
         workflows.install(worker)
+        gone = False
         try:
-            other = await _run(db_url, worker_id, settings, until_empty)
+            other = await _run(db_url, worker, presence, settings, until_empty)
+        except PresumedGone:
+            gone = True
+            raise
         finally:
             workflows.install(None)
+            with anyio.CancelScope(shield=True):
+                await (presence.close() if gone else presence.leave())
         tidied = await _tidy(out, tables)
     seconds = time.monotonic() - started
-    return WorkReport(worker_id, worker.finished, worker.failed, seconds, other, tidied)
+    return WorkReport(
+        worker_id, worker.finished, worker.failed, seconds, other, tidied, worker.adopted
+    )
 
 
 async def tidy(db_url: str, out: Path) -> int:
@@ -224,28 +242,24 @@ def _config(db_url: str, worker_id: str, settings: EngineSettings) -> DBOSConfig
     }
 
 
-async def _run(db_url: str, worker_id: str, settings: EngineSettings, until_empty: bool) -> int:
+async def _run(
+    db_url: str,
+    worker: workflows.Worker,
+    presence: Presence,
+    settings: EngineSettings,
+    until_empty: bool,
+) -> int:
     """Launch DBOS on this event loop (workflows run here, beside the client), listen to the
-    queues, wait; returns how many unfinished workflows belong to other versions."""
+    queues, beat and adopt, wait; returns how many unfinished workflows belong to other
+    versions. `PresumedGone` if this worker was silent too long and must stop."""
     loop = asyncio.get_running_loop()
     # DBOS makes its own pool this loop's default executor, and shuts it down when destroyed:
     # the caller's loop gets its own back then (asyncio keeps it in a private attribute).
     saved: Executor | None = getattr(loop, "_default_executor", None)
-    DBOS(config=_config(db_url, worker_id, settings))
+    DBOS(config=_config(db_url, worker.worker_id, settings))
     try:
         DBOS.launch()  # recovers this executor's pending workflows; runs them on this loop
-        await DBOS.register_queue_async(
-            VIDEO_QUEUE,
-            worker_concurrency=settings.worker_concurrency,
-            polling_interval_sec=settings.queue_polling,
-            on_conflict="always_update",
-        )
-        await DBOS.register_queue_async(
-            ANALYZE_QUEUE,
-            limiter={"limit": settings.analyze_limit, "period": settings.analyze_period},
-            polling_interval_sec=settings.queue_polling,
-            on_conflict="always_update",
-        )
+        await _queues(settings)
         other = await _other_versions()
         if other:
             log.warning(
@@ -254,14 +268,70 @@ async def _run(db_url: str, worker_id: str, settings: EngineSettings, until_empt
                 other,
                 WORKFLOW_VERSION,
             )
-        while True:
-            await anyio.sleep(settings.idle_polling)
-            if until_empty and await _idle(worker_id):
-                return other
+        async with anyio.create_task_group() as group:
+            group.start_soon(_keep_alive, worker, presence, settings)
+            while True:
+                await anyio.sleep(settings.idle_polling)
+                if until_empty and await _idle():
+                    group.cancel_scope.cancel()
+                    return other
+    except BaseExceptionGroup as errors:
+        raise sole_error(errors) from None
     finally:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(_destroy)
         loop.set_default_executor(saved or ThreadPoolExecutor())
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _queues(settings: EngineSettings) -> None:
+    """Declare the queues this worker listens to (the last declaration's limits apply)."""
+    await DBOS.register_queue_async(
+        VIDEO_QUEUE,
+        worker_concurrency=settings.worker_concurrency,
+        polling_interval_sec=settings.queue_polling,
+        on_conflict="always_update",
+    )
+    await DBOS.register_queue_async(
+        ANALYZE_QUEUE,
+        limiter={"limit": settings.analyze_limit, "period": settings.analyze_period},
+        polling_interval_sec=settings.queue_polling,
+        on_conflict="always_update",
+    )
+
+
+async def _keep_alive(
+    worker: workflows.Worker, presence: Presence, settings: EngineSettings
+) -> None:
+    """Beat every `heartbeat` seconds, and adopt the videos of workers gone since."""
+    while True:
+        await anyio.sleep(settings.heartbeat)
+        await presence.beat()
+        gone = await presence.gone()
+        if gone:
+            worker.adopted += await _adopt(presence, gone)
+
+
+async def _adopt(presence: Presence, gone: list[str]) -> int:
+    """Put the unfinished workflows of `gone` workers back on their queues (DBOS's recovery
+    by executor id; the queue gives each to one live worker); returns how many."""
+    adopted = 0
+    async with presence.adopting() as got:
+        if not got:  # another worker is adopting right now
+            return 0
+        for worker_id in gone:
+            handles = await anyio.to_thread.run_sync(DBOS._recover_pending_workflows, [worker_id])
+            if handles:
+                await presence.adopted(worker_id, len(handles))
+                log.warning(
+                    "worker %s is gone (silent for more than %g s): %d of its unfinished "
+                    "workflows put back on their queues for the live workers",
+                    worker_id,
+                    presence.timeout,
+                    len(handles),
+                )
+                adopted += len(handles)
+    return adopted
 
 
 def _destroy() -> None:
@@ -269,27 +339,21 @@ def _destroy() -> None:
     DBOS.destroy()
 
 
-async def _idle(worker_id: str) -> bool:
-    """Nothing of this version is queued, and nothing of this worker is pending."""
-    queued = await DBOS.list_workflows_async(
-        status="ENQUEUED",
-        queue_name=[VIDEO_QUEUE, ANALYZE_QUEUE],
-        app_version=WORKFLOW_VERSION,
-        load_input=False,
-        load_output=False,
-        limit=1,
-    )
-    if queued:
-        return False
-    mine = await DBOS.list_workflows_async(
-        status="PENDING",
-        executor_id=worker_id,
-        app_version=WORKFLOW_VERSION,
-        load_input=False,
-        load_output=False,
-        limit=1,
-    )
-    return not mine
+async def _idle() -> bool:
+    """Nothing of this version is queued or pending on any worker: the batches are done.
+    (A worker waits while others work, so that it can adopt their videos if they die.)"""
+    for status in ("ENQUEUED", "PENDING"):
+        found = await DBOS.list_workflows_async(
+            status=status,
+            name=[VIDEO_WORKFLOW, PRICE_WORKFLOW],
+            app_version=WORKFLOW_VERSION,
+            load_input=False,
+            load_output=False,
+            limit=1,
+        )
+        if found:
+            return False
+    return True
 
 
 async def _other_versions() -> int:

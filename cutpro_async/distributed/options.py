@@ -101,6 +101,11 @@ class EngineSettings:
     allows 10 a minute per key; the period adds a margin for the time between a start and its
     request reaching the API). `lease` is how long a paid step's lock outlives a worker that
     stopped answering (paused, cut off): PostgreSQL ends its session, and the lock with it.
+    A worker writes its `heartbeat` this often; one silent for `heartbeat_timeout` is gone
+    (its session ended the same way) and the others adopt its unfinished videos.
+    `render_concurrency` caps the renders in flight across every worker (the API's
+    `max_concurrent_renders` is per workspace); `requests_per_second` is the general request
+    rate of every worker together, shared among the live ones (None: the client's own).
     The pollings are how often a worker looks for work, for a finished analysis, and whether
     the batch is done.
     """
@@ -109,6 +114,8 @@ class EngineSettings:
     analyze_limit: int = attrs.field(default=10, validator=attrs.validators.gt(0))
     analyze_period: float = attrs.field(default=66.0, validator=attrs.validators.gt(0))
     lease: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
+    heartbeat: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))
+    heartbeat_timeout: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
     render_concurrency: int = attrs.field(default=8, validator=attrs.validators.gt(0))
     download_concurrency: int = attrs.field(default=4, validator=attrs.validators.gt(0))
     queue_polling: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
@@ -117,6 +124,13 @@ class EngineSettings:
     #: System-database connections of one worker (PostgreSQL allows 100 by default).
     pool_size: int = attrs.field(default=10, validator=attrs.validators.gt(0))
     log_level: str = "WARNING"
+
+    def __attrs_post_init__(self) -> None:
+        if self.heartbeat_timeout < 2 * self.heartbeat:
+            raise ValueError(
+                f"heartbeat_timeout ({self.heartbeat_timeout:g} s) must be at least twice the "
+                f"heartbeat ({self.heartbeat:g} s): one late beat must not make a worker gone"
+            )
 
 
 def check_batch_id(batch_id: str) -> str:

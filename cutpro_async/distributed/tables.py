@@ -3,7 +3,8 @@
 `cutpro_batches`: one row per batch (its options). `cutpro_videos`: one row per source of a
 batch, keyed by its workflow id: how far it came, what it cost, the paid step's intent,
 last attempt and fencing token (`fence`, `holder`, `heartbeat`: see `fencing`). `cutpro_files`:
-one row per clip saved, naming the worker whose disk holds it. DBOS's checkpoints say what
+one row per clip saved, naming the worker whose disk holds it. `cutpro_workers`: one row per
+worker id, its heartbeat and who adopted its videos (`presence`). DBOS's checkpoints say what
 ran; these rows say what the batch has, for `status` and the manifest, and keep the paid
 step's facts where every worker's lock can see them.
 
@@ -77,6 +78,22 @@ _SCHEMA = (
     "ALTER TABLE cutpro_files ADD COLUMN IF NOT EXISTS rating DOUBLE PRECISION",
     "ALTER TABLE cutpro_files ADD COLUMN IF NOT EXISTS start_time DOUBLE PRECISION",
     "ALTER TABLE cutpro_files ADD COLUMN IF NOT EXISTS end_time DOUBLE PRECISION",
+    # One row per worker id: its heartbeat, and who adopted its videos (see `presence`).
+    """
+    CREATE TABLE IF NOT EXISTS cutpro_workers (
+        worker_id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        out TEXT NOT NULL,
+        version TEXT NOT NULL,
+        incarnation BIGINT NOT NULL DEFAULT 1,
+        started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        heartbeat TIMESTAMPTZ NOT NULL DEFAULT now(),
+        stopped_at TIMESTAMPTZ,
+        adopted_by TEXT,
+        adopted_at TIMESTAMPTZ,
+        adopted INTEGER NOT NULL DEFAULT 0
+    )
+    """,
 )
 #: The advisory lock that serialises creating the tables (workers start at the same time).
 _SCHEMA_LOCK = int.from_bytes(hashlib.sha256(b"cutpro schema").digest()[:8], "big", signed=True)

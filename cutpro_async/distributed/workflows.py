@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,20 @@ class Worker:
     #: Videos this process ended (done or failed), and how many of them failed.
     finished: int = 0
     failed: int = 0
+    #: Unfinished workflows of gone workers this one put back on their queues.
+    adopted: int = 0
+    #: Called with (workflow id, step id) as each step starts (tests audit re-runs with it).
+    on_step: Callable[[str, int], Awaitable[None]] | None = None
+
+
+async def _starting() -> Worker:
+    """The worker, told that a step starts (if it listens)."""
+    worker = current()
+    if worker.on_step is not None:
+        workflow_id, step_id = DBOS.workflow_id, DBOS.step_id
+        assert workflow_id is not None and step_id is not None
+        await worker.on_step(workflow_id, step_id)
+    return worker
 
 
 _worker: Worker | None = None
@@ -210,7 +224,7 @@ async def price_workflow(workflow_id: str, source: str) -> dict[str, Any]:
 @DBOS.step(name="cutpro.analyze")
 async def analyze_step(workflow_id: str, source: str) -> dict[str, Any]:
     """`POST /clips/info`: the video id, its cost and length (also written to its row)."""
-    worker = current()
+    worker = await _starting()
     with failing("new"):
         try:
             info = await worker.analyzer.videos.analyze(source)
@@ -227,7 +241,7 @@ async def analyze_step(workflow_id: str, source: str) -> dict[str, Any]:
 @DBOS.step(name="cutpro.intent")
 async def intent_step(workflow_id: str) -> datetime:
     """The intent to pay (the server's time), kept before the paid step can send anything."""
-    worker = current()
+    worker = await _starting()
     with failing("priced"):
         return await worker.tables.intent(
             workflow_id, worker.worker_id, worker.client.server_time()
@@ -243,7 +257,7 @@ async def pay_step(
     intent: datetime,
 ) -> dict[str, Any]:
     """The paid step: adopt the video's submission if one exists, else pay, once."""
-    worker, opts = current(), BatchOptions.from_json(options)
+    worker, opts = await _starting(), BatchOptions.from_json(options)
     with failing("submitting"):
         request = submit_request(priced, opts)
         settings = worker.client.settings
@@ -289,7 +303,7 @@ async def clips_step(
     workflow_id: str, paid: dict[str, Any], options: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """Wait for the clipping job, choose the best clips, apply the template if asked."""
-    worker, opts = current(), BatchOptions.from_json(options)
+    worker, opts = await _starting(), BatchOptions.from_json(options)
     video_id, submission_id = paid["video_id"], paid["submission_id"]
     client = worker.client
     with failing("submitted"):
@@ -320,7 +334,7 @@ async def deliver_step(
 ) -> dict[str, Any]:
     """One clip: render (adopting a running render), wait, download into this worker's folder
     (resuming its `.part`, verified); an expired render is rendered once more."""
-    worker = current()
+    worker = await _starting()
     with failing("clipped"):
         try:
             saved = await _fetch(worker, workflow_id, paid, clip, rank, naming)
@@ -384,7 +398,7 @@ async def _fetch(
 @DBOS.step(name="cutpro.finish")
 async def finish_step(workflow_id: str, files: int) -> dict[str, Any]:
     """The video is done: its row says so."""
-    worker = current()
+    worker = await _starting()
     await worker.tables.finished(workflow_id, worker.worker_id)
     worker.finished += 1
     return {"phase": "done", "files": files}
@@ -393,7 +407,7 @@ async def finish_step(workflow_id: str, files: int) -> dict[str, Any]:
 @DBOS.step(name="cutpro.fail")
 async def fail_step(workflow_id: str, error: str, phase: str, retryable: bool) -> dict[str, Any]:
     """The video failed: its row says where and why."""
-    worker = current()
+    worker = await _starting()
     await worker.tables.finished(workflow_id, worker.worker_id, error=error, retryable=retryable)
     worker.finished += 1
     worker.failed += 1

@@ -1,10 +1,12 @@
-"""Several worker processes on one batch, SIGKILLed at seeded random moments and restarted:
-the scenario of the distributed kill tests (and, later, of a bigger benchmark run).
+"""Several worker processes on one batch, SIGKILLed at seeded random moments and restarted
+(one of them, optionally, never): the scenario of the distributed kill tests.
 
 `run_cluster` starts a simulator in the calling process, enqueues the batch, starts the
 workers (`worker_runner.py`, each with its own id and output folder), kills a random live
-worker now and then and restarts it under the same id, waits until every worker has found
-the batch done, and reports the simulator's ledger, the batch tables and the disks.
+worker now and then and restarts it under the same id (except the `never_restart`-th victim,
+whose videos the others must adopt), waits until every live worker has found the batch done,
+and reports the simulator's ledger, the batch tables, the disks, what was adopted, and any
+step that ran again after its result was recorded.
 """
 
 from __future__ import annotations
@@ -21,11 +23,22 @@ import anyio
 import attrs
 from anyio.abc import Process
 
-from cutpro_async.distributed import BatchOptions, SavedClip, Tables, VideoRow, enqueue, tidy
+from cutpro_async.distributed import (
+    BatchOptions,
+    BatchStatus,
+    Enqueued,
+    SavedClip,
+    Tables,
+    VideoRow,
+    batch_status,
+    enqueue,
+    tidy,
+)
+from cutpro_async.distributed.presence import workers
 from cutpro_async.testing import FakeCutPro
 
-from .conftest import SIM_SETTINGS
-from .worker_runner import start_worker
+from .conftest import FAST_ENGINE, SIM_SETTINGS
+from .worker_runner import STEP_STARTS, start_worker
 
 MP4_BRAND = b"ftyp"
 BATCH = "kill"
@@ -51,6 +64,15 @@ class ClusterReport:
     injected: dict[str, int]
     key_leaks: list[str]
     seconds: float
+    lost: str | None  # the worker killed and never restarted
+    adopted: int  # unfinished workflows the live workers took over from gone ones
+    adopted_from: dict[str, int]  # per gone worker
+    lost_files: int  # files the lost worker holds (saved before it died)
+    rerun_steps: int  # steps that started again after DBOS recorded their result
+    step_starts: int  # step starts in all (re-runs of steps cut short included)
+    status: BatchStatus
+    enqueued_again: Enqueued
+    unfinished_after: int  # ENQUEUED or PENDING workflows after the second enqueue
 
     @property
     def finished_by(self) -> dict[str, int]:
@@ -117,15 +139,22 @@ async def run_cluster(
     seed: int,
     top_k: int = 2,
     deadline: float = 120.0,
+    never_restart: int = 0,
+    sim: dict[str, Any] | None = None,
 ) -> ClusterReport:
     """Run a batch of `videos` on `workers` worker processes, killing a random live one up to
     `kills` times (each after a seeded random number of seconds within `kill_between`) and
-    restarting it, until every worker has exited on an empty batch."""
+    restarting it (all but the `never_restart`-th victim, 1-based; 0: all), until every live
+    worker has exited on a finished batch."""
     chance = random.Random(seed)
     urls = kill_urls(videos)
-    async with FakeCutPro(faults=faults, credits=100 * videos, seed=seed, **SIM_SETTINGS) as fake:
+    settings = {**SIM_SETTINGS, **(sim or {})}
+    async with FakeCutPro(faults=faults, credits=100 * videos, seed=seed, **settings) as fake:
         refused = count_429s(fake)
-        await enqueue(db_url, BATCH, urls, BatchOptions(top_k=top_k))
+        options = BatchOptions(top_k=top_k)
+        await enqueue(db_url, BATCH, urls, options)
+        async with Tables(db_url) as tables:
+            await tables.run(STEP_STARTS)
         env = {**os.environ, "CUTPRO_API_KEY": fake.api_key, "CUTPRO_API_URL": fake.base_url}
         ids = [f"w{n}" for n in range(1, workers + 1)]
         codes: dict[str, list[int]] = {worker: [] for worker in ids}
@@ -137,10 +166,12 @@ async def run_cluster(
             running[worker] = await start_worker(db_url, worker, out, env, folder / f"{worker}.log")
 
         sent = 0
+        lost: str | None = None
         try:
             with anyio.fail_after(deadline):
                 for worker in ids:
                     await start(worker)
+                await _joined(db_url, len(ids))  # kills land on working workers
                 for _ in range(kills):
                     await anyio.sleep(chance.uniform(*kill_between))
                     live = [w for w in ids if running[w].returncode is None]
@@ -152,9 +183,13 @@ async def run_cluster(
                     if code == -signal.SIGKILL:  # else it had just found the batch done
                         codes[victim].append(code)
                         sent += 1
-                        await start(victim)
+                        if sent == never_restart:
+                            lost = victim
+                        else:
+                            await start(victim)
                 for worker in ids:
-                    codes[worker].append(await running[worker].wait())
+                    if worker != lost:
+                        codes[worker].append(await running[worker].wait())
         finally:
             for process in running.values():
                 if process.returncode is None:
@@ -164,6 +199,11 @@ async def run_cluster(
         async with Tables(db_url) as tables:
             rows = await tables.videos(BATCH)
             files = await tables.files(BATCH)
+            starts, reruns = (await tables.run(_RERUNS))[0]
+        status = await batch_status(db_url, BATCH)
+        again = await enqueue(db_url, BATCH, urls, options)
+        unfinished_after = await _unfinished(db_url)
+        adopted_from = await _adopted(db_url)
         orphans = 0
         for worker in ids:  # what a worker killed mid-download left, finished by another
             orphans += await tidy(db_url, folder / f"out-{worker}")
@@ -187,4 +227,42 @@ async def run_cluster(
         injected=injected,
         key_leaks=leaks,
         seconds=seconds,
+        lost=lost,
+        adopted=sum(adopted_from.values()),
+        adopted_from=adopted_from,
+        lost_files=sum(1 for saved in files if saved.worker == lost),
+        rerun_steps=int(reruns),
+        step_starts=int(starts),
+        status=status,
+        enqueued_again=again,
+        unfinished_after=unfinished_after,
     )
+
+
+#: (step starts, starts of a step after DBOS had recorded its result).
+_RERUNS = (
+    "SELECT count(*), count(*) FILTER (WHERE s.started_ms > o.completed_at_epoch_ms) "
+    "FROM test_step_starts s LEFT JOIN dbos.operation_outputs o "
+    "ON o.workflow_uuid = s.workflow_id AND o.function_id = s.step_id"
+)
+
+
+async def _unfinished(db_url: str) -> int:
+    """Workflows enqueued or pending in the system database."""
+    async with Tables(db_url) as tables:
+        rows = await tables.run(
+            "SELECT count(*) FROM dbos.workflow_status WHERE status IN ('ENQUEUED', 'PENDING')"
+        )
+    return int(rows[0][0])
+
+
+async def _joined(db_url: str, count: int) -> None:
+    """Wait until `count` workers have joined (their rows in `cutpro_workers`)."""
+    while len(await workers(db_url, FAST_ENGINE.heartbeat_timeout)) < count:
+        await anyio.sleep(0.1)
+
+
+async def _adopted(db_url: str) -> dict[str, int]:
+    """Workflows adopted from each worker (by the live ones), as `cutpro_workers` says."""
+    found = await workers(db_url, FAST_ENGINE.heartbeat_timeout)
+    return {row.worker_id: row.adopted for row in found if row.adopted}

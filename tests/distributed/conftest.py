@@ -17,13 +17,17 @@ from cutpro_async.distributed import EmbeddedPostgres, EngineSettings
 ANALYZE_WINDOW = 0.2
 #: The analysis queue's period: the window plus a margin for a start to reach the API.
 ANALYZE_PERIOD = 0.5
-#: Fast workers: quick polling of queues and results, a 2 s lease on the paid step.
+#: Fast workers: quick polling of queues and results, a 2 s lease on the paid step, a
+#: heartbeat every 0.3 s, gone after 3 s of silence (a loaded 2-core machine must not make a
+#: live worker miss ten beats in a row).
 FAST_ENGINE = EngineSettings(
     analyze_period=ANALYZE_PERIOD,
     queue_polling=0.05,
     result_polling=0.05,
     idle_polling=0.2,
     lease=2.0,
+    heartbeat=0.3,
+    heartbeat_timeout=3.0,
     pool_size=6,
 )
 #: Fast clients: `/clips/info` paced like the simulator, quick polls and retries, a 1 s
