@@ -51,6 +51,9 @@ log = logging.getLogger("cutpro_async")
 #: A scheduled post is placed at least this far ahead of the server's clock, so that it is
 #: still in the future when the API reads it.
 LEAD = timedelta(minutes=2)
+#: How many times one (clip, account) may be sent in a run when answers are lost and nothing
+#: shows in the commit window.
+SENDS = 3
 #: Item statuses that will not change without a retry.
 FINISHED = frozenset({"completed", "failed"})
 
@@ -169,9 +172,9 @@ class PostLookup:
         read on its own, once (its items' render and account never change)."""
         seen: dict[tuple[str, str], tuple[str, PostItem]] = {}
         async for post in self._client.posts.iter():
-            if post.items or not post.item_count:
+            if post.items:
                 self._pairs[post.post_id] = [(post.post_id, item) for item in post.items]
-            elif post.post_id not in self._pairs:
+            elif post.post_id not in self._pairs:  # listed without its items
                 full = await self._client.posts.get(post.post_id)
                 self._pairs[post.post_id] = [(full.post_id, item) for item in full.items]
             for pair in self._pairs[post.post_id]:
@@ -275,21 +278,50 @@ class Publisher:
     async def _place(
         self, record: Record, entry: PostEntry, clip: ChosenClip, rank: int, account: Account
     ) -> None:
-        """Adopt the post the server has of this render to this account, else send it."""
+        """Adopt the post the server has of this render to this account, else send it; after
+        a failure the server may have acted on, look (through the commit window) and adopt,
+        or send again once nothing can still commit (at most `SENDS` times)."""
         if entry.edit_id is None:
             render = await self.client.renders.get(record.renders[clip.id])
             entry.edit_id = render.edit_setting_id
-        found = await self.lookup.find(entry.edit_id, account.id)
-        if found is None and entry.intent is not None:  # an earlier attempt may be committing
-            found = await self._await_commit(entry, self._since(entry.intent))
-        if found is not None:
-            await self._adopt(record, entry, found, account)
+        for sends in range(1, SENDS + 1):
+            found = await self.lookup.find(entry.edit_id, account.id)
+            if found is None and entry.intent is not None:  # an attempt may be committing
+                found = await self._await_commit(entry, self._since(entry.intent))
+            if found is not None:
+                await self._adopt(record, entry, found, account)
+                return
+            now = self.client.server_time()
+            if entry.scheduled_at is None or entry.scheduled_at < now + LEAD:
+                entry.scheduled_at = self.calendar.place(account.id, now)
+            entry.intent, entry.error = now, None
+            await self._save(record)  # the intent: a rerun looks before it sends
+            try:
+                created = await self.client.posts.create(
+                    [PostVideo(entry.edit_id, [self._target(record, clip, rank, account)])],
+                    scheduled_at=entry.scheduled_at,
+                )
+            except (APIError, TransportError) as exc:
+                if not exc.maybe_processed:  # provably not posted
+                    entry.intent = None
+                    raise
+                if sends == SENDS:
+                    raise
+                log.info(
+                    "posting clip %s to %s may have failed (%s): looking", clip.id, account, exc
+                )
+                continue
+            entry.post_id, entry.status = created.post_id, "pending"
+            await self._save(record)
+            self._emit(
+                PostPlaced(
+                    record.source, clip.id, str(account), created.post_id, entry.scheduled_at, False
+                )
+            )
             return
-        now = self.client.server_time()
-        if entry.scheduled_at is None or entry.scheduled_at < now + LEAD:
-            entry.scheduled_at = self.calendar.place(account.id, now)
-        entry.intent, entry.error = now, None
-        await self._save(record)  # the intent: a rerun looks before it sends
+
+    def _target(self, record: Record, clip: ChosenClip, rank: int, account: Account) -> PostTarget:
+        """One account and the metadata its platform gets for this clip."""
         fields = clip_fields(
             title=clip.title,
             description=clip.description,
@@ -300,28 +332,7 @@ class Publisher:
             video_id=record.video_id,
             clip_id=clip.id,
         )
-        target = PostTarget(account.id, render_meta(self.options.meta, account.platform, fields))
-        sent = time.monotonic()
-        try:
-            created = await self.client.posts.create(
-                [PostVideo(entry.edit_id, [target])], scheduled_at=entry.scheduled_at
-            )
-        except (APIError, TransportError) as exc:
-            if not exc.maybe_processed:  # provably not posted
-                entry.intent = None
-                raise
-            found = await self._await_commit(entry, sent)
-            if found is None:
-                raise
-            await self._adopt(record, entry, found, account)
-            return
-        entry.post_id, entry.status = created.post_id, "pending"
-        await self._save(record)
-        self._emit(
-            PostPlaced(
-                record.source, clip.id, str(account), created.post_id, entry.scheduled_at, False
-            )
-        )
+        return PostTarget(account.id, render_meta(self.options.meta, account.platform, fields))
 
     def _since(self, intent: datetime) -> float:
         """The monotonic time an intent (server time) was taken at."""

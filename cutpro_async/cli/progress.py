@@ -203,9 +203,13 @@ class Tally:
         parts += [f"{number(s.skipped)} skipped"] if s.skipped else []
         return " · ".join(parts)
 
+    def stages(self) -> list[Stage]:
+        """The stages to show: `publish` only once a video has entered it."""
+        return [s for s in Stage if s is not Stage.PUBLISH or self.entered[s]]
+
     def line(self) -> str:
         """The plain progress line: videos, what each stage holds now, the totals."""
-        stages = (f"{stage} {self.entered[stage] - self.left[stage]}" for stage in Stage)
+        stages = (f"{stage} {self.entered[stage] - self.left[stage]}" for stage in self.stages())
         return " · ".join([self.videos(), *stages, self.totals()])
 
 
@@ -376,7 +380,8 @@ class LiveProgress(Display):
         self._progress = _Bars(lambda: Text(self.tally.totals()), console)
         self._videos = self._progress.add_task("videos", total=None, count=self.tally.videos())
         self._stages: dict[Stage, TaskID] = {
-            stage: self._progress.add_task(stage.value, total=0, count="0/0") for stage in Stage
+            stage: self._progress.add_task(stage.value, total=0, count="0/0")
+            for stage in self.tally.stages()
         }
 
     def __enter__(self) -> Self:
@@ -399,6 +404,10 @@ class LiveProgress(Display):
         tally = self.tally
         if isinstance(event, StageStarted | StageFinished):
             entered, left = tally.entered[event.stage], tally.left[event.stage]
+            if event.stage not in self._stages:  # publish: shown once used
+                self._stages[event.stage] = self._progress.add_task(
+                    event.stage.value, total=0, count="0/0"
+                )
             self._progress.update(
                 self._stages[event.stage], total=entered, completed=left, count=f"{left}/{entered}"
             )

@@ -241,8 +241,8 @@ def run(
     """Clip SOURCES (URLs, video files, @list.txt, or - for stdin) into OUT.
 
     Running the same command again resumes: finished videos are skipped, running ones are
-    polled, nothing is paid twice. Exit code 0: all done; 1: some failed; 2: bad usage;
-    130: interrupted (run it again to resume).
+    polled, nothing is paid (or posted) twice. Exit code 0: all done; 1: some videos or posts
+    failed; 2: bad usage; 130: interrupted (run it again to resume).
     """
     if db is not None:
         from .distributed import run_on_db
@@ -327,7 +327,8 @@ def run(
         console.print(Text.assemble(("error: ", "red"), problem), soft_wrap=True)
     if summary.interrupted:
         raise SystemExit(EXIT_INTERRUPTED)
-    raise SystemExit(EXIT_FAILED if ended.failed or ended.problems else EXIT_OK)
+    trouble = ended.failed or ended.problems or summary.posts_failed
+    raise SystemExit(EXIT_FAILED if trouble else EXIT_OK)
 
 
 @attrs.define

@@ -6,11 +6,15 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import cattrs
+
 from .._converter import structure
+from ..errors import UnexpectedResponse
 from ..models import (
     Connection,
     ConnectionPage,
     CreatePostRequest,
+    Pagination,
     Post,
     PostCreated,
     PostPage,
@@ -34,10 +38,20 @@ class PostsResource(Resource):
         return await self._typed(PostCreated, "POST", "/posts", json=body, safe=False)
 
     async def list(self, *, page: int = 1, limit: int = 20, status: str | None = None) -> PostPage:
-        """One page of posts."""
-        return await self._typed(
-            PostPage, "GET", "/posts", params=page_params(page, limit, status=status)
-        )
+        """One page of posts (a post listed without its items has `items` empty: `get` it).
+
+        The answer's shape is undocumented: besides `{posts, pagination}`, a bare list and
+        the `data`, `items` or `results` envelopes are read; without `pagination`, a full page
+        is taken to mean another may follow.
+        """
+        data = await self._raw("GET", "/posts", params=page_params(page, limit, status=status))
+        try:
+            return _post_page(data, page, limit)
+        except (ValueError, TypeError, KeyError, AttributeError, cattrs.BaseValidationError) as exc:
+            raise UnexpectedResponse(
+                f"GET /posts: the answer is not a list of posts ({type(exc).__name__}); the API "
+                "may have changed: upgrade cutpro-async or report it"
+            ) from exc
 
     def iter(self, *, status: str | None = None) -> AsyncIterator[Post]:
         """Every post."""
@@ -100,3 +114,29 @@ class ConnectionsResource(Resource):
     async def get(self, connection_id: str) -> Connection:
         """One connected account."""
         return await self._typed(Connection, "GET", "/connections/{id}", ids={"id": connection_id})
+
+
+_ENVELOPES = ("posts", "data", "items", "results")
+
+
+def _post_page(data: Any, page: int, limit: int) -> PostPage:
+    """A page of posts from any of the plausible shapes of `GET /posts`."""
+    if isinstance(data, list):
+        entries, pagination = data, None
+    else:
+        key = next((k for k in _ENVELOPES if isinstance(data.get(k), list)), None)
+        if key is None:
+            raise KeyError("posts")
+        entries, pagination = data[key], data.get("pagination")
+    posts = [structure(_listed(entry), Post) for entry in entries]
+    if isinstance(pagination, dict) and "has_next_page" in pagination:
+        return PostPage(posts, structure(pagination, Pagination))
+    full = len(entries) >= limit
+    guessed = Pagination(page, page + full, page * limit + full, full, page > 1, limit)
+    return PostPage(posts, guessed)
+
+
+def _listed(entry: dict[str, Any]) -> dict[str, Any]:
+    """A listed post with `items` (empty when not listed) and `item_count` filled in."""
+    items = entry.get("items") or []
+    return {**entry, "items": items, "item_count": entry.get("item_count", len(items))}

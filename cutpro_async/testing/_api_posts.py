@@ -188,6 +188,11 @@ async def list_posts(request: web.Request) -> web.Response:
     wanted = query_choice(request, "status", [s.value for s in PostStatus])
     views = [_view(world, ws, p) for p in reversed(ws.posts.values())]
     page, info = paginate(request, [v for v in views if wanted is None or v["status"] == wanted])
+    if world.config.posts_list_style == "data":  # a GAP's alternative: items left out
+        bare = [
+            {k: v for k, v in view.items() if k not in ("items", "item_count")} for view in page
+        ]
+        return json_response({"data": bare})
     return json_response(wire("PostPage", posts=page, pagination=info))
 
 

@@ -32,6 +32,11 @@ class SimConfig:
     # The share of post items whose first attempt fails with a passing platform error (a retry
     # of the item then publishes it), drawn from the seed.
     post_item_flaky_rate: float = 0.0
+    # A GAP of the reference: the shape of `GET /posts`. "suggested": `{posts, pagination}`
+    # with each post's items; "data": `{data: [...]}`, no pagination, posts without items.
+    posts_list_style: str = attrs.field(
+        default="suggested", validator=attrs.validators.in_(("suggested", "data"))
+    )
     delete_status: int = attrs.field(default=204, validator=attrs.validators.in_((200, 204)))
     redirect_downloads: bool = False
     # How the storage host answers downloads: s3, s3-kms, gcs, azure or plain (see _profiles).

@@ -28,6 +28,7 @@ import orjson
 from cutpro_async import Budget, CutPro, Pacing, Polling, RetryPolicy, Timeouts
 from cutpro_async._converter import unstructure
 from cutpro_async.batch import Batch, Phase, Record, RunOptions, SQLiteStore
+from cutpro_async.batch.options import PublishOptions
 from cutpro_async.testing import FakeCutPro
 
 RUNNER = Path(__file__).resolve()
@@ -50,6 +51,8 @@ class RunnerSettings:
     #: simulator's `slowcommit` delay, else a commit later than it is paid twice (the API's hole).
     commit_window: float = 1.0
     top_k: int = 2
+    #: Accounts each video's best clip is posted to (`platform:name,…`; empty: no posts).
+    publish: str = ""
 
     def arguments(self) -> list[str]:
         """These settings as the script's command-line options."""
@@ -57,6 +60,7 @@ class RunnerSettings:
             f"--read-timeout={self.read_timeout}",
             f"--commit-window={self.commit_window}",
             f"--top-k={self.top_k}",
+            f"--publish={self.publish}",
         ]
 
 
@@ -69,7 +73,12 @@ async def run_once(urls: list[str], out: Path, settings: RunnerSettings) -> int:
     store = await SQLiteStore.open(out / "state.sqlite")
     try:
         async with CutPro(pacing=PACING, polling=POLLING, retry=retry, timeouts=timeouts) as cp:
-            options = RunOptions(out=out, top_k=settings.top_k)
+            publish = settings.publish.split(",") if settings.publish else None
+            options = RunOptions(
+                out=out,
+                top_k=settings.top_k,
+                publish=PublishOptions(publish) if publish else None,
+            )
             summary = await Batch(cp, options, store).run(urls)
     finally:
         await store.close()
@@ -98,6 +107,9 @@ class CrashReport:
     #: Videos charged more than once (should be none): video id -> its debits, for the report.
     double_charged: dict[str, list[str]]
     seconds: float  # wall time, first run to last
+    #: Items on the server per (render, account): a post sent twice shows as a 2.
+    post_items: Counter[tuple[str, str]] = attrs.field(factory=Counter)
+    posts_sent: int = 0  # `POST /posts` the simulator received
 
     @property
     def kills(self) -> int:
@@ -221,6 +233,7 @@ async def crash_run(
         injected, leaks = dict(fake.injected), list(fake.key_leaks)
         requests, pending = fake.requests, fake.pending_commits()
         double = _double_charges(fake, ledger)
+        items = Counter((item.edit_id, item.connection_id) for item in fake.post_items())
     return CrashReport(
         videos=videos,
         codes=codes,
@@ -238,6 +251,8 @@ async def crash_run(
         pending_commits=pending,
         double_charged=double,
         seconds=seconds,
+        post_items=items,
+        posts_sent=requests["POST /posts"],
     )
 
 
@@ -249,6 +264,7 @@ def _main() -> int:
     parser.add_argument("--read-timeout", type=float)
     parser.add_argument("--commit-window", type=float)
     parser.add_argument("--top-k", type=int)
+    parser.add_argument("--publish")
     args = vars(parser.parse_args())
     # Retries, reconciliations and adoptions, with times, for a report if a video is paid twice.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

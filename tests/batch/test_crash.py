@@ -68,3 +68,32 @@ async def test_sigkilled_batch_with_slow_commits_charges_each_video_once(tmp_pat
     assert report.injected["slowcommit"] > 0 and report.injected["drop"] > 0, report.injected
     # Timed-out paid requests were reconciled by reading the videos' submission lists.
     assert report.submission_lists > 0
+
+
+async def test_sigkilled_publishing_posts_each_clip_to_each_account_once(tmp_path: Path) -> None:
+    """100 videos, each best clip posted to two accounts; POST /posts answers lost after their
+    commit (drop=0.3) as are paid submissions; killed four times and rerun: every (clip,
+    account) has exactly one item on the server, completed, and each video one charge."""
+    accounts = "tiktok:sim_tiktok,youtube:sim_youtube"
+    report = await crash_run(
+        tmp_path,
+        100,
+        f"drop=0.3,drop=0.3@POST /posts,{DOWNLOAD_FAULTS}",
+        kills=4,
+        kill_between=(0.5, 2.0),
+        settings=RunnerSettings(top_k=1, publish=accounts),
+        seed=20261129,
+    )
+    assert report.codes[:4] == [-signal.SIGKILL] * 4 and report.codes[-1] == 0, report.codes
+    assert report.charges == [1] * 100 and report.total_charges == 100, report.double_charged
+    twice = {pair: n for pair, n in report.post_items.items() if n != 1}
+    assert len(report.post_items) == 200 and not twice, (len(report.post_items), twice)
+    entries = [e for record in report.records for e in record.posts.values()]
+    assert len(entries) == 200
+    unfinished = [e for e in entries if e.status != "completed" or not e.published_url]
+    assert not unfinished, unfinished
+    assert {(e.edit_id, e.connection_id) for e in entries} == set(report.post_items)
+    # Answers were lost after commits (found and adopted) and connections reset before
+    # processing (sent again): more POSTs than posts, never a second item.
+    assert report.injected["drop"] > 0 and report.injected["reset"] > 0
+    assert report.posts_sent > 200

@@ -55,11 +55,13 @@ async def test_each_clip_is_posted_to_each_account_once_despite_dropped_answers(
         assert pairs(fake) == counts
 
 
-async def test_another_record_adopts_what_was_posted(tmp_path: Path) -> None:
-    """A second record (another machine, a lost state file) finds the posts on the server."""
+@pytest.mark.parametrize("style", ["suggested", "data"])
+async def test_another_record_adopts_what_was_posted(tmp_path: Path, style: str) -> None:
+    """A second record (another machine, a lost state file) finds the posts on the server,
+    whether `GET /posts` lists them with their items and pages or, bare, without either."""
     urls = video_urls(3)
     options = RunOptions(out=tmp_path, top_k=1, publish=PublishOptions(ACCOUNTS))
-    async with simulated() as (fake, cp):
+    async with simulated(posts_list_style=style) as (fake, cp):
         await Batch(cp, options, MemoryStore()).run(urls)
         sent = fake.requests["POST /posts"]
         summary = await Batch(cp, options, MemoryStore()).run(urls)

@@ -194,6 +194,7 @@ def test_bars_keep_their_width_at_80_columns() -> None:
     events += [StageStarted(s, Stage.WAIT_CLIPS) for s in sources(4)]
     events += [over_budget(s, 10) for s in sources(3, "https://skipped.example/")]
     events += [CreditsSpent("https://v.example/0", 12345.5, 12345.5)]
+    events += [StageStarted(sources(1)[0], Stage.PUBLISH)]  # its bar shows once used
     with open_display(out) as display:
         feed(display, events)
     frame = last_frame(buffer.getvalue())
@@ -204,6 +205,7 @@ def test_bars_keep_their_width_at_80_columns() -> None:
     assert rows["analyze"].split()[-1] == "5/12"
     assert rows["wait_clips"].split()[-1] == "0/4"
     assert rows["submit"].split()[-1] == "0/0"
+    assert rows["publish"].split()[-1] == "0/1"
     assert frame[-1].startswith("0 files (0.0 MiB) · 12345.5 credits spent · 3 skipped")
 
 

@@ -168,3 +168,18 @@ async def test_connections_list_iter_and_get(client: CutPro, fake: FakeCutPro) -
     assert fake.requests["GET /connections"] == 1
     with pytest.raises(NotFound):
         await client.connections.get("cn-nope")
+
+
+async def test_list_reads_a_data_envelope_without_items_or_pagination(setup: Setup) -> None:
+    """`GET /posts`'s shape is a GAP: `{data: [...]}` with neither items nor pagination is
+    read too, a full page taken to mean another may follow."""
+    for _ in range(5):
+        await setup.cp.posts.create(setup.videos("tiktok"))
+    world = setup.fake.world
+    world.config = attrs.evolve(world.config, posts_list_style="data")
+    first = await setup.cp.posts.list(page=1, limit=2)
+    assert len(first.posts) == 2 and first.pagination.has_next_page
+    assert first.posts[0].items == [] and first.posts[0].item_count == 0
+    last = await setup.cp.posts.list(page=3, limit=2)
+    assert len(last.posts) == 1 and not last.pagination.has_next_page
+    assert len([post async for post in setup.cp.posts.iter()]) == 5
