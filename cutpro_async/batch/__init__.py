@@ -22,6 +22,8 @@ from .events import (
     CreditsSpent,
     Event,
     FileSaved,
+    PostFinished,
+    PostPlaced,
     Priced,
     SourcesRead,
     Stage,
@@ -35,9 +37,9 @@ from .events import (
 from .gallery import write_gallery
 from .index import SubmissionIndex
 from .manifest import write_manifest
-from .options import Concurrency, RunOptions
+from .options import Concurrency, PublishOptions, RunOptions
 from .pipeline import Batch
-from .record import ChosenClip, Phase, Record, SavedFile
+from .record import ChosenClip, Phase, PostEntry, Record, SavedFile
 from .sources import Sources, expand_sources, normalize
 from .store import MemoryStore, SQLiteStore, Store
 
@@ -71,7 +73,11 @@ __all__ = [
     "FileSaved",
     "MemoryStore",
     "Phase",
+    "PostEntry",
+    "PostFinished",
+    "PostPlaced",
     "Priced",
+    "PublishOptions",
     "Record",
     "RunOptions",
     "SQLiteStore",
