@@ -69,7 +69,7 @@ from .index import SubmissionIndex, index_key
 from .naming import Names, render_name
 from .options import RunOptions
 from .publishing import Publisher, resolve_accounts
-from .record import ChosenClip, Phase, Record, SavedFile
+from .record import ChosenClip, Phase, Record, SavedFile, reached
 from .sources import Sources, is_url, iterate, normalize, printable
 from .store import Store
 
@@ -254,7 +254,7 @@ class Batch:
             if record.phase == Phase.FAILED:
                 if not record.retryable:
                     _forget_submission(record)  # the job itself failed: submit it afresh
-                record.phase = _reached(record)  # so a new failure says where it stopped
+                record.phase = reached(record)  # so a new failure says where it stopped
             await self._process(record)
         except StoreError as exc:
             self._stop_on(exc)
@@ -697,17 +697,6 @@ class _InStage:
                 self._batch._emit(StageFinished(self._source, self._stage))
         finally:
             self._batch._pools[self._stage].release()
-
-
-def _reached(record: Record) -> Phase:
-    """The furthest phase a record's data shows (a failed record is resumed from there)."""
-    if record.clips is not None:
-        return Phase.CLIPPED
-    if record.submission_id is not None:
-        return Phase.SUBMITTED
-    if record.submit_intent is not None:
-        return Phase.SUBMITTING
-    return Phase.PRICED if record.video_id is not None else Phase.NEW
 
 
 def _forget_submission(record: Record) -> None:

@@ -119,3 +119,14 @@ class Record:
     # submits it again, and pays again).
     retryable: bool = True
     attempts: int = 0
+
+
+def reached(record: Record) -> Phase:
+    """The furthest phase a record's data shows (a failed record is resumed from there)."""
+    if record.clips is not None:
+        return Phase.CLIPPED
+    if record.submission_id is not None:
+        return Phase.SUBMITTED
+    if record.submit_intent is not None:
+        return Phase.SUBMITTING
+    return Phase.PRICED if record.video_id is not None else Phase.NEW

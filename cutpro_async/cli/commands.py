@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..batch import Credits, Phase, Record, SavedFile, SQLiteStore
-from ..batch.pipeline import _reached
+from ..batch.record import reached
 from ._common import ApiOptions, api_options, execute, fail
 from ._words import plural
 
@@ -145,7 +145,7 @@ def summary_lines(records: list[Record]) -> list[str]:
         source = escape(record.source)
         if record.phase is Phase.FAILED:
             reason = escape(record.error or "no reason recorded")
-            lines.append(f"[red]{source}[/]: failed in phase {_reached(record)}: {reason}")
+            lines.append(f"[red]{source}[/]: failed in phase {reached(record)}: {reason}")
         elif _shown_phase(record) is Phase.SKIPPED:
             reason = escape((record.error or "").removeprefix(_SKIPPED))
             lines.append(f"[yellow]{source}[/]: skipped: {reason}")

@@ -75,6 +75,20 @@ if TYPE_CHECKING:  # the simulator is imported only when one is started
     "seeded by --seed), realistic*FACTOR, or SECONDS around which every route answers.",
 )
 @click.option(
+    "--post-item-flaky-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of post items whose first attempt fails (a retry of the item publishes it).",
+)
+@click.option(
+    "--posts-list-style",
+    default="suggested",
+    show_default=True,
+    type=click.Choice(["suggested", "data"]),
+    help="Shape of GET /posts: {posts, pagination} with items, or {data} without either.",
+)
+@click.option(
     "--new-video-per-analysis",
     is_flag=True,
     help="Give every POST /clips/info a new video_id, even for a URL analyzed before.",

@@ -152,3 +152,15 @@ def test_clock_offset_new_videos_and_slowcommit_reach_the_server() -> None:
         assert balance(ready) == 123 - first["credits_cost"]
     finally:
         stop(process)
+
+
+def test_posts_list_style_reaches_the_server() -> None:
+    """`--posts-list-style data` serves `GET /posts` as `{data: [...]}` (a GAP's other shape);
+    `--post-item-flaky-rate` is taken (its effect is tested in the batch's publish tests)."""
+    process = start("--json", "--posts-list-style", "data", "--post-item-flaky-rate", "0.5")
+    try:
+        assert process.stdout is not None
+        ready = json.loads(process.stdout.readline())
+        assert call(ready, "/posts") == {"data": []}
+    finally:
+        stop(process)
