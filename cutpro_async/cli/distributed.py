@@ -186,6 +186,20 @@ def _run_worker_id() -> str:
     type=click.IntRange(1, 1000),
     help="Videos this worker has in flight [default: 16].",
 )
+@click.option(
+    "--refetch-missing",
+    is_flag=True,
+    help="First fetch again into OUT, free (a new link, or a new render of the same "
+    "submission), every finished clip whose file is out of reach: held by a worker gone "
+    "without stopping, by a --lost one, or by this one but missing from OUT.",
+)
+@click.option(
+    "--lost",
+    metavar="ID",
+    multiple=True,
+    help="With --refetch-missing: a worker whose disk is gone though it stopped cleanly "
+    "(repeatable).",
+)
 @api_options
 def worker(
     db: str,
@@ -193,6 +207,8 @@ def worker(
     worker_id: str | None,
     follow: bool,
     concurrency: int | None,
+    refetch_missing: bool,
+    lost: tuple[str, ...],
     api: ApiOptions,
 ) -> None:
     """Work on the batches queued in the PostgreSQL at URL, from any machine, until nothing is
@@ -210,8 +226,11 @@ def worker(
     worker_id = worker_id or default_worker_id(1)
     settings = engine_settings(concurrency)
     factory = client_factory(api)
+    if lost and not refetch_missing:
+        fail("--lost goes with --refetch-missing", EXIT_USAGE)
     folder = Path(out)
-    ended = run_db(_worker(db, worker_id, folder, factory, settings, follow))
+    refetching = (refetch_missing, lost)
+    ended = run_db(_worker(db, worker_id, folder, factory, settings, follow, refetching))
     raise SystemExit(ended)
 
 
@@ -222,13 +241,23 @@ async def _worker(
     factory: Callable[[], CutPro],
     settings: EngineSettings,
     follow: bool,
+    refetching: tuple[bool, tuple[str, ...]],
 ) -> int:
     """Run the worker, print its report; the exit code."""
     from ..distributed import Tables, work
 
     err.print(f"worker {escape(worker_id)} joins the batch queue", highlight=False)
     report = await _gone_fails(
-        work(db, worker_id, folder, factory, until_empty=not follow, settings=settings)
+        work(
+            db,
+            worker_id,
+            folder,
+            factory,
+            until_empty=not follow,
+            settings=settings,
+            refetch_missing=refetching[0],
+            lost=refetching[1],
+        )
     )
     async with Tables(db) as tables:
         files, paid, credits = await tables.held_by(worker_id)
@@ -243,6 +272,14 @@ async def _worker(
             f"[yellow]{plural(report.other_versions, 'video')} of another workflow version "
             "left to workers of that version[/]"
         )
+    fetched = report.refetched
+    if fetched is not None:
+        lines.append(
+            f"fetched {plural(fetched.fetched, 'clip')} again whose file was out of reach "
+            f"({fetched.rerendered} rendered again), nothing paid"
+        )
+        for clip_id, why in fetched.failed:
+            lines.append(f"[red]clip {escape(clip_id)}[/]: not fetched again: {escape(why)}")
     if report.adopted:
         lines.append(
             f"took over {plural(report.adopted, 'unfinished workflow')} of workers gone silent"

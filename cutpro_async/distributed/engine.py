@@ -18,7 +18,7 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from .options import (
     workflow_id_of,
 )
 from .presence import Presence, PresumedGone
+from .refetch import Refetched, refetch
 from .tables import Tables, ensure_schema, opened
 
 log = logging.getLogger("cutpro_async")
@@ -75,6 +76,7 @@ class WorkReport:
     other_versions: int
     tidied: int = 0
     adopted: int = 0  # unfinished workflows of gone workers this one put back on their queues
+    refetched: Refetched | None = None  # clips out of reach fetched again (if asked)
 
 
 def default_worker_id(slot: int = 1) -> str:
@@ -158,12 +160,15 @@ async def work(
     until_empty: bool = True,
     settings: EngineSettings | None = None,
     on_step: Callable[[str, int], Awaitable[None]] | None = None,
+    refetch_missing: bool = False,
+    lost: Sequence[str] = (),
 ) -> WorkReport:
     """Run this process as worker `worker_id`: recover its unfinished videos, then take
     queued ones, saving clips under `out`; returns once the batch has nothing queued and
     nothing of this worker's pending (`until_empty`), else runs until cancelled. One worker
     per process (DBOS runs one executor per process). `on_step` is called as each step
-    starts, with its workflow and step ids."""
+    starts, with its workflow and step ids. `refetch_missing` first fetches again, free, the
+    clips whose file is out of reach (`refetch`), those held by `lost` workers included."""
     settings = settings or EngineSettings()
     folder = await anyio.Path(out).resolve()  # the tables name files by absolute paths
     await folder.mkdir(parents=True, exist_ok=True)
@@ -194,7 +199,18 @@ async def work(
         await presence.join()  # before DBOS: a second process with this id never launches
         workflows.install(worker)
         gone = False
+        fetched: Refetched | None = None
         try:
+            if refetch_missing:
+                fetched = await refetch(
+                    client,
+                    tables,
+                    worker_id,
+                    out,
+                    lost=lost,
+                    timeout=settings.heartbeat_timeout,
+                    concurrency=settings.download_concurrency,
+                )
             other = await _run(db_url, worker, presence, settings, until_empty)
         except PresumedGone:
             gone = True
@@ -206,7 +222,7 @@ async def work(
         tidied = await _tidy(out, tables)
     seconds = time.monotonic() - started
     return WorkReport(
-        worker_id, worker.finished, worker.failed, seconds, other, tidied, worker.adopted
+        worker_id, worker.finished, worker.failed, seconds, other, tidied, worker.adopted, fetched
     )
 
 

@@ -24,6 +24,8 @@ import attrs
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ..jobs.transfers import Downloaded
+
 _SCHEMA = (
     """
     CREATE TABLE IF NOT EXISTS cutpro_batches (
@@ -313,6 +315,19 @@ class Tables:
             ("done" if error is None else "failed", error, retryable, worker, workflow_id),
         )
 
+    async def moved(
+        self, clip: SavedClip, worker: str, path: str, file: Downloaded, render_id: str
+    ) -> bool:
+        """`clip`'s file fetched again by `worker` (`file`: its `size` and `sha256`), unless
+        another worker moved it first; whether this one did."""
+        rows = await self.run(
+            "UPDATE cutpro_files SET worker = %s, path = %s, bytes = %s, sha256 = %s, "
+            "render_id = %s, saved_at = now() WHERE workflow_id = %s AND clip_id = %s "
+            "AND worker = %s AND path = %s RETURNING 1",
+            (worker, path, file.size, file.sha256, render_id, *_where(clip)),
+        )
+        return bool(rows)
+
     async def saved_as(self, name: str) -> bool:
         """Whether some clip was saved under the file name `name` (by any worker)."""
         rows = await self.run(
@@ -356,6 +371,11 @@ class Tables:
             (batch_id,),
         )
         return {str(phase): int(count) for phase, count in rows}
+
+
+def _where(clip: SavedClip) -> tuple[str, str, str, str]:
+    """What names `clip`'s row as it was saved (its video, clip, worker and path)."""
+    return clip.workflow_id, clip.clip_id, clip.worker, clip.path
 
 
 @contextlib.asynccontextmanager

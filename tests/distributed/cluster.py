@@ -23,6 +23,7 @@ import anyio
 import attrs
 from anyio.abc import Process
 
+from cutpro_async import CutPro
 from cutpro_async.distributed import (
     BatchOptions,
     BatchStatus,
@@ -33,11 +34,13 @@ from cutpro_async.distributed import (
     batch_status,
     enqueue,
     tidy,
+    work,
 )
 from cutpro_async.distributed.presence import workers
+from cutpro_async.distributed.refetch import Refetched
 from cutpro_async.testing import FakeCutPro
 
-from .conftest import FAST_ENGINE, SIM_SETTINGS
+from .conftest import FAST_ENGINE, SIM_SETTINGS, fast_client
 from .worker_runner import STEP_STARTS, start_worker
 
 MP4_BRAND = b"ftyp"
@@ -67,7 +70,7 @@ class ClusterReport:
     lost: str | None  # the worker killed and never restarted
     adopted: int  # unfinished workflows the live workers took over from gone ones
     adopted_from: dict[str, int]  # per gone worker
-    lost_files: int  # files the lost worker holds (saved before it died)
+    refetched: Refetched | None  # the lost worker's clips, fetched again by a live one
     rerun_steps: int  # steps that started again after DBOS recorded their result
     step_starts: int  # step starts in all (re-runs of steps cut short included)
     status: BatchStatus
@@ -196,6 +199,22 @@ async def run_cluster(
                     process.kill()
                     await process.wait()
         seconds = time.monotonic() - started
+        refetched = None
+        if lost is not None:  # its disk is gone with it: a live worker fetches its clips again
+            survivor = next(worker for worker in ids if worker != lost)
+
+            def client() -> CutPro:
+                return fast_client(fake.api_key, fake.base_url)
+
+            again = await work(
+                db_url,
+                survivor,
+                folder / f"out-{survivor}",
+                client,
+                settings=FAST_ENGINE,
+                refetch_missing=True,
+            )
+            refetched = again.refetched
         async with Tables(db_url) as tables:
             rows = await tables.videos(BATCH)
             files = await tables.files(BATCH)
@@ -230,7 +249,7 @@ async def run_cluster(
         lost=lost,
         adopted=sum(adopted_from.values()),
         adopted_from=adopted_from,
-        lost_files=sum(1 for saved in files if saved.worker == lost),
+        refetched=refetched,
         rerun_steps=int(reruns),
         step_starts=int(starts),
         status=status,

@@ -63,7 +63,7 @@ def summary(report: ClusterReport) -> str:
     """The figures of a run, for the log."""
     return (
         f"\n{report.videos} videos, {report.kills} kills ({report.lost} never restarted, "
-        f"held {report.lost_files} files), {report.total_charges} charges, "
+        f"its {report.refetched} fetched again), {report.total_charges} charges, "
         f"{report.paid_requests} paid requests, {report.adopted} workflows adopted "
         f"{report.adopted_from}, {report.step_starts} step starts, {report.rerun_steps} re-runs "
         f"of finished steps, {report.analyses} analyses, injected {report.injected}, "
@@ -93,5 +93,7 @@ async def test_killed_workers_charge_each_video_once(db_url: str, tmp_path: Path
     assert report.kills >= kills - 1, report.codes
     assert report.lost is not None
     assert report.adopted_from.get(report.lost, 0) > 0, report.adopted_from
+    assert report.lost not in report.finished_by  # its clips were fetched again, free
+    assert report.refetched is not None and report.refetched.failed == []
     for kind in ("drop", "truncate"):
         assert report.injected.get(kind, 0) > 0, report.injected
