@@ -31,7 +31,7 @@ def info(url: str, api: ApiOptions) -> None:
             video = await cp.videos.analyze(url)
         console.print(
             f"[bold]{video.title}[/] ({video.platform}, {video.duration / 60:.1f} min)\n"
-            f"video_id {video.video_id}: costs {video.credits_cost:g} credits, "
+            f"video_id {video.video_id}: costs {plural(video.credits_cost, 'credit')}, "
             f"balance {video.current_balance:g}"
         )
 
@@ -46,7 +46,7 @@ def balance(api: ApiOptions) -> None:
     async def work() -> None:
         async with api.client() as cp:
             result = await cp.balance.get()
-        console.print(f"{result.balance:g} credits")
+        console.print(plural(result.balance, "credit"))
 
     execute(work())
 

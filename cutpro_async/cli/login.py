@@ -19,6 +19,7 @@ from .._userconfig import SavedLogin, config_path, forget_login, load_login, sav
 from ..client import CutPro
 from ..errors import AuthenticationError, ConfigurationError, CutProError, PermissionDenied
 from ._common import EXIT_FAILED, EXIT_USAGE, execute, fail
+from ._words import plural
 
 console = Console()
 _MAX_KEY_INPUT = 64 * 1024
@@ -127,7 +128,7 @@ async def _check(key: str, url: str, workspace: str | None) -> None:
             f"could not check the key: {exc}; nothing was saved (run again, or pass --no-check "
             "to save it unchecked)"
         )
-    console.print(f"key accepted: {balance.balance:g} credits in the workspace")
+    console.print(f"key accepted: {plural(balance.balance, 'credit')} in the workspace")
 
 
 def _show() -> None:
