@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,6 +36,55 @@ from .errors import (
 log = logging.getLogger("cutpro_async")
 
 
+class Deadlines:
+    """`Timeouts.total` for every API call in flight, on one timer (not one per call).
+
+    `with deadlines:` bounds the call the current task makes inside (one at a time per
+    task). Every call gets the same bound, so deadlines come in the order calls begin: the
+    timer waits for the oldest call in flight; when it fires, each call past its deadline has
+    its task cancelled, and that cancel leaves the `with` as `TimeoutError` (by
+    `asyncio.timeout`'s rules: a cancel from elsewhere still propagates as a cancel).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        #: Task -> (deadline, its `cancelling()` on entry), in the order of the deadlines.
+        self._calls: dict[asyncio.Task[Any], tuple[float, int]] = {}
+        self._expired: dict[asyncio.Task[Any], int] = {}  # cancelled, not yet out of `with`
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __enter__(self) -> None:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("an API call must run in an asyncio task")
+        loop = task.get_loop()
+        deadline = loop.time() + self._seconds
+        self._calls[task] = (deadline, task.cancelling())
+        if self._timer is None:
+            self._timer = loop.call_at(deadline, self._fire, loop)
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        if self._calls.pop(task, None) is not None:
+            return  # in time
+        cancelling = self._expired.pop(task)
+        if task.uncancel() <= cancelling and exc_type is asyncio.CancelledError:
+            raise TimeoutError  # our cancel, and no other one pending
+
+    def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Cancel every call past its deadline; then wait for the oldest one left."""
+        self._timer = None
+        now = loop.time()
+        for task, (deadline, cancelling) in list(self._calls.items()):
+            if deadline > now:
+                self._timer = loop.call_at(deadline, self._fire, loop)
+                return
+            del self._calls[task]
+            self._expired[task] = cancelling
+            task.cancel()
+
+
 class Transport:
     """Sends API requests for one client; safe to share between thousands of tasks."""
 
@@ -47,12 +98,14 @@ class Transport:
         self.clock = ServerClock()
         #: The API's host, whose retry budget API calls spend.
         self.host = urlsplit(settings.base_url).netloc
+        self._budget = self.retrier.budget(self.host)
         self._file_limiter: anyio.CapacityLimiter | None = None
         self._file_threads: ThreadPoolExecutor | None = None
         t = settings.timeouts
-        self._timeout = aiohttp.ClientTimeout(
-            total=t.total, sock_connect=t.connect, sock_read=t.read
-        )
+        # `total` is kept by `_deadlines` (one timer for all calls, where aiohttp's would arm
+        # one per call); aiohttp keeps the connect and read timeouts.
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=t.connect, sock_read=t.read)
+        self._deadlines = self._new_deadlines()
         headers = {
             "X-Api-Key": settings.api_key,
             "User-Agent": USER_AGENT,
@@ -93,8 +146,14 @@ class Transport:
             )
         return self._file_threads
 
+    def _new_deadlines(self) -> AbstractContextManager[None]:
+        """What bounds each API call by `Timeouts.total` (nothing when it is None)."""
+        total = self.settings.timeouts.total
+        return nullcontext() if total is None else Deadlines(total)
+
     async def open(self) -> None:
         """Create the session (unless the caller gave one)."""
+        self._deadlines = self._new_deadlines()  # its timer belongs to the running loop
         if self._session is None or (self._owns_session and self._session.closed):
             connector = aiohttp.TCPConnector(limit=self.settings.limits.max_connections)
             self._session = aiohttp.ClientSession(connector=connector)
@@ -126,32 +185,51 @@ class Transport:
         429, 503 with a wait hint) may be repeated even when it is not safe; 4xx answers
         never are, and every retry stays within the policy's attempts, deadline and budget.
         """
-        repeatable = method in SAFE_METHODS if safe is None else safe
         body = orjson.dumps(unstructure(json)) if json is not None else None
-        acted = False
+        started = time.monotonic()
+        try:  # the first attempt builds nothing for retrying: most calls succeed at once
+            result = await self._send(method, path, body, params, route, 0)
+        except Exception as exc:
+            result = await self._retry(exc, started, method, path, body, params, route, safe)
+        else:
+            self._budget.on_success()
+        self.pacer.on_success()
+        return result
+
+    async def _retry(
+        self,
+        error: Exception,
+        started: float,
+        method: str,
+        path: str,
+        body: bytes | None,
+        params: Mapping[str, str | int | float] | None,
+        route: str,
+        safe: bool | None,
+    ) -> Any:
+        """The retries after a first attempt (begun at `started`) that raised `error`."""
+        repeatable = method in SAFE_METHODS if safe is None else safe
+        acted = _maybe_acted(error)
 
         async def attempt(number: int) -> Any:
             nonlocal acted
-            slot = await self.pacer.wait_turn(route)
             try:
-                return await self._send(method, path, body, params, number)
+                return await self._send(method, path, body, params, route, number)
             except NotFound:
                 if method == "DELETE" and acted:
                     return None  # an earlier attempt deleted it, then the answer was lost
                 raise
-            except (APIError, TransportError) as exc:
-                acted = acted or exc.maybe_processed
+            except Exception as exc:
+                acted = acted or _maybe_acted(exc)
                 raise
-            finally:
-                if slot is not None:
-                    slot.finish()
 
         def decide(exc: Exception, number: int) -> float | None:
             return self._retry_delay(exc, repeatable, number, route)
 
-        result = await self.retrier.call(attempt, decide, what=f"{method} {path}", host=self.host)
-        self.pacer.on_success()
-        return result
+        what = f"{method} {path}"
+        return await self.retrier.retry(
+            error, attempt, decide, what=what, host=self.host, started=started
+        )
 
     def _retry_delay(
         self, exc: Exception, repeatable: bool, attempt: int, route: str
@@ -178,22 +256,25 @@ class Transport:
         path: str,
         body: bytes | None,
         params: Mapping[str, str | int | float] | None,
+        route: str,
         attempt: int,
     ) -> Any:
-        """One HTTP exchange; maps transport failures and error statuses to exceptions."""
+        """One paced HTTP exchange; maps transport failures and error statuses to exceptions."""
+        slot = await self.pacer.wait_turn(route)
         headers = self._headers if body is None else self._json_headers
         started = time.perf_counter()
         try:
-            async with self.session.request(
-                method,
-                self._base_url + path,
-                data=body,
-                params=params,
-                headers=headers,
-                timeout=self._timeout,
-                allow_redirects=False,
-            ) as resp:
-                raw = await self._read_capped(resp)
+            with self._deadlines:
+                async with self.session.request(
+                    method,
+                    self._base_url + path,
+                    data=body,
+                    params=params,
+                    headers=headers,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                ) as resp:
+                    raw = await self._read_capped(resp)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             cls = (
                 APITimeoutError
@@ -215,6 +296,9 @@ class Transport:
             raise APIConnectionError(
                 f"{method} {path}: connection broke ({type(exc).__name__})", maybe_processed=True
             ) from None
+        finally:
+            if slot is not None:  # the answer came (or never will): the server has seen it
+                slot.finish()
         if log.isEnabledFor(logging.DEBUG):
             elapsed = time.perf_counter() - started
             log.debug("%s %s -> %s attempt=%d %.3fs", method, path, resp.status, attempt, elapsed)
@@ -250,6 +334,11 @@ class Transport:
                 raise CutProError(f"response exceeds the {cap}-byte cap (Limits.max_json_bytes)")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _maybe_acted(exc: Exception) -> bool:
+    """Whether the server may have acted on an attempt that failed with `exc`."""
+    return isinstance(exc, APIError | TransportError) and exc.maybe_processed
 
 
 def _decode(raw: bytes) -> Any:

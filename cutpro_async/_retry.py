@@ -123,23 +123,54 @@ class Retrier:
         `policy.deadline`; with a `host`, each retry also spends from that host's budget
         (None: the failure is not the host's, e.g. a job still running, so no budget is spent).
         """
+        started = time.monotonic()
+        try:
+            result = await attempt(0)
+        except Exception as exc:
+            return await self.retry(
+                exc, attempt, decide, what=what, host=host, started=started, attempts=attempts
+            )
+        self.succeeded(host)
+        return result
+
+    async def retry(
+        self,
+        error: Exception,
+        attempt: Callable[[int], Awaitable[T]],
+        decide: Decide,
+        *,
+        what: str,
+        host: str | None,
+        started: float,
+        attempts: int | None = None,
+    ) -> T:
+        """What `call` does once attempt 0 (begun at monotonic time `started`) raised `error`.
+
+        A caller that makes its first attempt itself, to build none of this for a call that
+        succeeds at once, hands its failure here; a success is `succeeded(host)`.
+        """
         limit = self.policy.max_retries + 1 if attempts is None else attempts
         budget = None if host is None else self.budget(host)
-        started = time.monotonic()
-        for number in itertools.count():
+        for number in itertools.count(1):
+            wait = decide(error, number - 1)
+            if wait is None or not self._may_retry(number, limit, started, wait, budget):
+                raise error
+            self._announce(RetryEvent(what, number, wait, error))
+            await anyio.sleep(wait)
             try:
                 result = await attempt(number)
             except Exception as exc:
-                wait = decide(exc, number)
-                if wait is None or not self._may_retry(number + 1, limit, started, wait, budget):
-                    raise
-                self._announce(RetryEvent(what, number + 1, wait, exc))
-                await anyio.sleep(wait)
+                error = exc
             else:
                 if budget is not None:
                     budget.on_success()
                 return result
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def succeeded(self, host: str | None) -> None:
+        """A call to `host` succeeded (at its first attempt): its retry budget earns."""
+        if host is not None:
+            self.budget(host).on_success()
 
     def _may_retry(
         self, done: int, limit: int, started: float, wait: float, budget: RetryBudget | None

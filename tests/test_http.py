@@ -34,6 +34,7 @@ from cutpro_async import (
     NotFound,
     Pacing,
     RateLimited,
+    RetryEvent,
     RetryPolicy,
     ServerError,
     Timeouts,
@@ -292,6 +293,166 @@ async def test_an_ambiguous_delete_that_went_through_is_a_success(fake: FakeCutP
         info = await cp.videos.analyze(video_url(600))
         fake.set_faults("commit502=1#1@DELETE /clips/{videoId}")
         assert await cp.videos.delete(info.video_id) is None
+
+
+# -- a first attempt that fails still gets every retry ------------------------------------
+# (the first attempt is made without the retry loop; a failure hands over to it)
+
+
+async def test_a_failed_first_attempt_waits_the_hint_and_tells_on_retry(fake: FakeCutPro) -> None:
+    """A 429 on the first attempt: `on_retry` hears of it with the server's 1 s wait (not the
+    10 ms backoff), the budget is paused for it, and the second attempt's answer is returned."""
+    events: list[RetryEvent] = []
+    fake.set_faults("429-header:1=1#1@GET /balance")
+    async with make_client(fake, retry=attrs.evolve(FAST_RETRY, on_retry=events.append)) as cp:
+        started = time.monotonic()
+        balance = await cp.balance.get()
+    assert time.monotonic() - started >= 0.9
+    assert balance.balance == fake.balance()
+    assert [(e.what, e.attempt, e.wait, type(e.error)) for e in events] == [
+        ("GET /balance", 1, 1.0, RateLimited)
+    ]
+    assert fake.requests["GET /balance"] == 2
+
+
+async def test_calls_that_succeed_at_once_earn_retries(fake: FakeCutPro) -> None:
+    """With no retry budget to start with, a 502 is raised after one request; two calls that
+    succeed at their first attempt earn half a retry each, and the next 502 is retried."""
+    retry = RetryPolicy(backoff_initial=0.01, backoff_max=0.02, budget_initial=0, budget_ratio=0.5)
+    async with make_client(fake, retry=retry) as cp:
+        fake.set_faults("502=1#1@GET /balance")
+        with pytest.raises(ServerError):
+            await cp.balance.get()
+        assert fake.requests["GET /balance"] == 1
+        await cp.workspace.get()
+        await cp.workspace.get()
+        fake.set_faults("502=1#1@GET /balance")
+        await cp.balance.get()
+    assert fake.requests["GET /balance"] == 3
+
+
+@pytest.mark.parametrize(("deadline", "sent"), [(0.5, 1), (1.5, 2)])
+async def test_a_deadline_bounds_the_retries_of_an_api_call(
+    fake: FakeCutPro, deadline: float, sent: int
+) -> None:
+    """Every 503 asks for 1 s: within a 0.5 s deadline no retry fits, within 1.5 s one does,
+    though the policy allows ten."""
+    fake.set_faults("503=1@GET /balance")
+    async with make_client(fake, retry=RetryPolicy(max_retries=10, deadline=deadline)) as cp:
+        with pytest.raises(ServerError):
+            await cp.balance.get()
+    assert fake.requests["GET /balance"] == sent
+
+
+# -- the total timeout ----------------------------------------------------------------------
+
+
+def trickle(pause: float, *, slow: int = 1_000_000) -> Handler:
+    """A handler whose first `slow` answers send `{"balance": 1}` a byte every `pause` s
+    (each byte well within the read timeout); later ones answer at once."""
+    calls = [0]
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        calls[0] += 1
+        body = b'{"balance": 1}'
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.content_length = len(body)
+        await resp.prepare(request)
+        for byte in body:
+            if calls[0] <= slow:
+                await anyio.sleep(pause)
+            await resp.write(bytes([byte]))
+        return resp
+
+    return handle
+
+
+async def test_an_answer_slower_than_total_is_a_timeout_error() -> None:
+    """A body trickling in for 1.4 s, each byte in time for `read`, is cut off at `total`:
+    `APITimeoutError` (also the builtin), maybe processed; the caller's task goes on."""
+    timeouts = Timeouts(read=5, total=0.3)
+    async with (
+        recorder({("GET", "/api/v1/balance"): trickle(0.1)}) as rec,
+        CutPro(KEY, base_url=rec.base_url, timeouts=timeouts, retry=no_retry()) as cp,
+    ):
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError) as caught:
+            await cp.balance.get()
+        assert time.monotonic() - started < 1.2  # not the whole body
+        await anyio.sleep(0.05)  # no cancel left over for the task
+    assert isinstance(caught.value, builtins.TimeoutError)
+    assert caught.value.maybe_processed is True
+    assert "GET /balance" in str(caught.value)
+
+
+async def test_a_timed_out_call_is_retried_and_told() -> None:
+    """A GET cut off by `total` is retried like any other failure: `on_retry` sees the
+    `APITimeoutError`, and the second, quick answer is returned."""
+    events: list[RetryEvent] = []
+    retry = attrs.evolve(FAST_RETRY, on_retry=events.append)
+    async with (
+        recorder({("GET", "/api/v1/balance"): trickle(0.1, slow=1)}) as rec,
+        CutPro(KEY, base_url=rec.base_url, timeouts=Timeouts(total=0.3), retry=retry) as cp,
+    ):
+        assert (await cp.balance.get()).balance == 1
+    assert [(e.attempt, type(e.error)) for e in events] == [(1, APITimeoutError)]
+    assert len(rec.seen) == 2
+
+
+async def test_only_the_calls_past_total_time_out() -> None:
+    """Among calls in flight together, only the slow ones time out, each at its own
+    deadline: quick calls started in between finish, and a slow call started after the first
+    timeout is cut off too."""
+    routes = {
+        ("GET", "/api/v1/balance"): reply(200, {"balance": 1}),
+        ("GET", "/api/v1/workspace"): trickle(0.2),
+    }
+    outcomes: list[str] = []
+    async with (
+        recorder(routes) as rec,
+        CutPro(KEY, base_url=rec.base_url, timeouts=Timeouts(total=0.5), retry=no_retry()) as cp,
+    ):
+
+        async def slow(delay: float) -> None:
+            await anyio.sleep(delay)
+            with pytest.raises(APITimeoutError):
+                await cp.workspace.get()
+            outcomes.append(f"slow {delay}")
+
+        async def quick(delay: float) -> None:
+            await anyio.sleep(delay)
+            await cp.balance.get()
+            outcomes.append(f"quick {delay}")
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(slow, 0.0)
+            group.start_soon(slow, 0.2)
+            group.start_soon(slow, 0.7)
+            for delay in (0.1, 0.3, 0.6, 0.9):
+                group.start_soon(quick, delay)
+    assert outcomes == [
+        "quick 0.1",
+        "quick 0.3",
+        "slow 0.0",
+        "quick 0.6",
+        "slow 0.2",
+        "quick 0.9",
+        "slow 0.7",
+    ]
+
+
+async def test_a_cancel_from_outside_stays_a_cancel() -> None:
+    """A caller's own cancel during a call (before `total`) cancels it: no `APITimeoutError`,
+    and the next call is still bounded by `total`."""
+    async with (
+        recorder({("GET", "/api/v1/balance"): trickle(0.1)}) as rec,
+        CutPro(KEY, base_url=rec.base_url, timeouts=Timeouts(total=0.6), retry=no_retry()) as cp,
+    ):
+        with anyio.move_on_after(0.2) as scope:
+            await cp.balance.get()
+        assert scope.cancelled_caught
+        with pytest.raises(APITimeoutError):
+            await cp.balance.get()
 
 
 # -- bodies ---------------------------------------------------------------------------------

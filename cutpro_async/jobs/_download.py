@@ -22,6 +22,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -100,12 +101,21 @@ class Download:
     async def run(self) -> Downloaded:
         """Download to `dest` (at once if a complete file is already there)."""
         self.transfers.check_link(self.url)
-        saved = await self._with_retries(PartFile(self.dest))
+        part = PartFile(self.dest)
+        started = time.monotonic()
+        known, self.first = self.first, None  # later attempts look for themselves
+        try:  # the first attempt builds nothing for retrying: most downloads succeed at once
+            saved = await self._attempt(part, known)
+        except Exception as exc:
+            saved = await self._with_retries(part, exc, started)
+        else:
+            self.transfers.succeeded(self.url)
         return Downloaded(self.dest, saved.size, saved.sha256, saved.verified)
 
-    async def _with_retries(self, part: PartFile) -> Saved:
-        """Attempts until one completes: interrupted ones resume where the last one stopped,
-        a bad body is fetched once more afresh, an expired link is renewed (`RENEWALS`)."""
+    async def _with_retries(self, part: PartFile, error: Exception, started: float) -> Saved:
+        """After a first attempt (begun at `started`) that raised `error`: attempts until one
+        completes. Interrupted ones resume where the last one stopped, a bad body is fetched
+        once more afresh, an expired link is renewed (`RENEWALS`)."""
         policy = self.transfers.retrier.policy
         bad: list[_Bad] = []
         expired: list[LinkExpired] = []
@@ -128,12 +138,13 @@ class Download:
                 log.info("download link expired; renewing it (%s)", redact_url(self.url))
                 self.url, renew[0] = await self.refresh(), False
                 self.transfers.check_link(self.url)
-            known, self.first = self.first, None  # later attempts look for themselves
-            return await self._attempt(part, known)
+            return await self._attempt(part, None)
 
         what = f"download of {redact_url(self.url)}"
         try:
-            return await self.transfers.retry(attempt, decide, url=self.url, what=what)
+            return await self.transfers.retry(
+                attempt, decide, url=self.url, what=what, after=(error, started)
+            )
         except _Again as exc:
             raise TransferError(f"gave up on {what} ({exc}); call again to resume") from None
         except _Bad as exc:

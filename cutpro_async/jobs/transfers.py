@@ -86,10 +86,31 @@ class Transfers:
         )
 
     async def retry(
-        self, attempt: Callable[[int], Awaitable[T]], decide: Decide, *, url: str, what: str
+        self,
+        attempt: Callable[[int], Awaitable[T]],
+        decide: Decide,
+        *,
+        url: str,
+        what: str,
+        after: tuple[Exception, float] | None = None,
     ) -> T:
-        """Run `attempt` through the client's retrier, on the budget of the link's host."""
-        return await self.retrier.call(attempt, decide, what=what, host=urlsplit(url).netloc)
+        """Run `attempt` through the client's retrier, on the budget of the link's host.
+
+        `after`: the caller made attempt 0 itself, begun at that monotonic time, and it
+        raised that error (see `Retrier.retry`).
+        """
+        host = urlsplit(url).netloc
+        if after is None:
+            return await self.retrier.call(attempt, decide, what=what, host=host)
+        error, started = after
+        return await self.retrier.retry(
+            error, attempt, decide, what=what, host=host, started=started
+        )
+
+    def succeeded(self, url: str) -> None:
+        """A transfer from or to `url` succeeded at its first attempt: its host's budget
+        earns."""
+        self.retrier.succeeded(urlsplit(url).netloc)
 
     async def on_disk(self, action: str, path: Path, work: Callable[..., T], *args: object) -> T:
         """A file operation off the event loop; OS errors become a clear `LocalFileError`."""

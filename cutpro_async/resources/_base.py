@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
@@ -60,7 +60,7 @@ class Resource:
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
 
-    async def _raw(
+    def _raw(
         self,
         method: str,
         template: str,
@@ -69,12 +69,16 @@ class Resource:
         json: Any = None,
         params: Params | None = None,
         safe: bool | None = None,
-    ) -> Any:
-        """Call `METHOD template` with ids quoted into the path; returns decoded JSON."""
+    ) -> Coroutine[Any, Any, Any]:
+        """Call `METHOD template` with ids quoted into the path; await it for decoded JSON.
+
+        Not a coroutine itself: the transport's is returned, one layer fewer per call (an id
+        that is no id is refused at once).
+        """
         path = template.format(
             **{name: _segment(name, value) for name, value in (ids or {}).items()}
         )
-        return await self._transport.request(
+        return self._transport.request(
             method, path, route=f"{method} {template}", json=json, params=params, safe=safe
         )
 

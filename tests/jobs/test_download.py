@@ -13,7 +13,7 @@ import anyio
 import orjson
 import pytest
 
-from cutpro_async import CutPro, RetryPolicy, Timeouts
+from cutpro_async import CutPro, RetryEvent, RetryPolicy, Timeouts
 from cutpro_async.errors import (
     IntegrityError,
     LinkExpired,
@@ -213,6 +213,63 @@ async def test_gives_up_after_max_retries_and_resumes_later(
         reference = await served_render(cp, render.render_id)
     assert sha256_of(path) == reference.sha256
     assert leftovers(tmp_path) == ["g.mp4"]
+
+
+# -- a first attempt that fails still gets every retry ------------------------------------
+# (the first attempt is made without the retry loop; a failure hands over to it)
+
+
+@pytest.mark.parametrize("known_link", [False, True], ids=["looked-up", "known-link"])
+async def test_a_storage_503_on_the_first_attempt_is_waited_out_and_told(
+    tmp_path: Path, known_link: bool
+) -> None:
+    """Storage's 503 on the first request: `on_retry` hears of it with its `Retry-After` (1 s,
+    not the 10 ms backoff), named without the signature, and the next request completes the
+    file (also when the caller passed the link, as a batch does)."""
+    events: list[RetryEvent] = []
+    retry = RetryPolicy(backoff_initial=0.01, backoff_max=0.02, on_retry=events.append)
+    async with FakeCutPro(time_scale=6000) as fake, make_client(fake, retry=retry) as cp:
+        render = await finished_render(cp)
+        link = await cp.renders.download_link(render.render_id) if known_link else None
+        events.clear()
+        fake.set_faults("503=1#1@/files")
+        path = (await cp.renders.download(render.render_id, tmp_path, link=link)).path
+        assert fake.requests[STORAGE_GET] == 2
+        fake.set_faults("")
+        reference = await served_render(cp, render.render_id)
+    assert path.read_bytes() == reference.body
+    assert [(e.attempt, e.wait) for e in events] == [(1, 1.0)]
+    assert events[0].what.startswith("download of ")
+    assert "signature" not in events[0].what
+
+
+async def test_downloads_that_succeed_at_once_earn_storage_retries(tmp_path: Path) -> None:
+    """With no retry budget to start with, storage's 503 ends a download after one request;
+    a download that succeeds at its first attempt earns a retry, and the next 503 is retried."""
+    retry = RetryPolicy(backoff_initial=0.01, backoff_max=0.02, budget_initial=0, budget_ratio=1)
+    async with FakeCutPro(time_scale=6000) as fake, make_client(fake, retry=retry) as cp:
+        render = await finished_render(cp)
+        fake.set_faults("503=1#1@/files")
+        with pytest.raises(TransferError):
+            await cp.renders.download(render.render_id, tmp_path, name="a.mp4")
+        assert fake.requests[STORAGE_GET] == 1
+        await cp.renders.download(render.render_id, tmp_path, name="b.mp4")
+        fake.set_faults("503=1#1@/files")
+        await cp.renders.download(render.render_id, tmp_path, name="c.mp4")
+    assert fake.requests[STORAGE_GET] == 4
+    assert leftovers(tmp_path) == ["b.mp4", "c.mp4"]
+
+
+async def test_a_deadline_bounds_the_retries_of_a_download(tmp_path: Path) -> None:
+    """Storage's 503 asks for 1 s each time: within a 0.5 s deadline no retry fits, though the
+    policy allows ten."""
+    retry = RetryPolicy(max_retries=10, deadline=0.5)
+    async with FakeCutPro(time_scale=6000) as fake, make_client(fake, retry=retry) as cp:
+        render = await finished_render(cp)
+        fake.set_faults("503=1@/files")
+        with pytest.raises(TransferError, match="call again to resume"):
+            await cp.renders.download(render.render_id, tmp_path)
+    assert fake.requests[STORAGE_GET] == 1
 
 
 async def test_cancelled_download_resumes_from_its_part(tmp_path: Path, profile: str) -> None:
