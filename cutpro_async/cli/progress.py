@@ -31,6 +31,7 @@ from ..batch import (
     Event,
     FileSaved,
     Phase,
+    PostFinished,
     Priced,
     SourcesRead,
     Stage,
@@ -163,6 +164,7 @@ class Tally:
         self.ended = 0  # videos done, failed or skipped (sources listed twice not counted)
         self.skips = Reasons()
         self.failures = Reasons()
+        self.post_failures = Reasons()  # by the API's error code
 
     def count(self, event: Event) -> None:
         """Fold one event in."""
@@ -185,6 +187,10 @@ class Tally:
             detail = f" in phase {event.phase}" + (f": {message}" if message else "")
             group = self.failures.add(key, text, event.source, detail, advise=advise)
             group.paid += event.phase not in _UNPAID
+        elif isinstance(event, PostFinished) and event.status == "failed":
+            code, _, text = (event.error or "unknown").partition(": ")
+            where = f"{event.source} clip {event.clip_id} -> {event.account}"
+            self.post_failures.add(code, text or code, where)
 
     def videos(self) -> str:
         """`3 of 20 videos` once every source is read, `3 videos so far` before."""
@@ -338,6 +344,9 @@ class Display:
                 for group in reasons:
                     lines.append(f"{number(group.count)} {what}: {group.explanation()}")
                     lines += [f"    {example}" for example in group.examples(every)]
+            for group in tally.post_failures:
+                lines.append(f"{plural(group.count, 'post')} failed: {group.key}: {group.text}")
+                lines += [f"    {example}" for example in group.examples(every)]
         already = sum(g.count for g in tally.skips if g.key == "already failed")
         earlier = failed_in_record - summary.failed - already
         if earlier > 0:
@@ -522,6 +531,7 @@ class JsonLines(Display):
             **unstructure(summary),
             "skipped_reasons": [group.as_json() for group in self.tally.skips],
             "failed_reasons": [group.as_json() for group in self.tally.failures],
+            "failed_posts": [group.as_json() for group in self.tally.post_failures],
         }
         print(orjson.dumps(data).decode(), flush=True)
 

@@ -18,6 +18,8 @@ from cutpro_async.batch import (
     Event,
     FileSaved,
     Phase,
+    PostFinished,
+    PostPlaced,
     Priced,
     SourcesRead,
     Stage,
@@ -365,6 +367,26 @@ def test_summary_of_a_dry_run_an_interrupted_run_and_earlier_failures() -> None:
         "    https://v.example/0",
         "2 other videos of this record failed in earlier runs (cutpro status shows why; "
         "--retry-failed tries them again)",
+    ]
+
+
+def test_summary_says_what_the_posts_did_and_why_some_failed() -> None:
+    """A line of post counts, then the failed posts grouped by the API's error code."""
+    display = open_display(console(terminal=False)[0])
+    revoked = "CONNECTION_REVOKED: reconnect the account in cut.pro, then retry"
+    for n in range(2):
+        source = f"https://v.example/{n}"
+        display(PostPlaced(source, f"c{n}", "tiktok:me", f"p{n}", None, False))
+        display(PostFinished(source, f"c{n}", "tiktok:me", "failed", None, revoked))
+        display(PostPlaced(source, f"d{n}", "youtube:me", f"q{n}", None, n == 1))
+        display(PostFinished(source, f"d{n}", "youtube:me", "completed", "https://y/1", None))
+    lines = report(display, display.tally.summary)
+    assert lines[1:] == [
+        "posts: 2 published, 2 failed (cutpro posts --retry-failed), 1 found already posted "
+        "(not posted again)",
+        "2 posts failed: CONNECTION_REVOKED: reconnect the account in cut.pro, then retry",
+        "    https://v.example/0 clip c0 -> tiktok:me",
+        "    https://v.example/1 clip c1 -> tiktok:me",
     ]
 
 
