@@ -32,6 +32,7 @@ from ..batch.sources import is_url, normalize
 from ..client import CutPro
 from ..errors import UsageError
 from . import workflows
+from .limits import GlobalSlots, share_rate
 from .options import (
     ANALYZE_QUEUE,
     APP_NAME,
@@ -181,6 +182,7 @@ async def work(
         Tables(db_url) as tables,
     ):
         await client.balance.get()  # checks the key, and learns the server's clock
+        renders = GlobalSlots(db_url, "renders", await _render_cap(client, settings))
         worker = workflows.Worker(
             client,
             analyzer,
@@ -189,7 +191,7 @@ async def work(
             worker_id,
             out,
             settings,
-            anyio.CapacityLimiter(settings.render_concurrency),
+            renders,
             anyio.CapacityLimiter(settings.download_concurrency),
             on_step=on_step,
         )
@@ -210,6 +212,7 @@ async def work(
                     lost=lost,
                     timeout=settings.heartbeat_timeout,
                     concurrency=settings.download_concurrency,
+                    renders=renders,
                 )
             other = await _run(db_url, worker, presence, settings, until_empty)
         except PresumedGone:
@@ -219,6 +222,7 @@ async def work(
             workflows.install(None)
             with anyio.CancelScope(shield=True):
                 await (presence.close() if gone else presence.leave())
+                await renders.close()
         tidied = await _tidy(out, tables)
     seconds = time.monotonic() - started
     return WorkReport(
@@ -243,6 +247,14 @@ async def _tidy(out: Path, tables: Tables) -> int:
                 await anyio.Path(path).unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+async def _render_cap(client: CutPro, settings: EngineSettings) -> int:
+    """The renders in flight allowed across every worker: the settings', else the plan's."""
+    if settings.render_concurrency is not None:
+        return settings.render_concurrency
+    limits = await client.renders.limits()
+    return max(1, int(limits.plan.max_concurrent_renders))
 
 
 def _config(db_url: str, worker_id: str, settings: EngineSettings) -> DBOSConfig:
@@ -319,13 +331,16 @@ async def _queues(settings: EngineSettings) -> None:
 async def _keep_alive(
     worker: workflows.Worker, presence: Presence, settings: EngineSettings
 ) -> None:
-    """Beat every `heartbeat` seconds, and adopt the videos of workers gone since."""
+    """Beat every `heartbeat` seconds, take this worker's share of the request rate, and
+    adopt the videos of workers gone since."""
     while True:
-        await anyio.sleep(settings.heartbeat)
-        await presence.beat()
+        live = await presence.beat()
+        for client in (worker.client, worker.analyzer):
+            share_rate(client, settings.requests_per_second, live)
         gone = await presence.gone()
         if gone:
             worker.adopted += await _adopt(presence, gone)
+        await anyio.sleep(settings.heartbeat)
 
 
 async def _adopt(presence: Presence, gone: list[str]) -> int:

@@ -103,9 +103,9 @@ class EngineSettings:
     stopped answering (paused, cut off): PostgreSQL ends its session, and the lock with it.
     A worker writes its `heartbeat` this often; one silent for `heartbeat_timeout` is gone
     (its session ended the same way) and the others adopt its unfinished videos.
-    `render_concurrency` caps the renders in flight across every worker (the API's
-    `max_concurrent_renders` is per workspace); `requests_per_second` is the general request
-    rate of every worker together, shared among the live ones (None: the client's own).
+    `render_concurrency` caps the renders in flight across every worker (None: the plan's
+    `max_concurrent_renders`, read from the API); `requests_per_second` is the general
+    request rate of every worker together, shared among the live ones (None: the client's).
     The pollings are how often a worker looks for work, for a finished analysis, and whether
     the batch is done.
     """
@@ -116,7 +116,12 @@ class EngineSettings:
     lease: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
     heartbeat: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))
     heartbeat_timeout: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
-    render_concurrency: int = attrs.field(default=8, validator=attrs.validators.gt(0))
+    render_concurrency: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
+    )
+    requests_per_second: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
+    )
     download_concurrency: int = attrs.field(default=4, validator=attrs.validators.gt(0))
     queue_polling: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
     result_polling: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))

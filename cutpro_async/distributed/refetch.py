@@ -11,6 +11,7 @@ missing from its folder. The file row then names the worker that fetched it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ import attrs
 from ..client import CutPro
 from ..errors import CutProError, Expired, RenderFailed
 from ..jobs.transfers import Downloaded
+from .limits import GlobalSlots
 from .tables import SavedClip, Tables
 from .workflows import SUBMISSION_EXPIRED
 
@@ -86,8 +88,10 @@ async def refetch(
     lost: Sequence[str] = (),
     timeout: float,
     concurrency: int = 4,
+    renders: GlobalSlots | None = None,
 ) -> Refetched:
-    """Fetch again into `out` every clip out of reach (see the module); never pays."""
+    """Fetch again into `out` every clip out of reach (see the module); never pays. A render
+    made again takes one of the `renders` slots shared by every worker."""
     missing = await out_of_reach(tables, worker_id, out, lost, timeout)
     limiter = anyio.CapacityLimiter(concurrency)
     fetched, rerendered, failed = [0], [0], []
@@ -95,7 +99,7 @@ async def refetch(
     async def one(clip: _Missing) -> None:
         async with limiter:
             try:
-                again, render_id = await _fetch_again(client, clip, out, rerendered)
+                again, render_id = await _fetch_again(client, clip, out, rerendered, renders)
             except CutProError as exc:
                 failed.append((clip.saved.clip_id, f"{type(exc).__name__}: {exc}"))
                 return
@@ -113,7 +117,11 @@ async def refetch(
 
 
 async def _fetch_again(
-    client: CutPro, clip: _Missing, out: Path, rerendered: list[int]
+    client: CutPro,
+    clip: _Missing,
+    out: Path,
+    rerendered: list[int],
+    renders: GlobalSlots | None,
 ) -> tuple[Downloaded, str]:
     """The clip's render downloaded again under its file name, and the render's id; rendered
     again first if the render expired (never a new submission: an expired one fails)."""
@@ -126,10 +134,11 @@ async def _fetch_again(
             raise
         if isinstance(exc, Expired) and exc.code == SUBMISSION_EXPIRED:
             raise
-    created = await client.renders.create(
-        clip.video_id, clip.submission_id, clip.saved.clip_id, adopt_running=True
-    )
-    await client.renders.wait(created.render_id)
+    async with renders.hold() if renders is not None else contextlib.nullcontext():
+        created = await client.renders.create(
+            clip.video_id, clip.submission_id, clip.saved.clip_id, adopt_running=True
+        )
+        await client.renders.wait(created.render_id)
     rerendered[0] += 1
     done = await client.renders.download(created.render_id, out, name=lambda _: name)
     return done, created.render_id

@@ -45,6 +45,7 @@ from ..errors import (
 )
 from ..models import DownloadLink, SourceLanguage, SubmitRequest, Timeframe
 from .fencing import Fenced, pay_once
+from .limits import GlobalSlots
 from .options import (
     ANALYZE_QUEUE,
     PRICE_WORKFLOW,
@@ -86,7 +87,8 @@ class Worker:
     worker_id: str
     out: Path
     settings: EngineSettings
-    renders: anyio.CapacityLimiter
+    #: The renders in flight across every worker (see `limits`).
+    renders: GlobalSlots
     downloads: anyio.CapacityLimiter
     #: Videos this process ended (done or failed), and how many of them failed.
     finished: int = 0
@@ -359,12 +361,12 @@ async def _fetch(
 ) -> SavedClip:
     """Render one clip, wait for it, download it."""
     client, video_id = worker.client, paid["video_id"]
-    async with worker.renders:
+    async with worker.renders.hold():  # from before the render starts until it is ready
         created = await client.renders.create(
             video_id, paid["submission_id"], clip["id"], adopt_running=True
         )
-    render_id = created.render_id
-    await client.renders.wait(render_id)
+        render_id = created.render_id
+        await client.renders.wait(render_id)
 
     def name(link: DownloadLink) -> str:
         return render_name(

@@ -1,0 +1,94 @@
+"""The API's per-key limits across workers: renders in flight under one cap in PostgreSQL,
+and the general request rate shared among the live workers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import attrs
+import pytest
+
+from cutpro_async import CutPro, Pacing
+from cutpro_async.distributed import BatchOptions, enqueue, work
+from cutpro_async.distributed.limits import GlobalSlots, share_rate
+from cutpro_async.distributed.tables import ensure_schema
+from cutpro_async.testing import FakeCutPro
+from tests.batch.conftest import video_urls
+
+from .conftest import FAST_ENGINE, SIM_SETTINGS, fast_client
+
+pytestmark = pytest.mark.anyio
+
+
+def most_at_once(spans: list[tuple[float, float]]) -> int:
+    """The largest number of (start, end) spans open at one instant."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    most = now = 0
+    for _, step in edges:
+        now += step
+        most = max(most, now)
+    return most
+
+
+async def test_slots_are_shared_by_every_holder_of_the_database(db_url: str) -> None:
+    """Two processes' worth of holders (two `GlobalSlots` on two sets of sessions) never
+    hold more than the three slots together, and all of them get their turn."""
+    await ensure_schema(db_url)
+    workers = [GlobalSlots(db_url, "test", 3, polling=0.02) for _ in range(2)]
+    held, most, done = [0], [0], [0]
+
+    async def holder(slots: GlobalSlots) -> None:
+        async with slots.hold() as slot:
+            assert 0 <= slot < 3
+            held[0] += 1
+            most[0] = max(most[0], held[0])
+            await anyio.sleep(0.05)
+            held[0] -= 1
+        done[0] += 1
+
+    try:
+        async with anyio.create_task_group() as group:
+            for n in range(16):
+                group.start_soon(holder, workers[n % 2])
+    finally:
+        for slots in workers:
+            await slots.close()
+    assert (done[0], most[0]) == (16, 3)
+
+
+async def test_a_worker_renders_within_the_cap(db_url: str, tmp_path: Path) -> None:
+    """With renders capped at two, the simulator never has more than two of the batch's
+    renders between their creation and their completion (and it did have two)."""
+    urls = video_urls(4, tag="cap")
+    settings = {**SIM_SETTINGS, "time_scale": 600}  # renders long enough to overlap
+    async with FakeCutPro(**settings) as fake:
+        await enqueue(db_url, "cap", urls, BatchOptions(top_k=2))
+
+        def client() -> CutPro:
+            return fast_client(fake.api_key, fake.base_url)
+
+        capped = attrs.evolve(FAST_ENGINE, render_concurrency=2)
+        report = await work(db_url, "solo-1", tmp_path / "out", client, settings=capped)
+        renders = [r for ws in fake.world.workspaces.values() for r in ws.renders.values()]
+    assert (report.finished, report.failed, len(renders)) == (4, 0, 8)
+    assert most_at_once([(r.created, r.timeline.ends) for r in renders]) == 2
+
+
+async def test_each_live_worker_paces_at_its_share_and_still_adapts_to_429s() -> None:
+    """Among four live workers, a client of 20 requests a second runs at 5; a 429 halves
+    that, and successes climb back to the share, never above it; alone again, it gets 20."""
+    async with CutPro("cp_test", base_url="http://127.0.0.1:9", pacing=Pacing(20.0)) as cp:
+        rate = cp._transport.pacer._global
+        assert rate is not None
+        share_rate(cp, None, 4)
+        assert (rate.ceiling, rate.rate) == (5.0, 5.0)
+        cp._transport.pacer.on_rate_limited("GET /balance", 0.0)
+        assert rate.rate == 2.5
+        for _ in range(40):
+            cp._transport.pacer.on_success()
+        assert rate.rate == 5.0
+        share_rate(cp, None, 1)
+        assert rate.ceiling == 20.0
+        share_rate(cp, 40.0, 4)
+        assert rate.ceiling == 10.0
