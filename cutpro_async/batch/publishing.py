@@ -34,6 +34,7 @@ from ..errors import (
     APIError,
     Conflict,
     CutProError,
+    NotFound,
     PostFailed,
     StoreError,
     TransportError,
@@ -428,9 +429,15 @@ class Publisher:
         return _item_of(post, entry)
 
     async def refresh(self, entry: PostEntry) -> None:
-        """Update a placed post's entry with what the API shows of its item now."""
+        """Update a placed post's entry with what the API shows of its item now (`deleted`
+        when the post is gone: it is kept as posted, never posted again by a rerun)."""
         assert entry.post_id is not None
-        _take(entry, _item_of(await self.client.posts.get(entry.post_id), entry))
+        try:
+            post = await self.client.posts.get(entry.post_id)
+        except NotFound:
+            entry.status, entry.error = "deleted", "the post is gone from the API (deleted)"
+            return
+        _take(entry, _item_of(post, entry))
 
 
 def _take(entry: PostEntry, item: PostItem) -> None:

@@ -50,9 +50,16 @@ async def test_each_clip_is_posted_to_each_account_once_despite_dropped_answers(
             for entry in record.posts.values():
                 assert entry.status == "completed" and entry.published_url, entry
         posts_sent = fake.requests["POST /posts"]
-        again = await Batch(cp, options, store).run(urls)
-        assert again.skipped == 8 and fake.requests["POST /posts"] == posts_sent
+        again = Batch(cp, options, store)
+        summary = await again.run(urls)
+        assert summary.skipped == 8 and fake.requests["POST /posts"] == posts_sent
         assert pairs(fake) == counts
+        entry = next(iter(records[0].posts.values()))
+        assert entry.post_id is not None and again.publisher is not None
+        await cp.posts.delete(entry.post_id)  # deleted by hand: kept as posted
+        await again.publisher.refresh(entry)
+        assert (entry.status, entry.post_id) == ("deleted", entry.post_id)
+        assert not again.publisher.pending(records[0])
 
 
 @pytest.mark.parametrize("style", ["suggested", "data"])
