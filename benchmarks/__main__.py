@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import downloads, faults, latency, overhead, pacing, pipeline, simulator
+from . import distributed, downloads, faults, latency, overhead, pacing, pipeline, simulator
 from ._docs import markdown
 from ._profile import profile
 from ._report import RESULTS, Metric, chart, load, machine, save, table
@@ -31,6 +31,7 @@ SCENARIOS: dict[str, Callable[[bool], list[Metric]]] = {
     "downloads": downloads.scenario,
     "faults": faults.scenario,
     "latency": latency.scenario,
+    "distributed": distributed.scenario,
 }
 #: The client's side of each scenario alone, for `--profile`.
 WORKLOADS: Mapping[str, Callable[[bool], None]] = {

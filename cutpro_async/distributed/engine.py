@@ -36,9 +36,10 @@ from .limits import GlobalSlots, share_rate
 from .options import (
     ANALYZE_QUEUE,
     APP_NAME,
-    PRICE_WORKFLOW,
+    DELIVER_QUEUE,
     VIDEO_QUEUE,
     VIDEO_WORKFLOW,
+    WORKFLOW_NAMES,
     WORKFLOW_VERSION,
     BatchOptions,
     EngineSettings,
@@ -321,6 +322,12 @@ async def _queues(settings: EngineSettings) -> None:
         on_conflict="always_update",
     )
     await DBOS.register_queue_async(
+        DELIVER_QUEUE,
+        worker_concurrency=settings.download_concurrency,
+        polling_interval_sec=settings.queue_polling,
+        on_conflict="always_update",
+    )
+    await DBOS.register_queue_async(
         ANALYZE_QUEUE,
         limiter={"limit": settings.analyze_limit, "period": settings.analyze_period},
         polling_interval_sec=settings.queue_polling,
@@ -376,7 +383,7 @@ async def _idle() -> bool:
     for status in ("ENQUEUED", "PENDING"):
         found = await DBOS.list_workflows_async(
             status=status,
-            name=[VIDEO_WORKFLOW, PRICE_WORKFLOW],
+            name=list(WORKFLOW_NAMES),
             app_version=WORKFLOW_VERSION,
             load_input=False,
             load_output=False,
@@ -391,7 +398,7 @@ async def _other_versions() -> int:
     """Unfinished workflows of this application started by other workflow versions."""
     found: list[Any] = await DBOS.list_workflows_async(
         status=_UNFINISHED,
-        name=[VIDEO_WORKFLOW, PRICE_WORKFLOW],
+        name=[VIDEO_WORKFLOW],
         load_input=False,
         load_output=False,
     )

@@ -20,14 +20,20 @@ APP_NAME = "cutpro"
 #: The version of the workflow code, bumped by hand when a change would replay recorded
 #: steps wrongly (DBOS recovers a workflow only on the version it started on). Not the
 #: package's version: a release that leaves the workflows alone must keep recovering them.
-WORKFLOW_VERSION = "cutpro-video-1"
+WORKFLOW_VERSION = "cutpro-video-2"  # 2: each clip a child workflow on the delivery queue
 #: The queue of per-video workflows (its worker concurrency is a worker's videos in flight).
 VIDEO_QUEUE = "cutpro_videos"
 #: The queue of analyses: one `POST /clips/info` per start, paced for every worker at once.
 ANALYZE_QUEUE = "cutpro_analyze"
+#: The queue of clip deliveries (render, download): a worker takes as many at once as it
+#: downloads (`download_concurrency`), so every worker's bandwidth serves the whole batch.
+DELIVER_QUEUE = "cutpro_deliver"
 #: Registered workflow names (what a row in the system database says to run).
 VIDEO_WORKFLOW = "cutpro.video"
 PRICE_WORKFLOW = "cutpro.price"
+DELIVER_WORKFLOW = "cutpro.deliver"
+#: Every workflow of a batch.
+WORKFLOW_NAMES = (VIDEO_WORKFLOW, PRICE_WORKFLOW, DELIVER_WORKFLOW)
 #: The distributed default file name: the server's, with the clip id, since workers do not
 #: share a registry of names taken (a template must name every clip apart).
 DISTRIBUTED_NAMING = "{stem}-{clip_id}.{ext}"

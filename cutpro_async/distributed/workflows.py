@@ -6,7 +6,8 @@
              one stays) and recorded as this step's result
     pay      `fencing.pay_once`: under the video's lock, adopt what exists or pay once
     clips    wait for the clipping job, choose the best `top_k`, apply the template
-    deliver  per clip, concurrently (step ids reserved in order): render, wait, download into
+    deliver  per clip, a child workflow on the delivery queue (`DELIVER_QUEUE`), taken by any
+             worker with a free download slot, whose one step does: render, wait, download into
              the worker's folder, verified; its row names the worker that holds the file
     finish   the video's row says done (or failed, with the error)
 
@@ -48,6 +49,8 @@ from .fencing import Fenced, pay_once
 from .limits import GlobalSlots
 from .options import (
     ANALYZE_QUEUE,
+    DELIVER_QUEUE,
+    DELIVER_WORKFLOW,
     PRICE_WORKFLOW,
     VIDEO_WORKFLOW,
     BatchOptions,
@@ -59,6 +62,8 @@ log = logging.getLogger("cutpro_async")
 
 #: How many times a video's analysis is queued before the video fails.
 ANALYSIS_TRIES = 6
+#: How long a video waits for a child's message before it waits again (seconds).
+CHILD_WAIT = 3600.0
 #: The API's code for a submission whose clips are gone.
 SUBMISSION_EXPIRED = "SUBMISSION_EXPIRED"
 
@@ -165,6 +170,7 @@ async def video_workflow(batch_id: str, source: str, options: dict[str, Any]) ->
     workflow_id = DBOS.workflow_id
     assert workflow_id is not None
     opts = BatchOptions.from_json(options)
+    naming = opts.naming
     try:
         priced = await _price(workflow_id, source)
         intent = await intent_step(workflow_id)
@@ -172,25 +178,29 @@ async def video_workflow(batch_id: str, source: str, options: dict[str, Any]) ->
         clips = await clips_step(workflow_id, paid, options)
         if not opts.render:
             return await finish_step(workflow_id, 0)
-        reservations = [DBOS.reserve_step() for _ in clips]  # step ids in clip order
-        saved = await asyncio.gather(
+        # Renders, concurrently (step ids reserved in clip order), each under a render slot
+        # shared by every worker; then each clip's download is a workflow on the delivery
+        # queue, taken by any worker with a free download slot, so the batch's downloads
+        # spread over every worker's bandwidth whichever worker holds the video.
+        reservations = [DBOS.reserve_step() for _ in clips]
+        rendered = await asyncio.gather(
             *(
-                slot.run_async(
-                    {"name": "cutpro.deliver"},
-                    deliver_step,
-                    workflow_id,
-                    paid,
-                    clip,
-                    rank,
-                    opts.naming,
-                )
-                for rank, (slot, clip) in enumerate(zip(reservations, clips, strict=True), 1)
+                slot.run_async({"name": "cutpro.render"}, render_step, paid, clip)
+                for slot, clip in zip(reservations, clips, strict=True)
             ),
             return_exceptions=True,
         )
-        for outcome in saved:
+        render_ids = []
+        for outcome in rendered:
             if isinstance(outcome, BaseException):
                 raise outcome
+            render_ids.append(outcome)
+        for rank, (clip, render_id) in enumerate(zip(clips, render_ids, strict=True), 1):
+            job = {"paid": paid, "clip": clip, "render_id": render_id, "rank": rank}
+            await DBOS.enqueue_workflow_async(
+                DELIVER_QUEUE, deliver_workflow, workflow_id, {**job, "naming": naming}
+            )
+        saved = [await _child_result(f"clip:{rank}") for rank in range(1, len(clips) + 1)]
         return await finish_step(workflow_id, len(saved))
     except StepFailed as failure:
         return await fail_step(workflow_id, failure.message, failure.phase, failure.retryable)
@@ -201,13 +211,10 @@ async def _price(workflow_id: str, source: str) -> dict[str, Any]:
     for a passing reason is queued again (each try is one request the queue paced)."""
     reason = ""
     for attempt in range(ANALYSIS_TRIES):
-        handle = await DBOS.enqueue_workflow_async(
-            ANALYZE_QUEUE, price_workflow, workflow_id, source
-        )
+        topic = f"analysis:{attempt}"
+        await DBOS.enqueue_workflow_async(ANALYZE_QUEUE, price_workflow, workflow_id, source, topic)
         worker = current()
-        result: dict[str, Any] = await handle.get_result(
-            polling_interval_sec=worker.settings.result_polling
-        )
+        result = await _child_result(topic)
         if "retry" not in result:
             return result
         reason = result["retry"]
@@ -217,10 +224,32 @@ async def _price(workflow_id: str, source: str) -> dict[str, Any]:
     raise StepFailed(f"the analysis failed {ANALYSIS_TRIES} times; last: {reason}", "new")
 
 
+async def _child_result(topic: str) -> dict[str, Any]:
+    """What a child workflow sent this video under `topic`: waited for by notification (no
+    polling); a failure it sent is raised here as this video's."""
+    while True:
+        result: dict[str, Any] | None = await DBOS.recv_async(topic, timeout_seconds=CHILD_WAIT)
+        if result is not None:
+            break
+    if "failed" in result:
+        raise StepFailed(result["failed"], result["phase"], result["retryable"])
+    return result
+
+
+async def _reply(workflow_id: str, topic: str, work: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """Run a child workflow's `work` and send its result, or its failure, to the video."""
+    try:
+        result = await work
+    except StepFailed as failure:
+        result = {"failed": failure.message, "phase": failure.phase, "retryable": failure.retryable}
+    await DBOS.send_async(workflow_id, result, topic)
+    return result
+
+
 @DBOS.workflow(name=PRICE_WORKFLOW)
-async def price_workflow(workflow_id: str, source: str) -> dict[str, Any]:
+async def price_workflow(workflow_id: str, source: str, topic: str) -> dict[str, Any]:
     """One analysis: a queued workflow of one step, so the queue paces its request."""
-    return await analyze_step(workflow_id, source)
+    return await _reply(workflow_id, topic, analyze_step(workflow_id, source))
 
 
 @DBOS.step(name="cutpro.analyze")
@@ -331,42 +360,58 @@ async def clips_step(
     return chosen
 
 
-async def deliver_step(
-    workflow_id: str, paid: dict[str, Any], clip: dict[str, Any], rank: int, naming: str
-) -> dict[str, Any]:
-    """One clip: render (adopting a running render), wait, download into this worker's folder
-    (resuming its `.part`, verified); an expired render is rendered once more."""
+async def render_step(paid: dict[str, Any], clip: dict[str, Any]) -> str:
+    """Render one clip (adopting a running render) and wait until it is ready, under one of
+    the render slots every worker shares; its render id. Run as a step at a reserved id."""
+    worker = await _starting()
+    with failing("clipped"):
+        return await _render(worker, paid, clip)
+
+
+async def _render(worker: Worker, paid: dict[str, Any], clip: dict[str, Any]) -> str:
+    """Render one clip and wait for it, holding a render slot meanwhile."""
+    client = worker.client
+    async with worker.renders.hold():  # from before the render starts until it is ready
+        created = await client.renders.create(
+            paid["video_id"], paid["submission_id"], clip["id"], adopt_running=True
+        )
+        await client.renders.wait(created.render_id)
+    return created.render_id
+
+
+@DBOS.workflow(name=DELIVER_WORKFLOW)
+async def deliver_workflow(workflow_id: str, job: dict[str, Any]) -> dict[str, Any]:
+    """One clip's download (`job`: the video's `paid`, its `clip`, `render_id`, `rank` and
+    the batch's `naming`), on whichever worker took it from the delivery queue: its file
+    lands in that worker's folder; the result (or failure) is sent to the video."""
+    return await _reply(workflow_id, f"clip:{job['rank']}", deliver_step(workflow_id, job))
+
+
+@DBOS.step(name="cutpro.deliver")
+async def deliver_step(workflow_id: str, job: dict[str, Any]) -> dict[str, Any]:
+    """Download one clip's render into this worker's folder (resuming its `.part`,
+    verified); a render that expired meanwhile is rendered once more."""
     worker = await _starting()
     with failing("clipped"):
         try:
-            saved = await _fetch(worker, workflow_id, paid, clip, rank, naming)
+            saved = await _download(worker, workflow_id, job)
         except (RenderFailed, Expired) as exc:
             if isinstance(exc, RenderFailed) and exc.status != "expired":
                 raise
             if isinstance(exc, Expired) and exc.code == SUBMISSION_EXPIRED:
                 raise
+            clip = job["clip"]
             log.info("render of clip %s expired before download; rendering it again", clip["id"])
-            saved = await _fetch(worker, workflow_id, paid, clip, rank, naming)
+            render_id = await _render(worker, job["paid"], clip)
+            saved = await _download(worker, workflow_id, {**job, "render_id": render_id})
         await worker.tables.saved(saved)
     return attrs.asdict(saved)
 
 
-async def _fetch(
-    worker: Worker,
-    workflow_id: str,
-    paid: dict[str, Any],
-    clip: dict[str, Any],
-    rank: int,
-    naming: str,
-) -> SavedClip:
-    """Render one clip, wait for it, download it."""
-    client, video_id = worker.client, paid["video_id"]
-    async with worker.renders.hold():  # from before the render starts until it is ready
-        created = await client.renders.create(
-            video_id, paid["submission_id"], clip["id"], adopt_running=True
-        )
-        render_id = created.render_id
-        await client.renders.wait(render_id)
+async def _download(worker: Worker, workflow_id: str, job: dict[str, Any]) -> SavedClip:
+    """Download a clip's render into this worker's folder, named as the batch says."""
+    client, video_id, clip = worker.client, job["paid"]["video_id"], job["clip"]
+    render_id, rank, naming = job["render_id"], job["rank"], job["naming"]
 
     def name(link: DownloadLink) -> str:
         return render_name(

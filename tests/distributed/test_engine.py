@@ -80,7 +80,8 @@ async def test_one_worker_clips_a_batch_and_a_second_enqueue_adds_nothing(
         assert len(files) == 10 and {f.worker for f in files} == {"solo-1"}
         check_saved([(f.path, f.bytes, f.sha256) for f in files])
         before = await workflows_of(db_url, "small")
-        assert len(before) == 10 and {status for _, status in before} == {"SUCCESS"}
+        # Per video: its workflow, its analysis, one delivery per clip.
+        assert len(before) == 5 * 4 and {status for _, status in before} == {"SUCCESS"}
 
         again = await enqueue(db_url, "small", [*urls, urls[0]], options)
         assert (again.videos, again.new, again.repeated) == (5, 0, 1)
