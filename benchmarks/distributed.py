@@ -54,13 +54,13 @@ WORKERS = (1, 2, 4)
 #: The latency scenario's simulator, its clips bigger and every download trickled.
 ARGS = [*latency.ARGS, "--render-bytes", str(RENDER_BYTES), "--faults", f"trickle:{TRICKLE}=1"]
 #: The workers' engine settings: the analysis queue at the simulator's pace, 2 downloads
-#: each, queues polled every 0.2 s, wide enough that bandwidth binds.
+#: each, queues polled every 0.5 s, wide enough that bandwidth binds.
 ENGINE = {
     "worker_concurrency": 32,
     "analyze_limit": LIMIT,
     "analyze_period": WINDOW + 0.5,
     "download_concurrency": DOWNLOADS,
-    "queue_polling": 0.2,
+    "queue_polling": 0.5,
     "result_polling": 0.5,
     "idle_polling": 0.5,
     "heartbeat": 1.0,

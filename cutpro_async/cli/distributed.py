@@ -34,6 +34,7 @@ from ._words import number, plural
 
 if TYPE_CHECKING:
     from ..distributed import BatchOptions, BatchStatus, EngineSettings
+    from ..distributed.presence import WorkerRow
 
 T = TypeVar("T")
 #: The environment variable of the tuning above.
@@ -422,7 +423,7 @@ async def _run(
     )
     worker_id = _run_worker_id()
     await _gone_fails(work(db, worker_id, folder, factory, until_empty=True, settings=settings))
-    status = await batch_status(db, queued.batch_id)
+    status = await batch_status(db, queued.batch_id, settings.heartbeat_timeout)
     if status.unfinished:
         err.print(
             f"waiting for {plural(status.unfinished, 'video')} other workers hold (a worker "
@@ -431,7 +432,7 @@ async def _run(
         )
     while status.unfinished:
         await anyio.sleep(settings.idle_polling)
-        status = await batch_status(db, queued.batch_id)
+        status = await batch_status(db, queued.batch_id, settings.heartbeat_timeout)
     for line in status_lines(status):
         err.print(line, highlight=False, soft_wrap=True)
     return EXIT_FAILED if status.phases.get("failed") else EXIT_OK
@@ -452,7 +453,8 @@ async def _status(db: str, batch: str | None) -> BatchStatus:
     """The status of `batch` (or of the database's only batch)."""
     from ..distributed import batch_status, which_batch
 
-    return await batch_status(db, await which_batch(db, batch))
+    timeout = engine_settings().heartbeat_timeout
+    return await batch_status(db, await which_batch(db, batch), timeout)
 
 
 def status_lines(status: BatchStatus) -> list[str]:
@@ -471,9 +473,24 @@ def status_lines(status: BatchStatus) -> list[str]:
         f"{number(status.credits)} credits charged",
         f"{plural(files, 'file')}" + (f": {held}" if held else ""),
     ]
+    if status.workers:
+        lines.append("workers: " + ", ".join(_worker_state(w) for w in status.workers))
     for source, error in status.failures:
         lines.append(f"[red]{escape(source)}[/]: failed: {escape(error)}")
     return lines
+
+
+def _worker_state(row: WorkerRow) -> str:
+    """One worker for `status`: live, stopped or gone, its version if not this one's, and
+    what the others adopted of it."""
+    from ..distributed import WORKFLOW_VERSION
+
+    state = "live" if row.live else "stopped" if row.stopped else f"gone {row.silent:.0f} s"
+    if row.version != WORKFLOW_VERSION:
+        state += f", [yellow]workflow version {escape(row.version)}[/]"
+    if row.adopted:
+        state += f", {row.adopted} adopted by {escape(row.adopted_by or '?')}"
+    return f"{escape(row.worker_id)} ({state})"
 
 
 @click.command()

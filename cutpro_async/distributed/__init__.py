@@ -8,9 +8,12 @@ Needs the `distributed` extra (`pip install 'cutpro-async[distributed]'`: `dbos`
 
 Each source is one workflow (`workflows`): analysis on a queue paced for every worker at once,
 the intent to pay recorded in a step of its own, the paid step under a per-video lock with a
-fencing token (`fencing`), then the clips, each rendered and downloaded by the worker running
-it. The batch's tables (`tables`) say how far each video came and which worker holds each
-file. `embedded.EmbeddedPostgres` starts a PostgreSQL from a wheel, for one machine.
+fencing token (`fencing`), then the clips, rendered under a cap shared by every worker
+(`limits`) and downloaded by whichever worker takes them from the delivery queue. Workers
+beat in a table of their own and adopt the videos of one gone silent (`presence`); the clips
+of a worker whose disk is gone are fetched again, free (`refetch`). The batch's tables
+(`tables`) say how far each video came and which worker holds each file.
+`embedded.EmbeddedPostgres` starts a PostgreSQL from a wheel, for one machine.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from .options import (
     batch_id_of,
     workflow_id_of,
 )
+from .presence import PresumedGone
+from .refetch import Refetched
 from .status import MANIFEST_FIELDS, BatchStatus, batch_status, manifest_rows, which_batch
 from .tables import SavedClip, Tables, VideoRow
 
@@ -40,6 +45,8 @@ __all__ = [
     "Enqueued",
     "Fenced",
     "Paid",
+    "PresumedGone",
+    "Refetched",
     "SavedClip",
     "Tables",
     "VideoRow",

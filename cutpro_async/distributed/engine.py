@@ -7,9 +7,14 @@ PostgreSQL.
 `enqueue` notes the batch and one row per source in the batch tables and enqueues one DBOS
 workflow per source, with an id derived from the batch id and the source: the same batch
 enqueued again adds nothing. `work` runs this process as one DBOS executor (`worker_id`, which
-must stay the same across restarts of this worker and differ from every other worker's):
-it first recovers the workflows it left unfinished, then takes videos from the queue until
-nothing is queued and nothing of its own is pending (`until_empty`), or until cancelled.
+must stay the same across restarts of this worker and differ from every other worker's; a
+second process with a live worker's id is refused): it joins the workers' heartbeat table
+(`presence`), recovers the workflows it left unfinished, then takes videos, analyses and clip
+downloads from the queues, beats, takes its share of the request rate (`limits`), and adopts
+the unfinished workflows of workers silent for longer than the heartbeat timeout, until no
+workflow of its version is queued or pending on any worker (`until_empty`: it stays while
+others work, to adopt theirs if they die), or until cancelled. `refetch_missing` first fetches
+again, free, the clips whose file is out of reach (`refetch`).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import attrs
 
 from ..batch.manifest import FIELDS
 from ..errors import UsageError
+from .presence import WorkerRow, workers
 from .tables import VideoRow, opened
 
 #: The phases of a video in the batch tables, in the order a video goes through them.
@@ -34,6 +35,8 @@ class BatchStatus:
     adopted: int  # of `paid`: submissions found on the server rather than created by a worker
     files: dict[str, int]  # files per worker holding them
     failures: list[tuple[str, str]]
+    #: Every worker that joined the database (of any batch), live or gone.
+    workers: list[WorkerRow] = attrs.field(factory=list)
 
     @property
     def unfinished(self) -> int:
@@ -59,8 +62,9 @@ def _listed(batches: list[str]) -> str:
     return ", ".join(batches) if batches else "no batch"
 
 
-async def batch_status(db_url: str, batch_id: str) -> BatchStatus:
-    """The batch's videos, charges and files as the tables hold them now."""
+async def batch_status(db_url: str, batch_id: str, timeout: float = 30.0) -> BatchStatus:
+    """The batch's videos, charges and files as the tables hold them now, and the workers
+    (live: a heartbeat within `timeout` seconds)."""
     async with opened(db_url) as tables:
         videos: list[VideoRow] = await tables.videos(batch_id)
         paid, credits, adopted = await tables.charges(batch_id)
@@ -72,9 +76,9 @@ async def batch_status(db_url: str, batch_id: str) -> BatchStatus:
     for saved in files:
         held[saved.worker] = held.get(saved.worker, 0) + 1
     failures = [(v.source, v.error or "no reason recorded") for v in videos if v.phase == "failed"]
-    return BatchStatus(
-        batch_id, len(videos), phases, paid, credits, adopted, dict(sorted(held.items())), failures
-    )
+    held = dict(sorted(held.items()))
+    found = await workers(db_url, timeout)
+    return BatchStatus(batch_id, len(videos), phases, paid, credits, adopted, held, failures, found)
 
 
 async def manifest_rows(db_url: str, batch_id: str) -> list[dict[str, Any]]:

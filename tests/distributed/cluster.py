@@ -219,7 +219,7 @@ async def run_cluster(
             rows = await tables.videos(BATCH)
             files = await tables.files(BATCH)
             starts, reruns = (await tables.run(_RERUNS))[0]
-        status = await batch_status(db_url, BATCH)
+        status = await batch_status(db_url, BATCH, FAST_ENGINE.heartbeat_timeout)
         again = await enqueue(db_url, BATCH, urls, options)
         unfinished_after = await _unfinished(db_url)
         adopted_from = await _adopted(db_url)

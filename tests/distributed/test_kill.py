@@ -95,5 +95,7 @@ async def test_killed_workers_charge_each_video_once(db_url: str, tmp_path: Path
     assert report.adopted_from.get(report.lost, 0) > 0, report.adopted_from
     assert report.lost not in report.finished_by  # its clips were fetched again, free
     assert report.refetched is not None and report.refetched.failed == []
+    workers = status_lines(report.status)[3]
+    assert f"{report.lost} (gone " in workers and "adopted by" in workers, workers
     for kind in ("drop", "truncate"):
         assert report.injected.get(kind, 0) > 0, report.injected
