@@ -13,11 +13,12 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import anyio
+import cattrs
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._clock import ServerClock
-from ._converter import unstructure
+from ._converter import structure, unstructure
 from ._pacing import Pacer
 from ._retry import SAFE_METHODS, Retrier, backoff, maybe_processed, retry_after
 from ._settings import USER_AGENT, Settings
@@ -30,6 +31,7 @@ from .errors import (
     RateLimited,
     ServerError,
     TransportError,
+    UnexpectedResponse,
     error_class,
 )
 
@@ -177,13 +179,16 @@ class Transport:
         json: Any = None,
         params: Mapping[str, str | int | float] | None = None,
         safe: bool | None = None,
+        into: type[Any] | None = None,
     ) -> Any:
-        """Send one API call with pacing and retries; returns decoded JSON (None if empty).
+        """Send one API call with pacing and retries; returns decoded JSON (None if empty),
+        or with `into` that JSON structured into that model.
 
         `safe` says whether the call may be repeated after a failure that the server may have
         acted on (default: by method). Failures it provably did not act on (no connection,
         429, 503 with a wait hint) may be repeated even when it is not safe; 4xx answers
         never are, and every retry stays within the policy's attempts, deadline and budget.
+        An answer that does not fit `into` is `UnexpectedResponse` (not retried).
         """
         body = orjson.dumps(unstructure(json)) if json is not None else None
         started = time.monotonic()
@@ -194,7 +199,7 @@ class Transport:
         else:
             self._budget.on_success()
         self.pacer.on_success()
-        return result
+        return result if into is None else _structured(result, into, route)
 
     async def _retry(
         self,
@@ -334,6 +339,17 @@ class Transport:
                 raise CutProError(f"response exceeds the {cap}-byte cap (Limits.max_json_bytes)")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _structured(data: Any, cls: type[Any], route: str) -> Any:
+    """The answer to `route` as a `cls`; `UnexpectedResponse` if it is not one."""
+    try:
+        return structure(data, cls)
+    except (ValueError, TypeError, KeyError, AttributeError, cattrs.BaseValidationError) as exc:
+        raise UnexpectedResponse(
+            f"{route}: the answer is not a {cls.__name__} ({type(exc).__name__}); "
+            "the API may have changed: upgrade cutpro-async or report it"
+        ) from exc
 
 
 def _maybe_acted(exc: Exception) -> bool:

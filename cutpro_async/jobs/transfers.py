@@ -115,6 +115,8 @@ class Transfers:
     async def on_disk(self, action: str, path: Path, work: Callable[..., T], *args: object) -> T:
         """A file operation off the event loop; OS errors become a clear `LocalFileError`."""
         try:
+            if self.threads is not None:  # straight to the threads: one coroutine fewer
+                return await in_thread(self.threads, work, *args)
             return await self.in_thread(work, *args)
         except OSError as exc:
             raise local_error(action, path, exc) from None

@@ -7,11 +7,8 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Mapp
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
-import cattrs
-
-from .._converter import structure
 from .._http import Transport
-from ..errors import UnexpectedResponse, UsageError
+from ..errors import UsageError
 from ..models import Pagination
 
 T = TypeVar("T")
@@ -72,17 +69,12 @@ class Resource:
     ) -> Coroutine[Any, Any, Any]:
         """Call `METHOD template` with ids quoted into the path; await it for decoded JSON.
 
-        Not a coroutine itself: the transport's is returned, one layer fewer per call (an id
-        that is no id is refused at once).
+        Not a coroutine itself, nor is `_typed`: the transport's is returned, so a call
+        crosses no layer of its own (an id that is no id is refused at once).
         """
-        path = template.format(
-            **{name: _segment(name, value) for name, value in (ids or {}).items()}
-        )
-        return self._transport.request(
-            method, path, route=f"{method} {template}", json=json, params=params, safe=safe
-        )
+        return self._call(method, template, ids, json, params, safe, None)
 
-    async def _typed(
+    def _typed(
         self,
         cls: type[T],
         method: str,
@@ -92,16 +84,28 @@ class Resource:
         json: Any = None,
         params: Params | None = None,
         safe: bool | None = None,
-    ) -> T:
-        """Like `_raw`, structured into `cls`."""
-        data = await self._raw(method, template, ids=ids, json=json, params=params, safe=safe)
-        try:
-            return structure(data, cls)
-        except (ValueError, TypeError, KeyError, AttributeError, cattrs.BaseValidationError) as exc:
-            raise UnexpectedResponse(
-                f"{method} {template}: the answer is not a {cls.__name__} ({type(exc).__name__}); "
-                "the API may have changed: upgrade cutpro-async or report it"
-            ) from exc
+    ) -> Coroutine[Any, Any, T]:
+        """Like `_raw`, structured into `cls` (`UnexpectedResponse` if the answer is not one)."""
+        return self._call(method, template, ids, json, params, safe, cls)
+
+    def _call(
+        self,
+        method: str,
+        template: str,
+        ids: Mapping[str, str] | None,
+        json: Any,
+        params: Params | None,
+        safe: bool | None,
+        into: type[Any] | None,
+    ) -> Coroutine[Any, Any, Any]:
+        """The transport's coroutine for `METHOD template` with the ids in the path."""
+        path = template.format(
+            **{name: _segment(name, value) for name, value in (ids or {}).items()}
+        )
+        route = f"{method} {template}"
+        return self._transport.request(
+            method, path, route=route, json=json, params=params, safe=safe, into=into
+        )
 
 
 def _segment(name: str, value: str) -> str:
