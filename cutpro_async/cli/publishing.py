@@ -22,13 +22,17 @@ from ._common import EXIT_USAGE, fail
 T = TypeVar("T")
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_ISO_DURATION = re.compile(r"^p(?:(\d+)d)?(?:t(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?)?$")
 
 
 def parse_spacing(value: str) -> timedelta:
-    """`1h`, `30m`, `1h30m`, `90s`, `1d`: a positive duration."""
-    match = _DURATION.match(value.strip().lower())
-    if not value.strip() or match is None:
-        raise UsageError(f"--spacing takes a duration such as 1h, 30m, 1h30m or 1d, got {value!r}")
+    """`1h`, `30m`, `1h30m`, `90s`, `1d`, or ISO 8601's `PT1H30M`, `P1D`: a positive duration."""
+    text = value.strip().lower()
+    match = _ISO_DURATION.match(text) or _DURATION.match(text)
+    if not text or match is None:
+        raise UsageError(
+            f"--spacing takes a duration such as 1h, 30m, 1h30m, 1d or PT1H, got {value!r}"
+        )
     days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
     spacing = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
     if spacing <= timedelta(0):

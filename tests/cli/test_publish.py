@@ -146,3 +146,28 @@ async def test_scheduled_items_that_fail_are_retried_with_posts_retry_failed(
     attempts = sorted((i.connection_id == tiktok, i.attempts) for i in fake.post_items())
     assert attempts == [(False, 1), (False, 1), (True, 2), (True, 2)]
     assert fake.requests["POST /posts"] == 4
+
+
+async def test_bad_publish_options_are_refused_before_any_request(
+    fake: FakeCutPro, tmp_path: Path
+) -> None:
+    """A bad spacing, schedule, metadata file or a companion without --publish: exit 2 with
+    what to give, and no request sent."""
+    source, out = urls(1, "bad")[0], tmp_path / "out"
+    meta = tmp_path / "meta.toml"
+    meta.write_text("[myspace]\ntitle = '{title}'\n")
+    cases = {
+        ("--publish", ACCOUNTS, "--spacing", "soon"): "--spacing takes a duration",
+        ("--publish", ACCOUNTS, "--schedule", "tomorrow"): "--schedule takes an ISO 8601",
+        ("--publish", ACCOUNTS, "--post-meta", meta): "unknown platform 'myspace'",
+        (
+            "--schedule",
+            "2030-01-01T09:00",
+        ): "--schedule only go with --publish",
+        ("--publish", ACCOUNTS, "--publish-top-k", "4"): "more than the clips kept",
+    }
+    for args, message in cases.items():
+        done = await cutpro("run", source, "--out", out, *args, env=env_for(fake))
+        assert done.returncode == 2, (args, done.stderr.decode())
+        assert message in done.stderr.decode(), (args, done.stderr.decode())
+    assert sum(fake.requests.values()) == 0
