@@ -67,7 +67,7 @@ class PublishChoice:
         if self.publish is None:
             given = [o for o, v in self._companions() if v]
             if given:
-                fail(f"{', '.join(given)} only go with --publish CONNECTION[,…]", EXIT_USAGE)
+                fail(f"{', '.join(given)}: only with --publish CONNECTION[,…]", EXIT_USAGE)
             return None
         try:
             meta = load_post_meta(self.post_meta) if self.post_meta else dict(DEFAULT_META)

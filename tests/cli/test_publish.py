@@ -163,7 +163,7 @@ async def test_bad_publish_options_are_refused_before_any_request(
         (
             "--schedule",
             "2030-01-01T09:00",
-        ): "--schedule only go with --publish",
+        ): "--schedule: only with --publish",
         ("--publish", ACCOUNTS, "--publish-top-k", "4"): "more than the clips kept",
     }
     for args, message in cases.items():
