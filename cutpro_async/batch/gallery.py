@@ -23,7 +23,7 @@ import attrs
 
 from .._fs import open_nofollow
 from .credits import Credits
-from .record import Phase, Record, SavedFile
+from .record import Phase, PostEntry, Record, SavedFile
 from .sources import is_url
 
 GALLERY_NAME = "index.html"
@@ -103,6 +103,7 @@ class _Clip:
     rating: float | None
     start: float | None
     end: float | None
+    posts: tuple[PostEntry, ...] = ()
 
 
 def write_gallery(records: Sequence[Record], out: str | Path, *, name: str = GALLERY_NAME) -> Path:
@@ -145,6 +146,7 @@ def render_gallery(records: Sequence[Record], out: Path) -> str:
                     rating=clip.rating if clip else None,
                     start=clip.start_time if clip else None,
                     end=clip.end_time if clip else None,
+                    posts=tuple(p for p in record.posts.values() if p.clip_id == saved.clip_id),
                 )
             )
     clips.sort(key=_rank)
@@ -260,9 +262,27 @@ def _card(clip: _Clip, source: str) -> str:
         f"<p>{' · '.join(facts)}</p>\n"
         f'<p class="line">from {link}</p>\n'
         f'<p class="line">{_size(clip.size)} · <a class="file" href="{esc(clip.href)}" '
-        f'title="{esc(clip.name)}">{esc(clip.name)}</a></p></div>\n'
-        f"</article>"
+        f'title="{esc(clip.name)}">{esc(clip.name)}</a></p>'
+        + "".join(f'\n<p class="line post">{_post(post)}</p>' for post in clip.posts)
+        + "</div>\n</article>"
     )
+
+
+def _post(post: PostEntry) -> str:
+    """A clip's post to one account: a link once published, else where it stands."""
+    esc = html.escape
+    account = esc(post.account or post.connection_id)
+    url = post.published_url
+    if post.status == "completed" and url and is_url(url):  # http(s) only
+        return f'posted to <a href="{esc(url)}" rel="noopener noreferrer">{account}</a>'
+    if post.status == "failed":
+        return f'post to {account} failed: <span title="{esc(post.error or "")}">' + (
+            f"{esc((post.error or 'unknown').partition(':')[0])}</span>"
+        )
+    if post.scheduled_at is not None:
+        when = post.scheduled_at.isoformat(sep=" ", timespec="minutes")
+        return f"post to {account} scheduled for {esc(when)}"
+    return f"post to {account}: {esc(post.status or 'not sent')}"
 
 
 def _label(source: str, limit: int = 60) -> str:

@@ -88,6 +88,7 @@ def post_fields(entries: Mapping[str, PostEntry]) -> list[dict[str, object]]:
     return [
         {
             "connection_id": e.connection_id,
+            "account": e.account,
             "post_id": e.post_id,
             "status": e.status,
             "scheduled_at": None if e.scheduled_at is None else e.scheduled_at.isoformat(),

@@ -248,7 +248,7 @@ class Publisher:
     async def _one(self, record: Record, clip: ChosenClip, rank: int, account: Account) -> None:
         """One clip to one account: placed once, then followed when published at once."""
         key = post_key(clip.id, account.id)
-        entry = record.posts.setdefault(key, PostEntry(clip.id, account.id))
+        entry = record.posts.setdefault(key, PostEntry(clip.id, account.id, str(account)))
         try:
             placed = entry.post_id is None
             if placed:

@@ -68,6 +68,7 @@ class PostEntry:
 
     clip_id: str
     connection_id: str
+    account: str = ""  # platform:name, as the account was named when posted
     edit_id: str | None = None  # the render's edit_setting_id, what a post names
     intent: datetime | None = None
     scheduled_at: datetime | None = None  # None: published at once

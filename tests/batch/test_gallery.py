@@ -8,13 +8,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from cutpro_async.batch import ChosenClip, Phase, Record, SavedFile, write_gallery
+from cutpro_async.batch import ChosenClip, Phase, PostEntry, Record, SavedFile, write_gallery
 from cutpro_async.batch.gallery import render_gallery
 
 HOSTILE = "<script>alert(1)</script>"
@@ -105,6 +106,48 @@ def test_titles_and_sources_from_the_api_are_escaped(tmp_path: Path) -> None:
     assert HOSTILE in parsed.text and "Clip & <b>" in parsed.text
     assert [a["href"] for a in parsed.all("a") if a.get("class") == "source"] == [source] * 2
     assert not parsed.all("b")
+
+
+def test_each_clip_says_where_it_was_posted(tmp_path: Path) -> None:
+    """A published post links to its page (http(s) only), a failed one names its error code,
+    a scheduled one its time; account names and errors are escaped."""
+    rec = record("https://v.test/1", 0, tmp_path, [("Clip A", 9, 0, 30), ("Clip B", 8, 0, 9)])
+    first, second = (saved.clip_id for saved in rec.files)
+    rec.posts = {
+        "a": PostEntry(
+            first,
+            "cn1",
+            "youtube:<i>me</i>",
+            status="completed",
+            published_url="https://youtube.example/p/1",
+        ),
+        "b": PostEntry(
+            first, "cn2", "tiktok:me", status="completed", published_url="javascript:alert(3)"
+        ),
+        "c": PostEntry(
+            second,
+            "cn1",
+            "youtube:<i>me</i>",
+            status="failed",
+            error="CONNECTION_REVOKED: <b>reconnect</b>",
+        ),
+        "d": PostEntry(
+            second,
+            "cn2",
+            "tiktok:me",
+            status="pending",
+            scheduled_at=datetime(2030, 1, 15, 9, tzinfo=UTC),
+        ),
+    }
+    page = write_gallery([rec], tmp_path).read_text()
+    parsed = Parsed(page)
+    links = [a["href"] for a in parsed.all("a") if "example" in a["href"] or "java" in a["href"]]
+    assert links == ["https://youtube.example/p/1"]
+    assert not parsed.all("i") and not parsed.all("b")
+    text = " ".join(parsed.text)
+    assert "youtube:<i>me</i>" in text and "post to tiktok:me: completed" in text
+    assert "failed: " in text and "CONNECTION_REVOKED" in text
+    assert "scheduled for 2030-01-15 09:00+00:00" in text
 
 
 def test_file_names_are_url_encoded_relative_links(tmp_path: Path) -> None:
