@@ -132,7 +132,8 @@ async def _batch(db_url: str, sources: list[str]) -> float:
     async with Tables(db_url) as tables:
         while (phases := await tables.phases("bench")).get("done", 0) < len(sources):
             if phases.get("failed"):
-                raise RuntimeError(f"videos failed: {phases}")
+                errors = {v.error for v in await tables.videos("bench") if v.error}
+                raise RuntimeError(f"videos failed: {phases}: {errors}")
             await anyio.sleep(0.1)
     return time.perf_counter() - started
 

@@ -199,6 +199,7 @@ async def work(
             settings,
             renders,
             anyio.CapacityLimiter(settings.download_concurrency),
+            anyio.CapacityLimiter(settings.pay_concurrency),
             on_step=on_step,
         )
         presence = Presence(

@@ -3,9 +3,9 @@
 Renders: `GlobalSlots` is a semaphore of `size` slots in PostgreSQL, each a session advisory
 lock. A worker takes a free slot (one statement tries them all) before `POST /renders` and
 gives it back once the render is ready, so the renders of all workers together never exceed
-the cap; a slot lives on its own session, so a worker killed mid-render frees its slots at
-once (PostgreSQL ends the session when its socket closes). A paused worker keeps its slots
-until it wakes or dies: the others render on the rest meanwhile.
+the cap; a worker's slots live on one session of its own, so a worker killed mid-render frees
+them at once (PostgreSQL ends the session when its socket closes). A paused worker keeps its
+slots until it wakes or dies: the others render on the rest meanwhile.
 
 Request rate: each worker paces its client at its share of the rate of all workers together,
 `rate / live workers`, updated at every heartbeat (`share_rate`); its own 429 adaptation
@@ -34,61 +34,86 @@ def _base(name: str) -> int:
 
 
 class GlobalSlots:
-    """At most `size` holders across every process sharing the database, `name`d apart."""
+    """At most `size` holders across every process sharing the database, `name`d apart.
+
+    A process holds its slots on one session of its own (its locks end with it) and never
+    more than `size` at once, so the slots cost each worker one connection.
+    """
 
     def __init__(self, db_url: str, name: str, size: int, polling: float = 0.5) -> None:
         self.db_url = db_url
         self.size = size
         self.polling = polling
         self._first = _base(name)
-        self._idle: list[psycopg.AsyncConnection[tuple[Any, ...]]] = []
-        #: Slots this process holds now (for tests and reports).
-        self.held = 0
+        self._local = anyio.CapacityLimiter(size)
+        self._conn: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
+        self._opening = anyio.Lock()
+        self._taking = anyio.Lock()
+        #: The slots this process holds (a session may take its own lock again: never asked).
+        self._mine: set[int] = set()
 
     @contextlib.asynccontextmanager
     async def hold(self) -> AsyncIterator[int]:
         """Wait for a free slot and hold it for the block; yields its number."""
-        conn = self._idle.pop() if self._idle else await connect(self.db_url)
-        slot: int | None = None
-        try:
-            while (slot := await self._take(conn)) is None:
+        async with self._local:
+            while True:
+                async with self._taking:  # one try at a time: each sees the others' slots
+                    slot = await self._take()
+                    if slot is not None:
+                        self._mine.add(slot)
+                        break
                 await anyio.sleep(self.polling * random.uniform(0.5, 1.5))
-            self.held += 1
-            yield slot
-        finally:
-            with anyio.CancelScope(shield=True):
-                if slot is not None:
-                    self.held -= 1
-                await self._give_back(conn, slot)
+            try:
+                yield slot
+            finally:
+                self._mine.discard(slot)
+                with anyio.CancelScope(shield=True):
+                    await self._give_back(slot)
 
-    async def _take(self, conn: psycopg.AsyncConnection[tuple[Any, ...]]) -> int | None:
-        """A free slot locked on `conn`, or None (tried from a random one, so that waiting
-        workers do not all try slot 0 first)."""
+    @property
+    def held(self) -> int:
+        """Slots this process holds now."""
+        return len(self._mine)
+
+    async def _session(self) -> psycopg.AsyncConnection[tuple[Any, ...]]:
+        """This process's slot session, opened on first use and again after a loss (the
+        slots it held went with the lost one)."""
+        async with self._opening:
+            if self._conn is None or self._conn.closed:
+                self._conn = await connect(self.db_url)
+            return self._conn
+
+    async def _take(self) -> int | None:
+        """A free slot, locked on this process's session, or None (tried from a random one,
+        so that waiting workers do not all try slot 0 first)."""
         start = random.randrange(self.size)
-        cursor = await conn.execute(
-            "SELECT k FROM (SELECT (s + %s) %% %s AS k FROM generate_series(0, %s - 1) s) o "
-            "WHERE pg_try_advisory_lock(%s + k) LIMIT 1",
-            (start, self.size, self.size, self._first),
-        )
-        row = await cursor.fetchone()
+        conn = await self._session()
+        try:
+            cursor = await conn.execute(
+                "SELECT k FROM (SELECT (s + %s) %% %s AS k FROM generate_series(0, %s - 1) s) o "
+                "WHERE NOT k = ANY(%s::int[]) AND pg_try_advisory_lock(%s + k) LIMIT 1",
+                (start, self.size, self.size, list(self._mine), self._first),
+            )
+            row = await cursor.fetchone()
+        except psycopg.OperationalError:
+            await conn.close()  # opened again at the next try
+            return None
         return None if row is None else int(row[0])
 
-    async def _give_back(
-        self, conn: psycopg.AsyncConnection[tuple[Any, ...]], slot: int | None
-    ) -> None:
-        """Unlock the slot and keep the connection for the next holder (closed if broken)."""
-        try:
-            if slot is not None:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (self._first + slot,))
-        except psycopg.Error:
-            await conn.close()  # the session, and the lock with it, is gone
+    async def _give_back(self, slot: int) -> None:
+        """Unlock a slot (nothing to do if its session is gone: the lock went with it)."""
+        conn = self._conn
+        if conn is None or conn.closed:
             return
-        self._idle.append(conn)
+        try:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (self._first + slot,))
+        except psycopg.OperationalError:
+            await conn.close()
 
     async def close(self) -> None:
-        """Close the idle connections."""
-        idle, self._idle = self._idle, []
-        for conn in idle:
+        """End the session (any slot still held is freed)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
             await conn.close()
 
 

@@ -129,10 +129,13 @@ class EngineSettings:
         default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
     )
     download_concurrency: int = attrs.field(default=4, validator=attrs.validators.gt(0))
+    #: Paid steps of one worker at once (each holds a PostgreSQL session for its lock).
+    pay_concurrency: int = attrs.field(default=4, validator=attrs.validators.gt(0))
     queue_polling: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
     result_polling: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
     idle_polling: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
-    #: System-database connections of one worker (PostgreSQL allows 100 by default).
+    #: System-database connections of one worker. A worker uses about `pool_size +
+    #: pay_concurrency + 5` connections in all; PostgreSQL allows 100 by default.
     pool_size: int = attrs.field(default=10, validator=attrs.validators.gt(0))
     log_level: str = "WARNING"
 

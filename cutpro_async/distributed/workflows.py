@@ -95,6 +95,8 @@ class Worker:
     #: The renders in flight across every worker (see `limits`).
     renders: GlobalSlots
     downloads: anyio.CapacityLimiter
+    #: Paid steps at once in this worker (each holds a session for its lock).
+    paying: anyio.CapacityLimiter
     #: Videos this process ended (done or failed), and how many of them failed.
     finished: int = 0
     failed: int = 0
@@ -293,17 +295,18 @@ async def pay_step(
         request = submit_request(priced, opts)
         settings = worker.client.settings
         key = index_key(settings.base_url, settings.workspace_id, source, request)
-        paid = await pay_once(
-            worker.client,
-            worker.db_url,
-            workflow_id=workflow_id,
-            holder=worker.worker_id,
-            key=key,
-            request=request,
-            intent=intent,
-            resubmit=opts.resubmit,
-            lease=worker.settings.lease,
-        )
+        async with worker.paying:
+            paid = await pay_once(
+                worker.client,
+                worker.db_url,
+                workflow_id=workflow_id,
+                holder=worker.worker_id,
+                key=key,
+                request=request,
+                intent=intent,
+                resubmit=opts.resubmit,
+                lease=worker.settings.lease,
+            )
     return attrs.asdict(paid)
 
 
