@@ -1,0 +1,68 @@
+"""Posting a distributed batch's clips: each (clip, account) once, whoever posts and reruns."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import anyio
+import pytest
+
+from cutpro_async import CutPro
+from cutpro_async.batch import PostPlaced, PublishOptions
+from cutpro_async.batch.publishing import resolve_accounts
+from cutpro_async.distributed import BatchOptions, enqueue, work
+from cutpro_async.distributed.posting import batch_posts, publish_batch
+from cutpro_async.testing import FakeCutPro
+from tests.batch.conftest import video_urls
+
+from .conftest import FAST_ENGINE, SIM_SETTINGS, fast_client
+
+pytestmark = pytest.mark.anyio
+
+ACCOUNTS = ("tiktok:sim_tiktok", "youtube:sim_youtube")
+
+
+async def test_a_done_batch_is_posted_once_by_concurrent_and_repeated_runs(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Four videos clipped by a worker; then two processes' worth of posting at once, with a
+    third of the answers to POST /posts lost after their commit, and a third run: every best
+    clip has one item per account, and the rows list them published."""
+    urls = video_urls(4, tag="post")
+    async with FakeCutPro(faults="drop=0.3@POST /posts", seed=5, **SIM_SETTINGS) as fake:
+        await enqueue(db_url, "posted", urls, BatchOptions(top_k=2))
+
+        def client() -> CutPro:
+            return fast_client(fake.api_key, fake.base_url)
+
+        report = await work(db_url, "solo-1", tmp_path / "out", client, settings=FAST_ENGINE)
+        assert (report.finished, report.failed) == (4, 0)
+        options = PublishOptions(ACCOUNTS)
+        placed: list[PostPlaced] = []
+
+        async def post() -> None:
+            async with client() as cp:
+                accounts = await resolve_accounts(cp, options.targets)
+                summary = await publish_batch(
+                    cp,
+                    db_url,
+                    "posted",
+                    options,
+                    accounts,
+                    lambda e: placed.append(e) if isinstance(e, PostPlaced) else None,
+                )
+                assert summary.posts_failed == 0
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(post)
+            group.start_soon(post)
+        sent = fake.requests["POST /posts"]
+        await post()
+        items = Counter((item.edit_id, item.connection_id) for item in fake.post_items())
+        assert len(items) == 8 and set(items.values()) == {1}, items
+        assert fake.requests["POST /posts"] == sent  # the third run sent nothing
+        assert fake.injected["drop"] > 0 and len(placed) == 8  # adopted ones included
+        posts = await batch_posts(db_url, "posted")
+        assert len(posts) == 8 and {source for source, _ in posts} == set(urls)
+        assert all(e.status == "completed" and e.published_url for _, e in posts)
