@@ -55,6 +55,8 @@ LEAD = timedelta(minutes=2)
 #: How many times one (clip, account) may be sent in a run when answers are lost and nothing
 #: shows in the commit window.
 SENDS = 3
+#: Posts read afresh (and retried) at once by `review`.
+REVIEW_WIDTH = 8
 #: Item statuses that will not change without a retry.
 FINISHED = frozenset({"completed", "failed"})
 
@@ -428,6 +430,26 @@ class Publisher:
             post = await self.client.posts.get(entry.post_id)
         return _item_of(post, entry)
 
+    async def review(self, records: Sequence[Record], *, retry_failed: bool = False) -> None:
+        """Read every placed post's item afresh; with `retry_failed`, retry each failed item
+        once and follow it until it finishes; save every record."""
+        placed = [(r, e) for r in records for e in r.posts.values() if e.post_id is not None]
+        width = anyio.Semaphore(REVIEW_WIDTH)
+
+        async def again(record: Record, entry: PostEntry) -> None:
+            async with width:
+                await self.refresh(entry)
+                if retry_failed and entry.status == "failed" and entry.item_id is not None:
+                    await self.retry(entry)
+                    entry.retries += 1
+                    await self.follow(record, entry, limit=entry.retries)
+
+        async with anyio.create_task_group() as group:
+            for record, entry in placed:
+                group.start_soon(again, record, entry)
+        for record in records:
+            await self._save(record)
+
     async def refresh(self, entry: PostEntry) -> None:
         """Update a placed post's entry with what the API shows of its item now (`deleted`
         when the post is gone: it is kept as posted, never posted again by a rerun)."""
@@ -438,6 +460,20 @@ class Publisher:
             entry.status, entry.error = "deleted", "the post is gone from the API (deleted)"
             return
         _take(entry, _item_of(post, entry))
+
+
+def reviewer(
+    client: CutPro, records: Sequence[Record], save: Callable[[Record], Awaitable[None]]
+) -> Publisher:
+    """A publisher that only reviews the posts these records placed (`cutpro posts`): their
+    accounts as the records name them."""
+    labels = {e.connection_id: e.account for r in records for e in r.posts.values()}
+    accounts = []
+    for connection_id, label in labels.items():
+        platform, _, name = label.partition(":")
+        accounts.append(Account(connection_id, platform or "?", name or connection_id))
+    options = PublishOptions(tuple(labels) or ("none",))
+    return Publisher(client, options, accounts, save=save, emit=lambda _e: None, records=records)
 
 
 def _take(entry: PostEntry, item: PostItem) -> None:

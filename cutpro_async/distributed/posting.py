@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 from .._converter import structure, unstructure
 from ..batch.events import Event, Summary
 from ..batch.options import PublishOptions
-from ..batch.publishing import Account, Publisher
+from ..batch.publishing import Account, Publisher, reviewer
 from ..batch.record import ChosenClip, Phase, PostEntry, Record
 from ..client import CutPro
 from .fencing import lock_key
@@ -63,12 +63,7 @@ async def publish_batch(
         records, workflows = await _records(client, tables, batch_id, options.top_k)
 
         async def save(record: Record) -> None:
-            await tables.run(
-                "INSERT INTO cutpro_posts (workflow_id, batch_id, posts) VALUES (%s, %s, %s) "
-                "ON CONFLICT (workflow_id) DO UPDATE SET posts = EXCLUDED.posts, "
-                "updated_at = now()",
-                (workflows[record.source], batch_id, Jsonb(unstructure(record.posts))),
-            )
+            await _keep(tables, batch_id, workflows[record.source], record)
 
         width = anyio.Semaphore(WIDTH)
         publisher = Publisher(
@@ -86,16 +81,38 @@ async def publish_batch(
     return summary
 
 
-async def batch_posts(db_url: str, batch_id: str) -> list[tuple[str, PostEntry]]:
-    """(source, post) of every post a batch made, in source order."""
-    async with Tables(db_url) as tables:
+async def batch_posts(
+    client: CutPro, db_url: str, batch_id: str, *, retry_failed: bool = False
+) -> list[tuple[str, PostEntry]]:
+    """(source, post) of every post a batch made, in source order, each read afresh from
+    the API (with `retry_failed`: each failed item retried once and followed) and saved."""
+    async with _batch_lock(db_url, batch_id), Tables(db_url) as tables:
         await tables.run(_SCHEMA)
         rows = await tables.run(
-            "SELECT v.source, p.posts FROM cutpro_posts p JOIN cutpro_videos v "
-            "USING (workflow_id) WHERE p.batch_id = %s ORDER BY v.position",
+            "SELECT p.workflow_id, v.source, v.position, p.posts FROM cutpro_posts p "
+            "JOIN cutpro_videos v USING (workflow_id) WHERE p.batch_id = %s ORDER BY v.position",
             (batch_id,),
         )
-    return [(source, entry) for source, posts in rows for entry in _entries(posts).values()]
+        workflows = {source: workflow_id for workflow_id, source, _, _ in rows}
+        records = [
+            Record(source, position, Phase.DONE, posts=_entries(posts))
+            for _, source, position, posts in rows
+        ]
+
+        async def save(record: Record) -> None:
+            await _keep(tables, batch_id, workflows[record.source], record)
+
+        await reviewer(client, records, save).review(records, retry_failed=retry_failed)
+    return [(r.source, entry) for r in records for entry in r.posts.values()]
+
+
+async def _keep(tables: Tables, batch_id: str, workflow_id: str, record: Record) -> None:
+    """Save a video's posts."""
+    await tables.run(
+        "INSERT INTO cutpro_posts (workflow_id, batch_id, posts) VALUES (%s, %s, %s) "
+        "ON CONFLICT (workflow_id) DO UPDATE SET posts = EXCLUDED.posts, updated_at = now()",
+        (workflow_id, batch_id, Jsonb(unstructure(record.posts))),
+    )
 
 
 @contextlib.asynccontextmanager

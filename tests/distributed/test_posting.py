@@ -63,6 +63,7 @@ async def test_a_done_batch_is_posted_once_by_concurrent_and_repeated_runs(
         assert len(items) == 8 and set(items.values()) == {1}, items
         assert fake.requests["POST /posts"] == sent  # the third run sent nothing
         assert fake.injected["drop"] > 0 and len(placed) == 8  # adopted ones included
-        posts = await batch_posts(db_url, "posted")
+        async with client() as cp:
+            posts = await batch_posts(cp, db_url, "posted")
         assert len(posts) == 8 and {source for source, _ in posts} == set(urls)
         assert all(e.status == "completed" and e.published_url for _, e in posts)
