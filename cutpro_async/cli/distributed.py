@@ -25,12 +25,14 @@ import orjson
 from rich.console import Console
 from rich.markup import escape
 
+from ..batch.options import PublishOptions
 from ..batch.sources import expand_sources, is_url, normalize
 from ..client import CutPro
 from ..config import Budget, Pacing, Polling, RetryPolicy
 from ..errors import ConfigurationError, UsageError
 from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ApiOptions, api_options, execute, fail
 from ._words import number, plural
+from .publishing import post_batch, publish_accounts
 
 if TYPE_CHECKING:
     from ..distributed import BatchOptions, BatchStatus, EngineSettings
@@ -314,9 +316,10 @@ def run_on_db(
     refused: dict[str, bool],
     api: ApiOptions,
     commit_window: float | None,
+    publish: PublishOptions | None = None,
 ) -> None:
     """`cutpro run --db`: enqueue the batch, work on it until every video is done or failed,
-    print its status; exits as `cutpro run` does."""
+    print its status, post its clips if asked; exits as `cutpro run` does."""
     check_db(db, embedded_ok=True)
     given = [NOT_DISTRIBUTED[name] for name, on in refused.items() if on]
     if given:
@@ -354,7 +357,7 @@ def run_on_db(
             out.print("workers join with:", highlight=False)
             out.print(f"  cutpro worker --db {shlex.quote(db)} --out DIR --worker-id ID")
             sys.stdout.flush()
-        code = run_db(_run(db, batch, listed, options, folder, factory, settings))
+        code = run_db(_run(db, batch, listed, options, folder, factory, settings, publish))
         if server is not None:  # workers that joined it see the batch done and leave first
             run_db(_workers_gone(db, WORKERS_LEAVE))
     finally:
@@ -411,10 +414,13 @@ async def _run(
     folder: Path,
     factory: Callable[[], CutPro],
     settings: EngineSettings,
+    publish: PublishOptions | None = None,
 ) -> int:
-    """Enqueue, work, wait for the other workers' videos, print the status; the exit code."""
+    """Enqueue, work, wait for the other workers' videos, print the status, post the clips
+    (with `publish`: its accounts checked before anything is enqueued); the exit code."""
     from ..distributed import batch_status, enqueue, work
 
+    accounts = await publish_accounts(factory, publish)
     queued = await enqueue(db, batch, sources, options)
     err.print(
         f"batch {queued.batch_id}: {plural(queued.videos, 'video')}, {queued.new} newly "
@@ -435,7 +441,10 @@ async def _run(
         status = await batch_status(db, queued.batch_id, settings.heartbeat_timeout)
     for line in status_lines(status):
         err.print(line, highlight=False, soft_wrap=True)
-    return EXIT_FAILED if status.phases.get("failed") else EXIT_OK
+    code = EXIT_FAILED if status.phases.get("failed") else EXIT_OK
+    if publish is not None:
+        code = max(code, await post_batch(db, queued.batch_id, factory, publish, accounts, err))
+    return code
 
 
 # -- cutpro status --db, cutpro manifest ----------------------------------------------------

@@ -219,7 +219,7 @@ class Tally:
         return " · ".join([self.videos(), *stages, self.totals()])
 
 
-def _posts_line(summary: Summary) -> list[str]:
+def posts_line(summary: Summary) -> list[str]:
     """What the publish stage did, if anything: one line."""
     s = summary
     if not (s.posts_sent or s.posts_adopted or s.posts_published or s.posts_failed):
@@ -337,7 +337,7 @@ class Display:
         line += f" · {summary.elapsed:.1f} s"
         if summary.interrupted:
             line += " · interrupted: run again to resume"
-        lines = [line, *_posts_line(summary)]
+        lines = [line, *posts_line(summary)]
         if not quiet:
             every = self.verbosity >= Verbosity.VERBOSE
             for what, reasons in (("failed", tally.failures), ("skipped", tally.skips)):

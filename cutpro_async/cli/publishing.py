@@ -12,12 +12,15 @@ from typing import Any, TypeVar
 
 import attrs
 import click
+from rich.console import Console
 
 from ..batch.options import PublishOptions
 from ..batch.post_meta import DEFAULT_META, load_post_meta
-from ..batch.publishing import PlannedPost
+from ..batch.publishing import Account, PlannedPost, resolve_accounts
+from ..client import CutPro
 from ..errors import UsageError
-from ._common import EXIT_USAGE, fail
+from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
+from .progress import posts_line
 
 T = TypeVar("T")
 
@@ -170,3 +173,34 @@ def plan_lines(plan: Sequence[PlannedPost]) -> list[str]:
         when = "at once" if post.at is None else post.at.isoformat(sep=" ", timespec="minutes")
         lines.append(f"{post.source}: clip #{post.rank} -> {post.account} {when}")
     return lines
+
+
+async def publish_accounts(
+    factory: Callable[[], CutPro], publish: PublishOptions | None
+) -> list[Account]:
+    """The accounts to post to, each checked active (before anything is paid)."""
+    if publish is None:
+        return []
+    async with factory() as client:
+        return await resolve_accounts(client, publish.targets)
+
+
+async def post_batch(
+    db: str,
+    batch_id: str,
+    factory: Callable[[], CutPro],
+    publish: PublishOptions,
+    accounts: Sequence[Account],
+    console: Console,
+) -> int:
+    """`cutpro run --db … --publish`: post the done batch's clips, say what it did; the exit
+    code (1 when a post failed)."""
+    from ..distributed.posting import publish_batch
+
+    console.print(schedule_note(publish), highlight=False, markup=False)
+    async with factory() as client:
+        summary = await publish_batch(client, db, batch_id, publish, accounts)
+    lines = posts_line(summary) or ["posts: nothing left to post"]
+    for line in lines:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    return EXIT_FAILED if summary.posts_failed else EXIT_OK

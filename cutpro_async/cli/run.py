@@ -247,9 +247,6 @@ def run(
     if db is not None:
         from .distributed import run_on_db
 
-        if publish.options() is not None:
-            fail("not supported with --db yet: --publish (run it without --db)", EXIT_USAGE)
-
         _check_sources(sources)
         run_on_db(
             db,
@@ -280,6 +277,7 @@ def run(
             },
             api,
             commit_window,
+            publish.options(),
         )
     if batch is not None:
         fail("--batch names a batch of --db: give --db URL too", EXIT_USAGE)

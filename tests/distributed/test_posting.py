@@ -6,17 +6,20 @@ from collections import Counter
 from pathlib import Path
 
 import anyio
+import orjson
 import pytest
 
 from cutpro_async import CutPro
 from cutpro_async.batch import PostPlaced, PublishOptions
 from cutpro_async.batch.publishing import resolve_accounts
-from cutpro_async.distributed import BatchOptions, enqueue, work
+from cutpro_async.distributed import BatchOptions, Tables, enqueue, work
 from cutpro_async.distributed.posting import batch_posts, publish_batch
 from cutpro_async.testing import FakeCutPro
 from tests.batch.conftest import video_urls
+from tests.cli.conftest import cutpro
 
 from .conftest import FAST_ENGINE, SIM_SETTINGS, fast_client
+from .test_cli import env_of
 
 pytestmark = pytest.mark.anyio
 
@@ -67,3 +70,30 @@ async def test_a_done_batch_is_posted_once_by_concurrent_and_repeated_runs(
             posts = await batch_posts(cp, db_url, "posted")
         assert len(posts) == 8 and {source for source, _ in posts} == set(urls)
         assert all(e.status == "completed" and e.published_url for _, e in posts)
+
+
+async def test_run_db_posts_the_batch_once_it_is_done(db_url: str, tmp_path: Path) -> None:
+    """`cutpro run --db … --publish`: the batch clipped, then each best clip posted to both
+    accounts; `cutpro posts --db` lists them; a rerun posts nothing; an expired account is
+    refused before anything is enqueued."""
+    urls = video_urls(3, tag="rundb")
+    async with FakeCutPro(**SIM_SETTINGS) as fake:
+        env = env_of(fake)
+        run = ("run", *urls, "--db", db_url, "--out", tmp_path / "out", "--top-k", "1")
+        publish = ("--batch", "pub", "--publish", ",".join(ACCOUNTS))
+        done = await cutpro(*run, *publish, env=env)
+        assert done.returncode == 0, done.stderr.decode()
+        assert "posts: 6 published" in done.stderr.decode()
+        listed = await cutpro("posts", "--db", db_url, "--json", env=env)
+        assert listed.returncode == 0, listed.stderr.decode()
+        rows = [orjson.loads(line) for line in listed.stdout.splitlines()]
+        assert len(rows) == 6 and {row["status"] for row in rows} == {"completed"}
+        again = await cutpro(*run, *publish, env=env)
+        assert again.returncode == 0 and "nothing left to post" in again.stderr.decode()
+        assert fake.requests["POST /posts"] == 6
+        refused = await cutpro(
+            *run, "--batch", "other", "--publish", "instagram:sim_instagram", env=env
+        )
+        assert refused.returncode == 2 and "is expired" in refused.stderr.decode()
+        async with Tables(db_url) as tables:
+            assert await tables.batches() == ["pub"]
