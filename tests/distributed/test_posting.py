@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from cutpro_async.distributed import BatchOptions, Tables, enqueue, work
 from cutpro_async.distributed.posting import batch_posts, publish_batch
 from cutpro_async.testing import FakeCutPro
 from tests.batch.conftest import video_urls
-from tests.cli.conftest import cutpro
+from tests.cli.conftest import COMMAND, ROOT, cutpro
 
 from .conftest import FAST_ENGINE, SIM_SETTINGS, fast_client
 from .test_cli import env_of
@@ -97,3 +98,49 @@ async def test_run_db_posts_the_batch_once_it_is_done(db_url: str, tmp_path: Pat
         assert refused.returncode == 2 and "is expired" in refused.stderr.decode()
         async with Tables(db_url) as tables:
             assert await tables.batches() == ["pub"]
+
+
+async def test_run_db_killed_while_posting_posts_each_clip_once(
+    db_url: str, tmp_path: Path
+) -> None:
+    """`cutpro run --db … --publish` on 12 videos with a third of the answers to POST /posts
+    lost after their commit, SIGKILLed three times while posting (after the 3rd, 9th and 15th
+    POST /posts) and run again until it ends: each best clip has exactly one item per
+    account, and the database lists them published."""
+    urls = video_urls(12, tag="killpost")
+    async with FakeCutPro(faults="drop=0.3@POST /posts", seed=9, **SIM_SETTINGS) as fake:
+        command = [
+            *COMMAND,
+            "run",
+            *urls,
+            "--db",
+            db_url,
+            "--out",
+            str(tmp_path / "out"),
+            "--top-k",
+            "1",
+            "--batch",
+            "killed",
+            "--publish",
+            ",".join(ACCOUNTS),
+        ]
+        codes = []
+        for run in range(8):
+            async with await anyio.open_process(
+                command, env=env_of(fake), cwd=ROOT, stdout=None, stderr=None
+            ) as process:
+                if run < 3:
+                    with anyio.move_on_after(60):
+                        while fake.requests["POST /posts"] < 3 + 6 * run:
+                            await anyio.sleep(0.01)
+                    process.send_signal(signal.SIGKILL)
+                codes.append(await process.wait())
+            if codes[-1] == 0:
+                break
+        assert codes[:3] == [-signal.SIGKILL] * 3 and codes[-1] == 0, codes
+        items = Counter((item.edit_id, item.connection_id) for item in fake.post_items())
+        assert len(items) == 24 and set(items.values()) == {1}, items
+        assert sum(fake.charges_per_video().values()) == 12
+        async with fast_client(fake.api_key, fake.base_url) as cp:
+            posts = await batch_posts(cp, db_url, "killed")
+        assert len(posts) == 24 and {e.status for _, e in posts} == {"completed"}
