@@ -96,65 +96,78 @@ how busy it is streaming a file: it must never be what limits a benchmark.
 #: What the profiles of the final run show (written from them; see `--profile`).
 PROFILES = """## What the profiles show
 
-Profiles of the commit measured above, 2,000 videos on the instant simulator, kept next to the
-results with a `.txt` summary each (`benchmarks/results/20261129T1600*Z-profile-*`):
-`python -m benchmarks --profile pipeline` (py-spy, every thread: where busy threads spend
-their time, disk waits included), `--profile pipeline --gil` (only the thread holding the GIL:
-Python's own CPU), and the same for the fair baseline (`--profile pipeline-bare`).
+The pipeline rows come from a run of their own after the full run (see above): the client
+after the changes of `docs/profile-notes.md` ("The call path without retry machinery").
+Profiles of that code, 2,000 videos on the instant simulator, are kept next to the results
+with a `.txt` summary each: `python -m benchmarks --profile pipeline --gil` (only the thread
+holding the GIL: Python's own CPU) and the same for the fair baseline (`--profile
+pipeline-bare --gil`), `benchmarks/results/20261129T1725*Z-profile-*` and `...T1726*Z-...`;
+those of the full run at 9e0d288 (every thread, and --gil) are `20261129T1600*Z-profile-*`.
 
-- **Where the CPU goes** (getrusage, every thread, medians of the 10 runs of each): the client
-  3.43 ms per video = 2.16 ms user + 1.30 ms kernel; the baseline 2.38 ms = 1.32 ms user +
-  1.11 ms kernel. The file and record work, which is mostly kernel time, is now close (the
-  table's kernel ratio, per round: 1.08x); the gap is Python: 0.84 ms per video more in user
-  space (1.64x). To reach 1.3x the client must shed about 10% of its CPU (0.33 ms per
-  video).
-- **Every thread** (wall time): both spend the largest share in the file's `fdatasync`
-  (`PartFile.save_whole` 16.5%, the baseline's `publish_small` 21.2%). The client's folder
-  fsyncs (`sync_folder`, about 11%) are grouped among the publishes in flight at once; the
-  baseline makes one per 64 videos, at its record commit (`fsync_folder`, 0.5%). The
-  O_NOFOLLOW open (`open_nofollow`, 3.1%) and the look for a finished file (`finished`,
-  0.8%) are the client's; the rest is the event loop and aiohttp in both.
-- **Holding the GIL** (Python's CPU): the client's own modules take 21.8% of its Python time
-  (`batch` 4.9%, `_http` 4.8%, `jobs` 4.7%, `resources` 4.7%, `_retry` 1.3%: a call goes
-  through `Resource._typed`, `_raw`, `Retrier.call`, `Transport.request`'s `attempt` and
-  `_send`, each a coroutine), where the baseline's own code takes 9.5% of a smaller total.
-  Within aiohttp the client pays what the baseline does not: a total-timeout timer per call
-  (`TimerContext`, `TimeoutHandle`: 1.7%; the client bounds every API call by
-  `Timeouts.total`, the baseline does not), waits for a pooled connection
-  (`BaseConnector._get`, `_wait_for_available_connection`: 1.4%; six stages of 64 can ask for
-  more than its 100 connections), query strings built by yarl from `params` (0.7% against
-  0.3%); and cattrs structures every answer into models (2.7%), where the baseline reads
-  dicts. No single function stands out: the largest own share in the client's Python time is
-  aiohttp's `data_received` (3.0%).
-- **Under latency** (`--profile latency --gil`, 250 videos): the Python time is again mostly
-  aiohttp and asyncio, the client's own modules a few percent each (imports show at 10% in so
-  short a run). The client's CPU per video in the latency run, 7.9 ms (the thread pool's:
-  12.7 ms), is more than twice the instant one's: a video waiting for its jobs polls (14
-  requests per video against 9), and each request costs more (0.56 ms against 0.38 ms),
-  presumably because answers arrive one at a time instead of in bursts that one pass of the
-  event loop handles together.
+- **Where the CPU goes** (getrusage, every thread, medians of the rounds): the client about
+  2.12 ms of user time per video against the baseline's 1.40 ms (1.51x; 2.16 against
+  1.32 ms, 1.64x, at 9e0d288), and 1.27 against 1.04 ms in the kernel (1.21x; 1.08x at
+  9e0d288). Kernel time is 35-45% of either side's CPU, mostly the files' `fdatasync`s and
+  folder fsyncs, and it is the noisiest part: neighbouring runs differ by up to 0.3 ms per
+  video with the other sessions' disk traffic on this machine.
+- **Every thread** (wall time, py-spy at 9e0d288): both spend the largest share in the
+  file's `fdatasync` (`PartFile.save_whole` 16.5%, the baseline's `publish_small` 21.2%). The
+  client's folder fsyncs (`sync_folder`, about 11%; 0.70-0.75 per file) are shared only among
+  the publishes in flight at once; the baseline makes one per 64 videos, at its record commit
+  (`fsync_folder`, 0.5%). The O_NOFOLLOW open (`open_nofollow`, 3.1%) and the look for a
+  finished file (`finished`, 0.8%) are the client's; the rest is the event loop and aiohttp.
+- **What the changes did** (paired runs of copies of the code before and after, 8 rounds
+  twice, see the notes): the client's user CPU per video fell by about 7% (its ratio to the
+  baseline's from 1.71-1.74x to 1.60x in both pairs); its garbage collector runs half as
+  often (young collections per 1,000 videos 287-359 -> 152-205; the baseline's 46-58) and
+  takes 0.09-0.16 ms per video instead of 0.21-0.32 ms; instructions per video (callgrind)
+  9.05 -> 8.73 M, the baseline's 7.02 M. The total ratio moved within the kernel's noise.
+- **Holding the GIL** (Python's CPU): the client's own modules take about 18% of its Python
+  time (`batch` 5.7%, `jobs` 4.8%, `_http` 3.9%, `resources` 3.5%, `_retry` no longer
+  listed: an API call crosses `Transport.request` and `_send` only); aiohttp 36%, asyncio
+  16%. No function stands out: the largest own shares are the executor's `submit` (2.5%)
+  and aiohttp's `data_received` (2.1%).
+- **Calls per video** (cProfile, 300 videos): the client makes 4,528 function calls per
+  video, the baseline 2,915; aiohttp's work is the same in both (1,165 against 1,142 calls).
+  The difference is the client's own Python: builtins +596, `batch` +168 (and `Record`'s
+  attrs `on_setattr` hook on 30 attribute sets per video), cattrs +190 (answers structured
+  into models, 20-30 us per video, and the record unstructured for each save), the
+  transport, resources and jobs about +260 with coroutine resumptions, asyncio locks +74
+  (stage pools, the store's lock), anyio +61, enum +23, pathlib +22. A copy of the client
+  whose request path is only `session.request`, `read` and decode measured the same
+  instructions per video as the real one (8.93 against 8.73 M, within the method's noise):
+  the per-call path has little left to give.
+- **Under latency** (`--profile latency --gil`, 250 videos, at 9e0d288): the Python time is
+  again mostly aiohttp and asyncio, the client's own modules a few percent each. The
+  client's CPU per video in the latency run, 7.9 ms (the thread pool's: 12.7 ms), is more
+  than twice the instant one's: a video waiting for its jobs polls (14 requests per video
+  against 9), and each request costs more (0.56 ms against 0.38 ms), presumably because
+  answers arrive one at a time instead of in bursts that one pass of the event loop handles
+  together.
 """
 
 #: Why a target is still missed and what would close it (written from the run).
 MISSES = """## Where targets are missed, and what would close it
 
-- **pipeline: client CPU per video / bare, 1.45x** (1.34x to 1.57x; target 1.3x). This run
-  measured the client after the cuts of issue 13 item 4 (one thread trip per small file,
-  hashed in memory and never read back; saves only at the crash-relevant steps; folder fsyncs
-  and record encoding grouped; a cheaper per-call path; the record in one dedicated thread):
-  before them the same benchmark gave 2.3x to 2.5x (4.7 ms against 1.9 to 2.0 ms per video,
-  `--quick`), and a full run a quarter of an hour before this one, before the last cut (the
-  record in one thread), 1.66x (1.46x to 1.81x); rounds differ by up to 0.2x on this shared
-  machine. What would close the remaining 0.33 ms per video, from the profiles: (1) a
-  flatter path for an API call that succeeds at once (today five coroutines deep, with a
-  retry loop and a converter) and plain reads of the few fields the batch needs instead of
-  whole models (cattrs is 2.7% of the Python time); (2) no more requests in flight than
-  connections (stages sized to `Limits.max_connections`, or more connections), so aiohttp's
-  connector never queues; (3) folder fsyncs grouped across videos at the record's commit, as
-  the baseline does (one per 64 files; the client's take about 11% of its busy time, mostly
-  waiting on the disk, some kernel CPU); (4) a path string built once per file instead of
-  `pathlib` on every step (pathlib is 3.3% of the client's Python time, 1.3% of the
-  baseline's). The per-call total timeout is a promise (`Timeouts.total`) and should stay.
+- **pipeline: client CPU per video / bare, 1.41x** (1.34x to 1.49x over 5 rounds; target
+  1.3x). The run before these changes measured 1.45x (1.34x to 1.57x); rounds differ by up
+  to 0.15x on this shared machine, so the two are within each other's spread. Since then an
+  API call or a download that succeeds at once builds no retry machinery (the retry loop is
+  entered only after a failure, with every promise of it: `Retry-After`, the budget, the
+  deadline, `on_retry`), and `Timeouts.total` is kept by one timer for every call in flight
+  instead of one per call; this cut the client's user CPU per video by about 7% and its GC
+  work by half in paired runs, but kernel time, a third or more of the total, is noisier than
+  that. What would close the remaining 0.3-0.4 ms per video, from the profiles: (1) the
+  batch's own Python per video, now the largest part of the difference (`Record` attribute
+  sets through attrs' converters, the record unstructured per save, the stage pools' locks
+  and anyio cancel scopes, events, the credits ledger); (2) folder fsyncs grouped at the
+  record's commit, as the baseline does (one per 64 files against the client's 0.70-0.75 per
+  file; removing them all, an upper bound that breaks the per-file durability promise,
+  measured about 7% of the client's CPU), which needs the `Store` to take the folders to sync
+  and `renders.download` to leave the fsync to it; (3) no more videos in flight than
+  connections (six stages of 64 against 100 connections), so aiohttp's connector never
+  queues and fewer objects are alive at once. The per-call total timeout is a promise
+  (`Timeouts.total`) and stays.
 - **latency** has no spread: one run of each contender (each takes over a minute, and the
   suite must stay near 10 minutes). Its margin is 6 points: the client's 77.3 s is 3.0 s over
   the 74.3 s bound, of which about 2.5 s are the pacing's own safety (each of the 7 windows
@@ -171,10 +184,11 @@ def _header(info: Mapping[str, object]) -> str:
     mode = "`--quick` suite" if info.get("quick") else "full suite"
     seconds = float(str(info.get("seconds") or 0))
     command = info.get("command") or "python -m benchmarks"
+    note = f" Since then: {info['note']}." if info.get("note") else ""
     return (
         f"Latest run: {machine['date']}, commit {machine['commit']}, `{command}` ({mode}, "
         f"{seconds:.0f} s) on {machine['cpu']} ({machine['cores']} cores, shared and noisy), "
-        f"{machine['system']}, Python {machine['python']}."
+        f"{machine['system']}, Python {machine['python']}.{note}"
     )
 
 
