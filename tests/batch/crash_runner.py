@@ -19,6 +19,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import anyio
@@ -133,20 +134,43 @@ async def _one_run(
     env: dict[str, str],
     settings: RunnerSettings,
     log: Path,
-    kill_after: float | None,
+    kill_when: Callable[[], Awaitable[object]] | None,
 ) -> int:
-    """One runner process, output to `log`; SIGKILLed after `kill_after` seconds if given."""
+    """One runner process, output to `log`; SIGKILLed once `kill_when` returns, if given
+    (and the process has not ended before)."""
     command = [sys.executable, str(RUNNER), str(list_file), str(out), *settings.arguments()]
     with log.open("wb") as sink:
         async with await anyio.open_process(
             command, env=env, stdin=None, stdout=sink, stderr=sink
         ) as process:
-            if kill_after is not None:
-                with anyio.move_on_after(kill_after):
-                    await process.wait()
+            if kill_when is not None:
+                async with anyio.create_task_group() as group:
+
+                    async def ended() -> None:
+                        await process.wait()
+                        group.cancel_scope.cancel()
+
+                    group.start_soon(ended)
+                    await kill_when()
+                    group.cancel_scope.cancel()
                 if process.returncode is None:
                     process.send_signal(signal.SIGKILL)
             return await process.wait()
+
+
+def _after(seconds: float) -> Callable[[], Awaitable[object]]:
+    """A kill moment: `seconds` after the start."""
+    return lambda: anyio.sleep(seconds)
+
+
+def _after_posts(fake: FakeCutPro, count: int) -> Callable[[], Awaitable[object]]:
+    """A kill moment: once the simulator has received `count` `POST /posts` in all."""
+
+    async def reached() -> None:
+        while fake.requests["POST /posts"] < count:
+            await anyio.sleep(0.01)
+
+    return reached
 
 
 def complete_files(records: list[Record], top_k: int) -> int:
@@ -198,9 +222,11 @@ async def crash_run(
     seed: int,
     time_scale: float = 300,
     max_reruns: int = 5,
+    kills_at_posts: Sequence[int] = (),
 ) -> CrashReport:
     """Run `videos` videos in `folder`, SIGKILLed up to `kills` times, each after a seeded random
-    number of seconds within `kill_between`, then rerun until a run ends with every video done."""
+    number of seconds within `kill_between`, then once the simulator has received each count of
+    `POST /posts` in `kills_at_posts`, then rerun until a run ends with every video done."""
     urls = crash_urls(videos)
     list_file, out = folder / "list.txt", folder / "out"
     list_file.write_text("\n".join(urls))
@@ -217,10 +243,12 @@ async def crash_run(
         }
         started = time.monotonic()
         codes: list[int] = []
-        for run in range(kills + max_reruns):
-            kill_after = chance.uniform(*kill_between) if run < kills else None
+        moments = [_after(chance.uniform(*kill_between)) for _ in range(kills)]
+        moments += [_after_posts(fake, count) for count in kills_at_posts]
+        for run in range(len(moments) + max_reruns):
+            kill_when = moments[run] if run < len(moments) else None
             log = folder / f"run{run}.log"
-            codes.append(await _one_run(list_file, out, env, settings, log, kill_after))
+            codes.append(await _one_run(list_file, out, env, settings, log, kill_when))
             if codes[-1] == 0:  # every video done: nothing left to kill
                 break
         seconds = time.monotonic() - started

@@ -72,19 +72,21 @@ async def test_sigkilled_batch_with_slow_commits_charges_each_video_once(tmp_pat
 
 async def test_sigkilled_publishing_posts_each_clip_to_each_account_once(tmp_path: Path) -> None:
     """100 videos, each best clip posted to two accounts; POST /posts answers lost after their
-    commit (drop=0.3) as are paid submissions; killed four times and rerun: every (clip,
+    commit (drop=0.3) as are paid submissions; killed twice at random moments and three times
+    while posting (after the 20th, 80th and 150th POST /posts) and rerun: every (clip,
     account) has exactly one item on the server, completed, and each video one charge."""
     accounts = "tiktok:sim_tiktok,youtube:sim_youtube"
     report = await crash_run(
         tmp_path,
         100,
         f"drop=0.3,drop=0.3@POST /posts,{DOWNLOAD_FAULTS}",
-        kills=4,
+        kills=2,
         kill_between=(0.5, 2.0),
         settings=RunnerSettings(top_k=1, publish=accounts),
         seed=20261129,
+        kills_at_posts=(20, 80, 150),
     )
-    assert report.codes[:4] == [-signal.SIGKILL] * 4 and report.codes[-1] == 0, report.codes
+    assert report.codes[:5] == [-signal.SIGKILL] * 5 and report.codes[-1] == 0, report.codes
     assert report.charges == [1] * 100 and report.total_charges == 100, report.double_charged
     twice = {pair: n for pair, n in report.post_items.items() if n != 1}
     assert len(report.post_items) == 200 and not twice, (len(report.post_items), twice)
