@@ -272,6 +272,9 @@ def _config(db_url: str, worker_id: str, settings: EngineSettings) -> DBOSConfig
         "executor_id": worker_id,
         "application_version": WORKFLOW_VERSION,
         "sys_db_pool_size": settings.pool_size,
+        # A paused worker's open transactions are ended as its presence is, so that its
+        # row locks never hold up the workers adopting its videos.
+        "sys_db_idle_transaction_timeout_sec": settings.heartbeat_timeout,
         "log_level": settings.log_level,
         "notification_listener_polling_interval_sec": min(1.0, settings.result_polling),
     }
@@ -305,6 +308,7 @@ async def _run(
             )
         async with anyio.create_task_group() as group:
             group.start_soon(_keep_alive, worker, presence, settings)
+            group.start_soon(_adopting, worker, presence, settings)
             while True:
                 await anyio.sleep(settings.idle_polling)
                 if until_empty and await _idle():
@@ -344,16 +348,23 @@ async def _queues(settings: EngineSettings) -> None:
 async def _keep_alive(
     worker: workflows.Worker, presence: Presence, settings: EngineSettings
 ) -> None:
-    """Beat every `heartbeat` seconds, take this worker's share of the request rate, and
-    adopt the videos of workers gone since."""
+    """Beat every `heartbeat` seconds and take this worker's share of the request rate."""
     while True:
         live = await presence.beat()
         for client in (worker.client, worker.analyzer):
             share_rate(client, settings.requests_per_second, live)
+        await anyio.sleep(settings.heartbeat)
+
+
+async def _adopting(worker: workflows.Worker, presence: Presence, settings: EngineSettings) -> None:
+    """Every `heartbeat` seconds, adopt the videos of workers gone since (a task of its own:
+    an adoption may wait for a paused worker's transactions to be ended, and the beats
+    must go on meanwhile)."""
+    while True:
+        await anyio.sleep(settings.heartbeat)
         gone = await presence.gone()
         if gone:
             worker.adopted += await _adopt(presence, gone)
-        await anyio.sleep(settings.heartbeat)
 
 
 async def _adopt(presence: Presence, gone: list[str]) -> int:

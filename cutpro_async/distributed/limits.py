@@ -1,7 +1,7 @@
 """The API's per-key limits kept across every worker: renders in flight, and the request rate.
 
 Renders: `GlobalSlots` is a semaphore of `size` slots in PostgreSQL, each a session advisory
-lock. A worker takes a free slot (one statement tries them all) before `POST /renders` and
+lock. A worker takes a free slot (trying them one by one) before `POST /renders` and
 gives it back once the render is ready, so the renders of all workers together never exceed
 the cap; a worker's slots live on one session of its own, so a worker killed mid-render frees
 them at once (PostgreSQL ends the session when its socket closes). A paused worker keeps its
@@ -45,7 +45,7 @@ class GlobalSlots:
         self.size = size
         self.polling = polling
         self._first = _base(name)
-        self._local = anyio.CapacityLimiter(size)
+        self._local = anyio.Semaphore(size)
         self._conn: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
         self._opening = anyio.Lock()
         self._taking = anyio.Lock()
@@ -84,21 +84,27 @@ class GlobalSlots:
             return self._conn
 
     async def _take(self) -> int | None:
-        """A free slot, locked on this process's session, or None (tried from a random one,
-        so that waiting workers do not all try slot 0 first)."""
+        """A free slot, locked on this process's session, or None. One lock is tried per
+        statement, skipping this process's own slots (a session that asks for a lock it holds
+        gets it again, and would then hold it twice), from a random one on, so that waiting
+        workers do not all try slot 0 first."""
         start = random.randrange(self.size)
         conn = await self._session()
-        try:
-            cursor = await conn.execute(
-                "SELECT k FROM (SELECT (s + %s) %% %s AS k FROM generate_series(0, %s - 1) s) o "
-                "WHERE NOT k = ANY(%s::int[]) AND pg_try_advisory_lock(%s + k) LIMIT 1",
-                (start, self.size, self.size, list(self._mine), self._first),
-            )
-            row = await cursor.fetchone()
-        except psycopg.OperationalError:
-            await conn.close()  # opened again at the next try
-            return None
-        return None if row is None else int(row[0])
+        for step in range(self.size):
+            slot = (start + step) % self.size
+            if slot in self._mine:
+                continue
+            try:
+                cursor = await conn.execute(
+                    "SELECT pg_try_advisory_lock(%s)", (self._first + slot,)
+                )
+                row = await cursor.fetchone()
+            except psycopg.OperationalError:
+                await conn.close()  # opened again at the next try
+                return None
+            if row is not None and row[0]:
+                return slot
+        return None
 
     async def _give_back(self, slot: int) -> None:
         """Unlock a slot (nothing to do if its session is gone: the lock went with it)."""

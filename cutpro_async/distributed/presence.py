@@ -139,9 +139,19 @@ class Presence:
 
     async def _take(self, lock: int) -> bool:
         """Try an advisory lock on this worker's session."""
-        cursor = await self._connection().execute("SELECT pg_try_advisory_lock(%s)", (lock,))
-        row = await cursor.fetchone()
-        return bool(row and row[0])
+        rows = await self._execute("SELECT pg_try_advisory_lock(%s)", (lock,))
+        return bool(rows and rows[0][0])
+
+    async def _execute(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """One statement on this worker's session; its rows. Once joined, a session that
+        fails (PostgreSQL ended it: this worker was silent too long) is `PresumedGone`."""
+        try:
+            cursor = await self._connection().execute(query, params)
+            return await cursor.fetchall() if cursor.description else []
+        except psycopg.Error as exc:
+            if not self.incarnation:
+                raise
+            raise PresumedGone(self._gone(f"its session was ended ({exc})")) from exc
 
     def _connection(self) -> psycopg.AsyncConnection[tuple[Any, ...]]:
         """The session that holds this worker's lock."""
@@ -152,19 +162,15 @@ class Presence:
     async def beat(self) -> int:
         """Write the heartbeat; returns how many workers are live (this one included).
         `PresumedGone` if this worker's session was ended (it was silent too long)."""
-        try:
-            cursor = await self._connection().execute(
-                "UPDATE cutpro_workers SET heartbeat = now() WHERE worker_id = %s "
-                "AND incarnation = %s RETURNING (SELECT count(*) FROM cutpro_workers WHERE "
-                "stopped_at IS NULL AND heartbeat > now() - make_interval(secs => %s))",
-                (self.worker_id, self.incarnation, self.timeout),
-            )
-            row = await cursor.fetchone()
-        except psycopg.Error as exc:
-            raise PresumedGone(self._gone(f"its session was ended ({exc})")) from exc
-        if row is None:  # another process took this id after this one's session ended
+        rows = await self._execute(
+            "UPDATE cutpro_workers SET heartbeat = now() WHERE worker_id = %s "
+            "AND incarnation = %s RETURNING (SELECT count(*) FROM cutpro_workers WHERE "
+            "stopped_at IS NULL AND heartbeat > now() - make_interval(secs => %s))",
+            (self.worker_id, self.incarnation, self.timeout),
+        )
+        if not rows:  # another process took this id after this one's session ended
             raise PresumedGone(self._gone("another process joined with its id"))
-        return max(1, int(row[0]))
+        return max(1, int(rows[0][0]))
 
     def _gone(self, why: str) -> str:
         """The message of `PresumedGone`."""
@@ -177,16 +183,16 @@ class Presence:
     async def gone(self) -> list[str]:
         """Workers silent for longer than the timeout whose lock is free (their process is
         gone, or PostgreSQL ended its session)."""
-        cursor = await self._connection().execute(
+        silent = await self._execute(
             "SELECT worker_id FROM cutpro_workers WHERE worker_id <> %s "
             "AND heartbeat < now() - make_interval(secs => %s) ORDER BY worker_id",
             (self.worker_id, self.timeout),
         )
         found = []
-        for (worker_id,) in await cursor.fetchall():
+        for (worker_id,) in silent:
             lock = worker_lock(worker_id)
             if await self._take(lock):
-                await self._connection().execute("SELECT pg_advisory_unlock(%s)", (lock,))
+                await self._execute("SELECT pg_advisory_unlock(%s)", (lock,))
                 found.append(str(worker_id))
         return found
 
@@ -198,11 +204,11 @@ class Presence:
             yield got
         finally:
             if got:
-                await self._connection().execute("SELECT pg_advisory_unlock(%s)", (_ADOPT_LOCK,))
+                await self._execute("SELECT pg_advisory_unlock(%s)", (_ADOPT_LOCK,))
 
     async def adopted(self, worker_id: str, count: int) -> None:
         """Note that this worker adopted `count` videos of `worker_id`."""
-        await self._connection().execute(
+        await self._execute(
             "UPDATE cutpro_workers SET adopted_by = %s, adopted_at = now(), "
             "adopted = adopted + %s WHERE worker_id = %s",
             (self.worker_id, count, worker_id),

@@ -174,7 +174,7 @@ async def run_cluster(
             with anyio.fail_after(deadline):
                 for worker in ids:
                     await start(worker)
-                await _joined(db_url, len(ids))  # kills land on working workers
+                await joined(db_url, len(ids))  # kills land on working workers
                 for _ in range(kills):
                     await anyio.sleep(chance.uniform(*kill_between))
                     live = [w for w in ids if running[w].returncode is None]
@@ -222,7 +222,7 @@ async def run_cluster(
         status = await batch_status(db_url, BATCH, FAST_ENGINE.heartbeat_timeout)
         again = await enqueue(db_url, BATCH, urls, options)
         unfinished_after = await _unfinished(db_url)
-        adopted_from = await _adopted(db_url)
+        taken = await adopted_from(db_url)
         orphans = 0
         for worker in ids:  # what a worker killed mid-download left, finished by another
             orphans += await tidy(db_url, folder / f"out-{worker}")
@@ -247,8 +247,8 @@ async def run_cluster(
         key_leaks=leaks,
         seconds=seconds,
         lost=lost,
-        adopted=sum(adopted_from.values()),
-        adopted_from=adopted_from,
+        adopted=sum(taken.values()),
+        adopted_from=taken,
         refetched=refetched,
         rerun_steps=int(reruns),
         step_starts=int(starts),
@@ -275,13 +275,13 @@ async def _unfinished(db_url: str) -> int:
     return int(rows[0][0])
 
 
-async def _joined(db_url: str, count: int) -> None:
+async def joined(db_url: str, count: int) -> None:
     """Wait until `count` workers have joined (their rows in `cutpro_workers`)."""
     while len(await workers(db_url, FAST_ENGINE.heartbeat_timeout)) < count:
         await anyio.sleep(0.1)
 
 
-async def _adopted(db_url: str) -> dict[str, int]:
+async def adopted_from(db_url: str) -> dict[str, int]:
     """Workflows adopted from each worker (by the live ones), as `cutpro_workers` says."""
     found = await workers(db_url, FAST_ENGINE.heartbeat_timeout)
     return {row.worker_id: row.adopted for row in found if row.adopted}

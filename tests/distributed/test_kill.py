@@ -12,11 +12,16 @@ import os
 import signal
 from pathlib import Path
 
+import anyio
 import pytest
 
 from cutpro_async.cli.distributed import status_lines
+from cutpro_async.distributed import BatchOptions, Tables, enqueue
+from cutpro_async.testing import FakeCutPro
 
-from .cluster import ClusterReport, kill_urls, run_cluster
+from .cluster import ClusterReport, adopted_from, complete, joined, kill_urls, run_cluster
+from .conftest import SIM_SETTINGS
+from .worker_runner import EXIT_GONE, start_worker
 
 pytestmark = pytest.mark.anyio
 
@@ -99,3 +104,55 @@ async def test_killed_workers_charge_each_video_once(db_url: str, tmp_path: Path
     assert f"{report.lost} (gone " in workers and "adopted by" in workers, workers
     for kind in ("drop", "truncate"):
         assert report.injected.get(kind, 0) > 0, report.injected
+
+
+async def pending_on(db_url: str, worker: str) -> int:
+    """Videos `worker` is running (pending on it in DBOS)."""
+    async with Tables(db_url) as tables:
+        rows = await tables.run(
+            "SELECT count(*) FROM dbos.workflow_status WHERE status = 'PENDING' "
+            "AND executor_id = %s AND name = 'cutpro.video'",
+            (worker,),
+        )
+    return int(rows[0][0])
+
+
+async def test_a_paused_worker_is_taken_over_and_stops_when_it_wakes(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A worker SIGSTOPped mid-batch goes silent: once its heartbeat is older than the
+    timeout, the other worker takes over its videos; woken, it finds itself presumed gone
+    and stops (exit 3) instead of going on with them. Each video charged once, every file
+    complete."""
+    urls = kill_urls(24)
+    async with FakeCutPro(credits=2400, seed=7, **SIM_SETTINGS) as fake:
+        await enqueue(db_url, "pause", urls, BatchOptions(top_k=1))
+        env = {**os.environ, "CUTPRO_API_KEY": fake.api_key, "CUTPRO_API_URL": fake.base_url}
+        procs = {
+            w: await start_worker(db_url, w, tmp_path / w, env, tmp_path / f"{w}.log")
+            for w in ("p1", "p2")
+        }
+        try:
+            with anyio.fail_after(90):
+                await joined(db_url, 2)
+                while not await pending_on(db_url, "p1"):
+                    await anyio.sleep(0.05)
+                procs["p1"].send_signal(signal.SIGSTOP)
+                while not (await adopted_from(db_url)).get("p1"):
+                    await anyio.sleep(0.2)
+                procs["p1"].send_signal(signal.SIGCONT)
+                codes = {w: await p.wait() for w, p in procs.items()}
+        finally:
+            for proc in procs.values():
+                if proc.returncode is None:
+                    proc.send_signal(signal.SIGCONT)
+                    proc.kill()
+                    await proc.wait()
+        charges = fake.charges_per_video()
+        async with Tables(db_url) as tables:
+            rows = await tables.videos("pause")
+            files = await tables.files("pause")
+    assert codes == {"p1": EXIT_GONE, "p2": 0}, codes
+    assert [row.phase for row in rows] == ["done"] * 24
+    assert [charges[row.video_id or ""] for row in rows] == [1] * 24
+    assert len(files) == 24 and complete(files) == 24

@@ -32,8 +32,9 @@ def most_at_once(spans: list[tuple[float, float]]) -> int:
 
 
 async def test_slots_are_shared_by_every_holder_of_the_database(db_url: str) -> None:
-    """Two processes' worth of holders (two `GlobalSlots` on two sets of sessions) never
-    hold more than the three slots together, and all of them get their turn."""
+    """Two processes' worth of holders (two `GlobalSlots`, each on a session of its own)
+    never hold more than the three slots together, all of them get their turn, and every
+    slot is free again afterwards."""
     await ensure_schema(db_url)
     workers = [GlobalSlots(db_url, "test", 3, polling=0.02) for _ in range(2)]
     held, most, done = [0], [0], [0]
@@ -47,14 +48,19 @@ async def test_slots_are_shared_by_every_holder_of_the_database(db_url: str) -> 
             held[0] -= 1
         done[0] += 1
 
+    fresh = GlobalSlots(db_url, "test", 3, polling=0.02)
     try:
         async with anyio.create_task_group() as group:
             for n in range(16):
                 group.start_soon(holder, workers[n % 2])
+        assert (done[0], most[0]) == (16, 3)
+        # Their sessions still open, none of them keeps a slot: a third takes all three.
+        with anyio.fail_after(10):
+            async with fresh.hold(), fresh.hold(), fresh.hold():
+                assert fresh.held == 3
     finally:
-        for slots in workers:
+        for slots in [*workers, fresh]:
             await slots.close()
-    assert (done[0], most[0]) == (16, 3)
 
 
 async def test_a_worker_renders_within_the_cap(db_url: str, tmp_path: Path) -> None:
