@@ -119,6 +119,9 @@ class Batch:
         self.store_error: StoreError | None = None
         #: The publish stage, once its accounts are known (None: nothing is posted).
         self.publisher: Publisher | None = None
+        #: Videos with a file renamed into OUT whose folder fsync is left to the record's
+        #: commit: their saves ask the store to fsync OUT first (see `_save`).
+        self._renamed: set[str] = set()
 
     # -- running --------------------------------------------------------------------------
 
@@ -201,7 +204,7 @@ class Batch:
                 self.client,
                 publish,
                 accounts,
-                save=self.store.save,
+                save=self._save,
                 emit=self._emit,
                 pool=lambda record: self._stage(record, Stage.PUBLISH),
                 records=records,
@@ -266,7 +269,15 @@ class Batch:
             log.exception("unexpected error on %s", source)
             await self._outcome(self._failed(record, exc))
         finally:
+            self._renamed.discard(source)
             slots.release()
+
+    async def _save(self, record: Record) -> None:
+        """Save a record; once a file of it was renamed into OUT, the store fsyncs OUT before
+        committing, so that the record never lists a file whose name a power cut could undo
+        (one fsync per commit for every file renamed before it, not one per file)."""
+        sync = self.options.out if record.source in self._renamed else None
+        await self.store.save(record, sync=sync)
 
     async def _outcome(self, saving: Awaitable[None]) -> None:
         """Save a skip or failure; if the record cannot be saved, stop the run."""
@@ -294,7 +305,7 @@ class Batch:
         record.error = f"skipped: {reason}"
         self.skipped[record.source] = reason
         with anyio.CancelScope(shield=True):
-            await self.store.save(record)
+            await self._save(record)
         self._emit(VideoSkipped(record.source, reason))
 
     async def _failed(self, record: Record, exc: BaseException) -> None:
@@ -305,7 +316,7 @@ class Batch:
         record.attempts += 1
         self.errors[record.source] = exc
         with anyio.CancelScope(shield=True):
-            await self.store.save(record)
+            await self._save(record)
         self._emit(VideoFailed(record.source, phase, record.error))
 
     # -- the stages -----------------------------------------------------------------------
@@ -316,10 +327,10 @@ class Batch:
         if record.video_id is None:
             await self._price(record)
             if not is_url(record.source) and not self.options.dry_run:
-                await self.store.save(record)  # an upload is costly to make again
+                await self._save(record)  # an upload is costly to make again
         if self.options.dry_run:
             record.phase = Phase.PRICED
-            await self.store.save(record)
+            await self._save(record)
             self._emit(VideoDone(record.source, 0))
             return
         if record.submission_id is None:
@@ -347,7 +358,7 @@ class Batch:
         if self.publisher is not None:
             await self.publisher.publish(record)
         record.phase = Phase.DONE
-        await self.store.save(record)
+        await self._save(record)
         self._emit(VideoDone(record.source, len(record.files)))
 
     async def _clip_and_deliver(self, record: Record) -> None:
@@ -492,7 +503,7 @@ class Batch:
         if earlier is None:
             record.submit_intent = self.client.server_time()
             record.phase = Phase.SUBMITTING
-            await self.store.save(record)
+            await self._save(record)
         created = await self.client.submissions.create(
             request.video_id,
             timeframe=request.timeframe,
@@ -508,7 +519,7 @@ class Batch:
         instead of paying."""
         record.submission_id, record.phase = submission_id, Phase.SUBMITTED
         record.credits_charged = price
-        await self.store.save(record)
+        await self._save(record)
         if self.index is not None:
             assert record.video_id is not None
             await self.index.note(key, record.video_id, submission_id)
@@ -601,7 +612,7 @@ class Batch:
         record.files.append(SavedFile(clip.id, render_id, str(done.path), done.size, done.sha256))
         left[0] -= 1
         if left[0]:
-            await self.store.save(record)
+            await self._save(record)
         self._emit(FileSaved(record.source, clip.id, done.path, done.size, done.sha256))
 
     async def _fetch(self, record: Record, clip: ChosenClip, rank: int) -> tuple[Downloaded, str]:
@@ -621,7 +632,9 @@ class Batch:
                 name=name,
                 on_progress=progress if self._listeners else None,  # not counted either
                 link=link,
+                sync_folder=False,  # with the record's commit: see `_save`
             )
+        self._renamed.add(record.source)
         return done, render_id
 
     async def _name(
@@ -654,7 +667,7 @@ class Batch:
         if name != wanted:
             log.info("%s is another clip's name: clip %s is saved as %s", wanted, clip.id, name)
         record.names[clip.id] = name
-        await self.store.save(record)
+        await self._save(record)
         return name, link
 
     async def _render(self, record: Record, clip: ChosenClip) -> str:
@@ -668,7 +681,7 @@ class Batch:
             )
         render_id = created.render_id
         record.renders[clip.id] = render_id
-        await self.store.save(record)
+        await self._save(record)
         return render_id
 
 

@@ -31,6 +31,7 @@ import orjson
 from .._converter import structure, unstructure
 from .._fs import open_nofollow
 from ..errors import StoreError, StoreLocked, UsageError
+from ..jobs._partfile import FOLDER_SYNCS, sync_folder
 from ..jobs._threads import in_thread
 from .record import Record
 
@@ -58,8 +59,10 @@ class Store(Protocol):
     async def load(self, source: str) -> Record | None:
         """The record of a source, if any."""
 
-    async def save(self, record: Record) -> None:
-        """Write a record durably (replacing the previous version)."""
+    async def save(self, record: Record, *, sync: Path | None = None) -> None:
+        """Write a record durably (replacing the previous version); with `sync`, fsync that
+        folder first (a file renamed into it before this call, which the record lists, must
+        survive a power cut once the record says it is there)."""
 
     async def records(self) -> list[Record]:
         """Every record, in source order."""
@@ -82,8 +85,10 @@ class MemoryStore:
         """The record of a source, if any."""
         return self._records.get(source)
 
-    async def save(self, record: Record) -> None:
-        """Keep a record."""
+    async def save(self, record: Record, *, sync: Path | None = None) -> None:
+        """Keep a record (after an fsync of `sync`: the files it lists are durable)."""
+        if sync is not None:
+            await anyio.to_thread.run_sync(FOLDER_SYNCS.after_rename, sync)
         self._records[record.source] = record
 
     async def records(self) -> list[Record]:
@@ -113,6 +118,7 @@ class SQLiteStore:
         #: The one thread that uses the connection (statements run one at a time).
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="cutpro-record")
         self._pending: dict[str, Record] = {}  # by source: the latest object saved
+        self._folders: set[Path] = set()  # to fsync before the next batch commits
         self._batch = 0  # the batch that new saves join
         self._committed = -1  # the last batch written
         self._writer = asyncio.Lock()
@@ -163,12 +169,14 @@ class SQLiteStore:
         rows = await self._run("SELECT data FROM records WHERE source = ?", source)
         return _decode(rows[0][0]) if rows else None
 
-    async def save(self, record: Record) -> None:
+    async def save(self, record: Record, *, sync: Path | None = None) -> None:
         """Write a record (replacing the previous version); returns once it is committed.
 
         What is committed is the record as it stands when its batch is written (never older
         than at this call): saves of one record that wait for the same batch are written, and
-        encoded, once.
+        encoded, once. `sync`: a folder fsynced before the batch commits (one fsync a batch
+        for every save that names it), so that files renamed into it before this call, which
+        the record lists, survive a power cut.
 
         `StoreError` if it cannot be written (the disk is full, the file became read-only):
         the record then stays pending and is written by the next save or `close` that
@@ -176,6 +184,8 @@ class SQLiteStore:
         """
         self._refuse_if_readonly()
         self._pending[record.source] = record
+        if sync is not None:
+            self._folders.add(sync)
         mine = self._batch
         async with self._writer:
             if self._committed >= mine:
@@ -190,6 +200,7 @@ class SQLiteStore:
         writes them itself or raises: no save ever returns for a record that was not written.
         """
         batch, self._pending = self._pending, {}
+        folders, self._folders = self._folders, set()
         number, self._batch = self._batch, self._batch + 1
         rows = [
             (source, r.position, r.phase.value, orjson.dumps(unstructure(r)))
@@ -198,6 +209,14 @@ class SQLiteStore:
         db = self._db
 
         def work() -> None:
+            for folder in folders:  # the renames the records list, durable before they are
+                try:
+                    sync_folder(folder)
+                except OSError as exc:
+                    raise StoreError(
+                        f"cannot make the files saved in {folder} durable (fsync: "
+                        f"{exc.strerror or exc}); check that disk, then run again"
+                    ) from exc
             try:
                 db.execute("BEGIN")
                 db.executemany(_UPSERT, rows)
@@ -214,6 +233,7 @@ class SQLiteStore:
             await in_thread(self._thread, work)
         except BaseException:
             self._pending = {**batch, **self._pending}
+            self._folders |= folders
             raise
         self._committed = number
 

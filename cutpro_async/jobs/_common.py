@@ -29,17 +29,21 @@ async def fetch_file(
     kind: str | None = None,
     on_progress: Progress | None = None,
     first: Resume | Literal["late"] | None = None,
+    sync_folder: bool = True,
 ) -> Downloaded:
     """Download a signed link to `dest` with the client's session, timeouts and retries.
 
     The link goes to a storage host: no API key is sent with it. `kind` (`mp4`, `zip`) is
     the container the file must be; by default it follows `dest`'s extension. A `dest` that
     is a folder is a `UsageError`. `first`: what the caller already knows of the disk (see
-    `Download.first`).
+    `Download.first`). `sync_folder=False` leaves the fsync of the folder after the rename
+    to the caller.
     """
     kind = kind or KINDS.get(dest.suffix.lower())
     transfers = Transfers.of(transport)
-    job = Download(transfers, url, dest, refresh, expected_size, kind, on_progress, first)
+    job = Download(
+        transfers, url, dest, refresh, expected_size, kind, on_progress, first, sync_folder
+    )
     return await job.run()
 
 

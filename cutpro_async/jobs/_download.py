@@ -97,11 +97,13 @@ class Download:
     #: `Resume` a caller's own look found (no finished file), or `LATE` (nothing expected:
     #: it looks once the answer is in; for a small body in the trip that writes it).
     first: Resume | Literal["late"] | None = None
+    #: False: the folder is not fsynced after the rename; the caller does it (see `PartFile`).
+    sync_folder: bool = True
 
     async def run(self) -> Downloaded:
         """Download to `dest` (at once if a complete file is already there)."""
         self.transfers.check_link(self.url)
-        part = PartFile(self.dest)
+        part = PartFile(self.dest, self.sync_folder)
         started = time.monotonic()
         known, self.first = self.first, None  # later attempts look for themselves
         try:  # the first attempt builds nothing for retrying: most downloads succeed at once

@@ -78,6 +78,9 @@ class PartFile:
     """`<final>.part` and `<final>.part.json`; one instance per download."""
 
     final: Path
+    #: Whether publishing fsyncs the folder too (False: the caller does, before it relies on
+    #: the final name surviving a power cut).
+    sync_folder: bool = True
     #: Where bytes are written until the file is complete.
     path: Path = attrs.field(init=False)
     #: Where the validator and stated checksums of the bytes in `.part` are kept.
@@ -169,7 +172,8 @@ class PartFile:
         finally:
             os.close(fd)
         os.replace(self.path, self.final)  # replaces a link there, never follows it
-        FOLDER_SYNCS.after_rename(self.final.parent)
+        if self.sync_folder:
+            FOLDER_SYNCS.after_rename(self.final.parent)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.sidecar)  # an earlier attempt's: these bytes need none
         return Saved(len(data), hashers["sha256"].digest().hex(), verified)
@@ -238,7 +242,8 @@ class Writer:
             raise
         os.close(self.fd)
         os.replace(self.part.path, self.part.final)  # replaces a link there, never follows it
-        FOLDER_SYNCS.after_rename(self.part.final.parent)
+        if self.part.sync_folder:
+            FOLDER_SYNCS.after_rename(self.part.final.parent)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.part.sidecar)
         return Saved(self.size, self.hashers["sha256"].digest().hex(), verified)

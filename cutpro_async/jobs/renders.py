@@ -100,9 +100,10 @@ class Renders(RendersResource):
         name: Namer | None = None,
         on_progress: Progress | None = None,
         link: DownloadLink | None = None,
+        sync_folder: bool = True,
     ) -> Downloaded:
         """Stream a completed render's MP4 into `folder`; returns the file (`.path`,
-        `.sha256`, ...), checked to be a whole MP4.
+        `.sha256`, ...), checked to be a whole MP4 and durable under its name.
 
         A file already there under that name is complete (only verified files get their
         final name) and is not downloaded again; a `.part` left behind is resumed. `link`
@@ -110,6 +111,8 @@ class Renders(RendersResource):
         expects no file there yet: the request is then sent at once, and the disk is looked
         at once its answer is in (for a small file, in the one trip that writes it), so a
         file already complete is still kept as it is, though its bytes were asked for again.
+        `sync_folder=False`: the bytes are durable but the rename is not until the caller
+        fsyncs `folder` (a batch does it once for many files, with its record's commit).
         """
         first: Resume | Literal["late"] | None = LATE if link is not None else None
         looked = None
@@ -135,6 +138,7 @@ class Renders(RendersResource):
             kind="mp4",
             on_progress=on_progress,
             first=first,
+            sync_folder=sync_folder,
         )
 
 

@@ -156,12 +156,12 @@ class FullDisk(MemoryStore):
         super().__init__()
         self.room = room
 
-    async def save(self, record: Record) -> None:
+    async def save(self, record: Record, *, sync: Path | None = None) -> None:
         """Save, or fail as a full disk does."""
         if self.room <= 0:
             raise StoreError("cannot write the run record: the disk is full; free space")
         self.room -= 1
-        await super().save(record)
+        await super().save(record, sync=sync)
 
 
 async def test_a_full_disk_stops_the_run_cleanly(tmp_path: Path) -> None:

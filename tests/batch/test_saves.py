@@ -38,10 +38,15 @@ class Watching(MemoryStore):
         self.out = out
         self.seen: dict[str, list[Seen]] = {}
         self.named: dict[str, set[str]] = {}
+        self.syncs = 0  # saves that asked for OUT's fsync
 
-    async def save(self, record: Record) -> None:
-        """Note the record's state, check the disk, keep it."""
+    async def save(self, record: Record, *, sync: Path | None = None) -> None:
+        """Note the record's state, check the disk, keep it; a record that lists files must
+        ask for its folder's fsync."""
         self.check_disk(record)
+        if record.files:
+            assert sync == self.out, "a save that lists files must have OUT fsynced first"
+        self.syncs += sync is not None
         self.seen.setdefault(record.source, []).append(
             Seen(
                 record.phase,
@@ -53,7 +58,7 @@ class Watching(MemoryStore):
                 len(record.files),
             )
         )
-        await super().save(record)
+        await super().save(record, sync=sync)
 
     def check_disk(self, record: Record) -> None:
         """Every listed file is complete; a name saved for the first time has no file yet."""

@@ -30,7 +30,7 @@ from cutpro_async.batch import (
 )
 from cutpro_async.testing import FakeCutPro
 
-from .conftest import video_url
+from .conftest import simulated, video_url, video_urls
 
 pytestmark = pytest.mark.anyio
 
@@ -352,3 +352,60 @@ async def test_saves_waiting_for_one_batch_are_encoded_once(
         assert await store.load("a") == record
     finally:
         await store.close()
+
+
+async def test_saves_that_ask_for_a_folder_fsync_share_one_before_their_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty saves at once, each naming OUT: the first commits alone, the other nineteen
+    together, each batch after one fsync of OUT; a failing fsync commits nothing and says so."""
+    from cutpro_async.batch import store as store_module
+
+    synced: list[tuple[Path, int]] = []
+    store = await SQLiteStore.open(tmp_path / "state.sqlite")
+
+    def sync(folder: Path) -> None:
+        committed = len(store._db.execute("SELECT source FROM records").fetchall())
+        synced.append((folder, committed))
+
+    monkeypatch.setattr(store_module, "sync_folder", sync)
+    try:
+        async with anyio.create_task_group() as group:
+            for n in range(20):
+                group.start_soon(lambda n=n: store.save(Record(f"s{n}", n), sync=tmp_path / "out"))
+        assert synced == [(tmp_path / "out", 0), (tmp_path / "out", 1)]  # before each commit
+        assert len(await store.records()) == 20
+
+        def broken(folder: Path) -> None:
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(store_module, "sync_folder", broken)
+        with pytest.raises(StoreError, match=r"files saved in .*out durable \(fsync: Input"):
+            await store.save(Record("late", 99), sync=tmp_path / "out")
+        assert "late" not in {r.source for r in await store.records()}
+    finally:
+        monkeypatch.setattr(store_module, "sync_folder", lambda folder: None)
+        await store.close()
+
+
+async def test_a_batch_fsyncs_its_folder_with_its_commits_not_per_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ten videos of two clips: no download fsyncs OUT on its own; the record's commits do,
+    fewer times than there are files, and every file is listed only after one of them."""
+    from cutpro_async.batch import store as store_module
+    from cutpro_async.jobs import _partfile
+
+    per_file: list[Path] = []
+    with_commit: list[Path] = []
+    monkeypatch.setattr(_partfile, "sync_folder", per_file.append)
+    monkeypatch.setattr(store_module, "sync_folder", with_commit.append)
+    async with simulated() as (_fake, cp):
+        store = await SQLiteStore.open(tmp_path / "state.sqlite")
+        try:
+            summary = await Batch(cp, RunOptions(out=tmp_path, top_k=2), store).run(video_urls(10))
+        finally:
+            await store.close()
+    assert summary.files == 20
+    assert per_file == []
+    assert 1 <= len(with_commit) < 20 and set(with_commit) == {tmp_path}
