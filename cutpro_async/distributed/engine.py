@@ -188,7 +188,8 @@ async def work(
         Tables(db_url) as tables,
     ):
         await client.balance.get()  # checks the key, and learns the server's clock
-        renders = GlobalSlots(db_url, "renders", await _render_cap(client, settings))
+        cap = await _render_cap(client, settings)
+        renders = GlobalSlots(db_url, "renders", cap, lease=settings.heartbeat_timeout)
         worker = workflows.Worker(
             client,
             analyzer,
@@ -348,9 +349,11 @@ async def _queues(settings: EngineSettings) -> None:
 async def _keep_alive(
     worker: workflows.Worker, presence: Presence, settings: EngineSettings
 ) -> None:
-    """Beat every `heartbeat` seconds and take this worker's share of the request rate."""
+    """Beat every `heartbeat` seconds (the render slots' session too) and take this worker's
+    share of the request rate."""
     while True:
         live = await presence.beat()
+        await worker.renders.ping()
         for client in (worker.client, worker.analyzer):
             share_rate(client, settings.requests_per_second, live)
         await anyio.sleep(settings.heartbeat)

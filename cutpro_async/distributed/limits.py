@@ -4,8 +4,9 @@ Renders: `GlobalSlots` is a semaphore of `size` slots in PostgreSQL, each a sess
 lock. A worker takes a free slot (trying them one by one) before `POST /renders` and
 gives it back once the render is ready, so the renders of all workers together never exceed
 the cap; a worker's slots live on one session of its own, so a worker killed mid-render frees
-them at once (PostgreSQL ends the session when its socket closes). A paused worker keeps its
-slots until it wakes or dies: the others render on the rest meanwhile.
+them at once (PostgreSQL ends the session when its socket closes), and one that stops
+answering (paused, cut off) frees them after the heartbeat timeout: the session runs with
+`idle_session_timeout` and each heartbeat pings it.
 
 Request rate: each worker paces its client at its share of the rate of all workers together,
 `rate / live workers`, updated at every heartbeat (`share_rate`); its own 429 adaptation
@@ -21,6 +22,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import attrs
 import psycopg
 
 from ..client import CutPro
@@ -33,24 +35,32 @@ def _base(name: str) -> int:
     return int.from_bytes(digest[:6], "big")  # room above it for any number of slots
 
 
+@attrs.define
 class GlobalSlots:
     """At most `size` holders across every process sharing the database, `name`d apart.
 
     A process holds its slots on one session of its own (its locks end with it) and never
-    more than `size` at once, so the slots cost each worker one connection.
+    more than `size` at once, so the slots cost each worker one connection. With a `lease`,
+    PostgreSQL ends that session (freeing its slots) after that many seconds without a
+    statement: `ping` it more often. Waiting holders try again every `polling` seconds.
     """
 
-    def __init__(self, db_url: str, name: str, size: int, polling: float = 0.5) -> None:
-        self.db_url = db_url
-        self.size = size
-        self.polling = polling
-        self._first = _base(name)
-        self._local = anyio.Semaphore(size)
-        self._conn: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
-        self._opening = anyio.Lock()
-        self._taking = anyio.Lock()
-        #: The slots this process holds (a session may take its own lock again: never asked).
-        self._mine: set[int] = set()
+    db_url: str
+    name: str
+    size: int
+    polling: float = 0.5
+    lease: float | None = None
+    _first: int = attrs.field(init=False)
+    _local: anyio.Semaphore = attrs.field(init=False)
+    _conn: psycopg.AsyncConnection[tuple[Any, ...]] | None = attrs.field(default=None, init=False)
+    _opening: anyio.Lock = attrs.field(factory=anyio.Lock, init=False)
+    _taking: anyio.Lock = attrs.field(factory=anyio.Lock, init=False)
+    #: The slots this process holds (a session may take its own lock again: never asked).
+    _mine: set[int] = attrs.field(factory=set, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._first = _base(self.name)
+        self._local = anyio.Semaphore(self.size)
 
     @contextlib.asynccontextmanager
     async def hold(self) -> AsyncIterator[int]:
@@ -80,8 +90,23 @@ class GlobalSlots:
         slots it held went with the lost one)."""
         async with self._opening:
             if self._conn is None or self._conn.closed:
-                self._conn = await connect(self.db_url)
+                self._conn = conn = await connect(self.db_url)
+                if self.lease is not None:
+                    await conn.execute(
+                        "SELECT set_config('idle_session_timeout', %s, false)",
+                        (f"{int(self.lease * 1000)}",),
+                    )
             return self._conn
+
+    async def ping(self) -> None:
+        """Keep the session from idling out (its slots freed) while this process answers."""
+        conn = self._conn
+        if conn is None or conn.closed:
+            return
+        try:
+            await conn.execute("SELECT 1")
+        except psycopg.OperationalError:
+            await conn.close()  # its slots went with it; opened again at the next take
 
     async def _take(self) -> int | None:
         """A free slot, locked on this process's session, or None. One lock is tried per

@@ -63,6 +63,35 @@ async def test_slots_are_shared_by_every_holder_of_the_database(db_url: str) -> 
             await slots.close()
 
 
+async def test_a_silent_holder_loses_its_slots_after_the_lease(db_url: str) -> None:
+    """A holder that pings its session keeps its slot past the lease; once it stops answering,
+    PostgreSQL ends its session after the lease and another holder gets the slot."""
+    await ensure_schema(db_url)
+    quiet = GlobalSlots(db_url, "lease", 1, polling=0.05, lease=1.0)
+    other = GlobalSlots(db_url, "lease", 1, polling=0.05)
+    try:
+        async with quiet.hold():
+
+            async def pinging() -> None:
+                while True:
+                    await quiet.ping()
+                    await anyio.sleep(0.2)
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(pinging)
+                with anyio.move_on_after(2.0) as waited:
+                    async with other.hold():
+                        pass
+                group.cancel_scope.cancel()
+            assert waited.cancelled_caught  # still held: the pings kept the session
+            with anyio.fail_after(10):
+                async with other.hold() as slot:
+                    assert slot == 0
+    finally:
+        for slots in (quiet, other):
+            await slots.close()
+
+
 async def test_a_worker_renders_within_the_cap(db_url: str, tmp_path: Path) -> None:
     """With renders capped at two, the simulator never has more than two of the batch's
     renders between their creation and their completion (and it did have two)."""
