@@ -149,27 +149,37 @@ those of the full run at 9e0d288 (every thread, and --gil) are `20261129T1600*Z-
 #: Why a target is still missed and what would close it (written from the run).
 MISSES = """## Where targets are missed, and what would close it
 
-- **pipeline: client CPU per video / bare, 1.41x** (1.34x to 1.49x over 5 rounds; target
-  1.3x). The run before these changes measured 1.45x (1.34x to 1.57x); rounds differ by up
-  to 0.15x on this shared machine, so the two are within each other's spread. Since then an
-  API call or a download that succeeds at once builds no retry machinery (the retry loop is
-  entered only after a failure, with every promise of it: `Retry-After`, the budget, the
-  deadline, `on_retry`), and `Timeouts.total` is kept by one timer for every call in flight
-  instead of one per call; this cut the client's user CPU per video by about 7% and its GC
-  work by half in paired runs, but kernel time, a third or more of the total, is noisier than
-  that. What would close the remaining 0.3-0.4 ms per video, from the profiles: (1) the
-  batch's own Python per video, now the largest part of the difference (`Record` attribute
-  sets through attrs' converters, the record unstructured per save, the stage pools' locks
-  and anyio cancel scopes, events, the credits ledger); (2) folder fsyncs grouped at the
-  record's commit, as the baseline does (one per 64 files against the client's 0.70-0.75 per
-  file; removing them all, an upper bound that breaks the per-file durability promise,
-  measured about 7% of the client's CPU in one noisy 5-round run), which needs the `Store`
-  to take the folders to sync and `renders.download` to leave the fsync to it; (3) fewer
+- **pipeline: client CPU per video / bare, 1.36x** (1.31x to 1.45x over 5 rounds; target
+  1.3x), measured after two sets of changes (`docs/profile-notes.md`). First, an API call or
+  a download that succeeds at once builds no retry machinery (the retry loop is entered only
+  after a failure, with every promise of it: `Retry-After`, the budget, the deadline,
+  `on_retry`), and `Timeouts.total` is kept by one timer for every call in flight instead of
+  one per call: the client's user CPU per video fell by about 7% and its GC work by half in
+  paired runs (1.45x -> 1.41x). Then the batch fsyncs OUT with its record's group commits
+  instead of after every file (`renders.download(sync_folder=False)` and
+  `Store.save(record, sync=OUT)`: a record still never lists a file whose rename a power cut
+  could undo), which brought the kernel-time ratio from 1.21x to 1.07x (1.41x -> 1.36x; this
+  run had another session's test suite beside it, and rounds differ by up to 0.15x here).
+  What is left is user-space Python: about 4,500 function calls per video against the
+  baseline's 2,900 (cProfile), aiohttp equal in both; the difference is spread over the
+  batch (`Record` attribute sets through attrs' `on_setattr` hook, the record unstructured
+  per save, the stage pools and anyio cancel scopes, events, the credits ledger), cattrs
+  (structuring answers), and the layers of a call. What would close it: fewer objects and
+  awaits per video in `Batch` (a plain record class without setattr hooks, a hand-written
+  encoder for the record, one pool acquisition per stage without event objects), and fewer
   videos in flight at once than six stages of 64 (fewer objects alive, fewer young
-  collections; 400 connections instead of 100, so that aiohttp's connector never queues,
-  changed nothing in a paired run: 1.32x against 1.34x). A paired run at a quieter moment
-  measured the same code at 1.34x (1.32x to 1.36x, 5 rounds): near the target, not under
-  it. The per-call total timeout is a promise (`Timeouts.total`) and stays.
+  collections). 400 connections instead of 100 changed nothing (1.32x against 1.34x in a
+  paired run), so connections are not the gap.
+- **distributed: engine CPU per video / SQLite path's, 6.72x** (6.65x to 7.16x over 3
+  rounds; target 2x). Scaling itself meets its target (0.91 from 1 to 4 workers, 0.98 from
+  1 to 2: the batch is bound by each worker's download bandwidth, as the scenario intends).
+  The engine's CPU goes to DBOS recording every workflow start, step, notification and
+  queue poll in PostgreSQL through SQLAlchemy, with about four workflows per video (the
+  video's, its analysis on the paced queue, one delivery per clip on the delivery queue)
+  and their steps. What would close it: fewer engine operations per video (the analysis as
+  a step of the video's workflow, paced by a PostgreSQL token bucket instead of a queue of
+  its own; one delivery workflow per video rather than per clip; coarser steps), and longer
+  queue polling intervals when the queues are busy.
 - **latency** has no spread: one run of each contender (each takes over a minute, and the
   suite must stay near 10 minutes). Its margin is 6 points: the client's 77.3 s is 3.0 s over
   the 74.3 s bound, of which about 2.5 s are the pacing's own safety (each of the 7 windows
