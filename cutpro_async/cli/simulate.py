@@ -56,6 +56,19 @@ if TYPE_CHECKING:  # the simulator is imported only when one is started
     "--analyze-window", default=60.0, show_default=True, help="That window, in real seconds."
 )
 @click.option(
+    "--request-limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="API requests per window with one key, every route together (default: no limit).",
+)
+@click.option(
+    "--request-window",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="That window, in real seconds.",
+)
+@click.option(
     "--render-expiry-hours", default=72.0, show_default=True, help="API-hours a render lasts."
 )
 @click.option(

@@ -103,6 +103,7 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             return replaced
         request[WORKSPACE] = world.resolve(api_key, request.headers.get("X-Workspace-Id"))
         request[API_KEY] = api_key or ""
+        world.check_key_rate(request[API_KEY])
         if "slowcommit" in fired:
             request[COMMIT_DELAY] = fired["slowcommit"].value
         response = await handler(request)
@@ -172,6 +173,12 @@ async def _date_header(request: web.Request, response: web.StreamResponse) -> No
     response.headers["Date"] = world_of(request).clock.http_date()
 
 
+async def _count_429(request: web.Request, response: web.StreamResponse) -> None:
+    """Count every 429 the API answers, per route, whatever refused the request."""
+    if response.status == 429:
+        world_of(request).rate_limited[_route_key(request)] += 1
+
+
 def make_api_app(world: World, plan: FaultPlan) -> web.Application:
     """The API application, every route under `/api/v1`."""
     app = web.Application(
@@ -181,6 +188,7 @@ def make_api_app(world: World, plan: FaultPlan) -> web.Application:
     app[WORLD] = world
     app[FAULTS] = plan
     app.on_response_prepare.append(_date_header)
+    app.on_response_prepare.append(_count_429)
     app.router.add_get(f"{API_PREFIX}/openapi.json", _openapi)
     app.router.add_get("/r/{tail:.*}", _redirect)
     app.router.add_get("/_sim/requests", _stats)

@@ -22,6 +22,13 @@ class SimConfig:
     render_bytes: int = 256 * 1024
     analyze_limit: int = 10
     analyze_window: float = 60.0
+    # A GAP of the reference: no general request-rate limit is documented. With a
+    # `request_limit`, at most that many API requests with one key (every route and
+    # connection together) per `request_window` seconds; the next get 429 RATE_LIMIT_EXCEEDED.
+    request_limit: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
+    )
+    request_window: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
     max_concurrent_renders: int = 5
     render_expiry_hours: float = 72
     submission_expiry_days: float = 30

@@ -303,6 +303,12 @@ class FakeCutPro:
         return self.world.requests
 
     @property
+    def rate_limited(self) -> Counter[str]:
+        """429s answered per route, keyed as `requests` (rate limits, injected bursts, a
+        template batch still running)."""
+        return self.world.rate_limited
+
+    @property
     def key_leaks(self) -> list[str]:
         """Storage requests that carried an API key (must stay empty)."""
         return self.world.key_leaks

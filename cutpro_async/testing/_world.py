@@ -222,7 +222,9 @@ class World:
         self.keys: dict[str, tuple[str, ...]] = {}
         self.templates: list[dict[str, Any]] = default_templates()  # as served
         self.analyze_calls: dict[str, deque[float]] = {}
+        self.key_calls: dict[str, deque[float]] = {}  # for the general limit, per key
         self.requests: Counter[str] = Counter()
+        self.rate_limited: Counter[str] = Counter()  # 429s answered, per route
         self.key_leaks: list[str] = []
         self.files: dict[tuple[str, str], ServedFile] = {}
         self.api_origin = ""
@@ -337,17 +339,31 @@ class World:
 
     def check_rate(self, key: str, limit: int, window: float) -> None:
         """Sliding-window limit for `/clips/info`; 429 with `retry_after` when exceeded."""
-        now = self.clock.now()
         calls = self.analyze_calls.setdefault(key, deque())
-        while calls and calls[0] <= now - window:
-            calls.popleft()
-        if len(calls) >= limit:
-            wait = calls[0] + window - now
-            raise ApiFailure(
-                429,
-                "RATE_LIMIT_EXCEEDED",
-                f"at most {limit} requests per {window:g} s on this endpoint; retry later",
-                {"retry_after": round(wait, 3)},
-                {"Retry-After": str(max(1, math.ceil(wait)))},
-            )
-        calls.append(now)
+        admit(calls, self.clock.now(), limit, window, "on this endpoint")
+
+    def check_key_rate(self, key: str) -> None:
+        """The general limit, when set: `request_limit` requests with one key (all routes,
+        every connection) per `request_window`; 429 with `retry_after` when exceeded."""
+        limit = self.config.request_limit
+        if limit is not None:
+            calls = self.key_calls.setdefault(key, deque())
+            admit(calls, self.clock.now(), limit, self.config.request_window, "with this key")
+
+
+def admit(calls: deque[float], now: float, limit: int, window: float, scope: str) -> None:
+    """Count a request at `now` in a sliding window of `limit` per `window` seconds, or raise
+    429 `RATE_LIMIT_EXCEEDED` with the wait in `extra.retry_after` and `Retry-After` (a
+    refused request is not counted)."""
+    while calls and calls[0] <= now - window:
+        calls.popleft()
+    if len(calls) >= limit:
+        wait = calls[0] + window - now
+        raise ApiFailure(
+            429,
+            "RATE_LIMIT_EXCEEDED",
+            f"at most {limit} requests per {window:g} s {scope}; retry later",
+            {"retry_after": round(wait, 3)},
+            {"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+    calls.append(now)

@@ -13,6 +13,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .conftest import COMMAND, ROOT, base_env
 
 KEYS = {"base_url", "api_key", "storage_url", "pid"}
@@ -164,3 +166,23 @@ def test_posts_list_style_reaches_the_server() -> None:
         assert call(ready, "/posts") == {"data": []}
     finally:
         stop(process)
+
+
+def test_request_limit_reaches_the_server() -> None:
+    """`--request-limit 2 --request-window 60`: the third request with the key is a 429
+    RATE_LIMIT_EXCEEDED with a `Retry-After`; a window of 0 is a usage error."""
+    process = start("--json", "--request-limit", "2", "--request-window", "60")
+    try:
+        assert process.stdout is not None
+        ready = json.loads(process.stdout.readline())
+        assert balance(ready) == balance(ready) == 123
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            balance(ready)
+        with refused.value as error:
+            assert error.code == 429 and int(error.headers["Retry-After"]) >= 1
+            assert json.load(error)["code"] == "RATE_LIMIT_EXCEEDED"
+    finally:
+        stop(process)
+    command = [*COMMAND, "simulate", "--port", "0", "--request-window", "0"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=base_env())
+    assert done.returncode == 2 and "--request-window" in done.stderr
