@@ -6,7 +6,9 @@ answer arrived (the server saw it at some point before that), so connection set-
 answer can never make the server see one request too many. A 429 on a route with its own
 window pauses only that window for the server's wait; a 429 on any other route pauses the
 global rate and halves it (once per pause, never below a sixteenth of it), and it climbs back
-by a twentieth of it per success.
+by a twentieth of it per success. The global rate's ceiling can change at run time
+(`Pacer.request_rate`, e.g. a worker's share of a key's rate): the halving and the climb
+follow the new ceiling.
 """
 
 from __future__ import annotations
@@ -68,6 +70,11 @@ class _Rate:
         self._tat = max(self._tat, start) + interval
         return start
 
+    def set_ceiling(self, ceiling: float) -> None:
+        """Move the ceiling; the rate keeps its place below it (a halved rate stays half)."""
+        self.rate *= ceiling / self.ceiling
+        self.ceiling = ceiling
+
     def slow_down(self, now: float) -> None:
         """Halve the rate after a 429, once per pause (a burst of 429s is one signal)."""
         if now >= self.paused_until:
@@ -83,8 +90,31 @@ class Pacer:
 
     def __init__(self, pacing: Pacing) -> None:
         rps = pacing.requests_per_second
+        self._burst = pacing.burst
         self._global = _Rate(rps, pacing.burst) if rps is not None else None
         self._windows = {key: _Window(b, pacing.margin) for key, b in pacing.endpoints.items()}
+
+    @property
+    def request_rate(self) -> float | None:
+        """The global rate's ceiling, in requests a second (None: no global rate)."""
+        return self._global.ceiling if self._global is not None else None
+
+    @request_rate.setter
+    def request_rate(self, ceiling: float | None) -> None:
+        """Set the global rate's ceiling from now on (None: no global rate).
+
+        A rate slowed by 429s keeps its place below the new ceiling (half of it stays half)
+        and climbs back towards it; a client without a global rate gets one, with the
+        configured burst.
+        """
+        if ceiling is not None and not ceiling > 0:
+            raise ValueError(f"a request rate must be > 0 requests a second, not {ceiling!r}")
+        if ceiling is None:
+            self._global = None
+        elif self._global is None:
+            self._global = _Rate(ceiling, self._burst)
+        else:
+            self._global.set_ceiling(ceiling)
 
     async def wait_turn(self, route: str) -> Slot | None:
         """Sleep until this request may start, honouring every applicable limit.

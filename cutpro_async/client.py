@@ -106,6 +106,19 @@ class CutPro:
             self._transport, url, Path(path), expected_size=expected_size, on_progress=on_progress
         )
 
+    @property
+    def request_rate(self) -> float | None:
+        """The ceiling of the client's general request rate, requests a second (None: none);
+        `pacing.requests_per_second` until set."""
+        return self._transport.pacer.request_rate
+
+    @request_rate.setter
+    def request_rate(self, ceiling: float | None) -> None:
+        """Pace the client's requests at most `ceiling` a second from now on (None: no general
+        rate), e.g. its share of a key's rate among processes; 429s still slow it down, and
+        it climbs back towards the new ceiling."""
+        self._transport.pacer.request_rate = ceiling
+
     def server_time(self) -> datetime:
         """The API server's current time, as its answers' `Date` headers tell it (the local
         time until the first answer): what to record before a paid request, for

@@ -193,6 +193,49 @@ def test_successes_bring_the_global_rate_back(virtual: Any) -> None:
     assert times(virtual(turns(pacer, ["A", "B"]))) == pytest.approx([after, after + 1 / 20])
 
 
+def test_a_new_request_rate_paces_from_then_on(virtual: Any) -> None:
+    """20/s lowered to 5/s: turns 0.2 s apart; None lifts the global rate; a pacer without
+    one gets one when given a rate."""
+    pacer = Pacer(Pacing(requests_per_second=20, burst=1, endpoints={}))
+    pacer.request_rate = 5
+    assert pacer.request_rate == 5
+    assert times(virtual(turns(pacer, ["A", "B", "C"]))) == pytest.approx([0, 0.2, 0.4])
+    pacer.request_rate = None  # all at once, when the last paced turn was granted
+    assert times(virtual(turns(pacer, ["A", "B", "C"]))) == pytest.approx([0.4, 0.4, 0.4])
+    unpaced = Pacer(Pacing(requests_per_second=None, burst=1, endpoints={}))
+    assert unpaced.request_rate is None
+    unpaced.request_rate = 10
+    assert times(virtual(turns(unpaced, ["A", "B"]))) == pytest.approx([0.4, 0.5])
+
+
+def test_429s_halve_within_a_new_request_rate_and_climb_back_to_it(virtual: Any) -> None:
+    """At a ceiling of 5/s (from 20/s), a 429 halves the rate to 2.5/s and successes bring
+    it back to 5/s, never above; a new ceiling keeps a halved rate at half of it."""
+    pacer = Pacer(Pacing(requests_per_second=20, burst=1, endpoints={}))
+    pacer.request_rate = 5
+
+    async def limited() -> list[tuple[str, float]]:
+        pacer.on_rate_limited("GET /renders", 0.2)
+        return await turns(pacer, ["A", "B"])
+
+    assert times(virtual(limited())) == pytest.approx([0.2, 0.6])  # paused, then 2.5/s
+    for _ in range(40):
+        pacer.on_success()
+    assert times(virtual(turns(pacer, ["A", "B"]))) == pytest.approx([1.0, 1.2])  # 5/s
+    assert times(virtual(limited())) == pytest.approx([1.4, 1.8])  # halved again: 2.5/s
+    pacer.request_rate = 10  # half of the new ceiling: 5/s
+    assert pacer.request_rate == 10
+    assert times(virtual(turns(pacer, ["A", "B"]))) == pytest.approx([2.2, 2.4])
+
+
+def test_a_request_rate_must_be_positive() -> None:
+    """A rate of zero or below is refused, saying what is expected."""
+    pacer = Pacer(Pacing(requests_per_second=20, endpoints={}))
+    with pytest.raises(ValueError, match="must be > 0"):
+        pacer.request_rate = 0
+    assert pacer.request_rate == 20
+
+
 def test_a_pause_during_a_wait_is_honoured(virtual: Any) -> None:
     """A request already sleeping for its window also waits out a 429 that arrives meanwhile."""
     pacer = Pacer(Pacing(requests_per_second=None, endpoints={"X": Budget(1, 0.2)}, margin=0))
@@ -260,3 +303,20 @@ async def test_pacing_keeps_an_analyze_run_free_of_429s() -> None:
         infos = await asyncio.gather(*(cp.videos.analyze(video_url()) for _ in range(40)))
     assert len({info.video_id for info in infos}) == 40
     assert fake.requests["POST /clips/info"] == 40  # no request was refused and repeated
+
+
+@pytest.mark.anyio
+async def test_a_lowered_request_rate_keeps_a_client_under_the_keys_limit() -> None:
+    """A client of 20 requests a second lowered to 4 (`CutPro.request_rate`) sends 12
+    requests to a key limited to 10 a second: none is refused (at 20 a second, two would
+    be)."""
+    async with (
+        FakeCutPro(request_limit=10, request_window=1) as fake,
+        make_client(fake, pacing=Pacing(requests_per_second=20, burst=1, endpoints={})) as cp,
+    ):
+        assert cp.request_rate == 20
+        cp.request_rate = 4
+        assert cp.request_rate == 4
+        await asyncio.gather(*(cp.balance.get() for _ in range(12)))
+    assert fake.requests["GET /balance"] == 12
+    assert not fake.rate_limited

@@ -9,8 +9,9 @@ answering (paused, cut off) frees them after the heartbeat timeout: the session 
 `idle_session_timeout` and each heartbeat pings it.
 
 Request rate: each worker paces its client at its share of the rate of all workers together,
-`rate / live workers`, updated at every heartbeat (`share_rate`); its own 429 adaptation
-(halve, pause, climb back) works within that share as in one process.
+`rate / live workers`, updated at every heartbeat (`share_rate`, through the client's
+`request_rate`); its own 429 adaptation (halve, pause, climb back) works within that share
+as in one process.
 """
 
 from __future__ import annotations
@@ -150,12 +151,9 @@ class GlobalSlots:
 
 def share_rate(client: CutPro, total: float | None, live: int) -> None:
     """Pace `client`'s requests at its share of `total` requests a second among `live`
-    workers (None: the client's own rate, shared). A 429 still halves the client's rate
-    and it climbs back, within the share."""
-    cell = client._transport.pacer._global  # the pacer's general rate (no setter of its own yet)
-    if cell is None:
-        return  # the client has no general rate: nothing to share
-    total = total or client.settings.pacing.requests_per_second or cell.ceiling
-    share = total / max(1, live)
-    cell.ceiling = share
-    cell.rate = min(cell.rate, share)
+    workers (None: the client's configured rate; with neither, nothing is shared). A 429
+    still halves the client's rate and it climbs back, within the share. Each worker keeps
+    its own burst (`Pacing.burst`), so the live workers together may burst that many each."""
+    total = total or client.settings.pacing.requests_per_second
+    if total is not None:
+        client.request_rate = total / max(1, live)

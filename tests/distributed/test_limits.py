@@ -110,20 +110,62 @@ async def test_a_worker_renders_within_the_cap(db_url: str, tmp_path: Path) -> N
     assert most_at_once([(r.created, r.timeline.ends) for r in renders]) == 2
 
 
-async def test_each_live_worker_paces_at_its_share_and_still_adapts_to_429s() -> None:
-    """Among four live workers, a client of 20 requests a second runs at 5; a 429 halves
-    that, and successes climb back to the share, never above it; alone again, it gets 20."""
-    async with CutPro("cp_test", base_url="http://127.0.0.1:9", pacing=Pacing(20.0)) as cp:
-        rate = cp._transport.pacer._global
-        assert rate is not None
+async def test_each_live_worker_paces_at_its_share() -> None:
+    """Among four live workers, a client of 20 requests a second runs at 5; alone again, at
+    20; a total of 40 among four gives 10. A client without a rate gets one only from a
+    total. (Its 429 adaptation within the share: tests/test_pacing.py.)"""
+    async with (
+        CutPro("cp_test", base_url="http://127.0.0.1:9", pacing=Pacing(20.0)) as cp,
+        CutPro("cp_test", base_url="http://127.0.0.1:9", pacing=Pacing(None)) as unpaced,
+    ):
         share_rate(cp, None, 4)
-        assert (rate.ceiling, rate.rate) == (5.0, 5.0)
-        cp._transport.pacer.on_rate_limited("GET /balance", 0.0)
-        assert rate.rate == 2.5
-        for _ in range(40):
-            cp._transport.pacer.on_success()
-        assert rate.rate == 5.0
+        assert cp.request_rate == 5.0
         share_rate(cp, None, 1)
-        assert rate.ceiling == 20.0
+        assert cp.request_rate == 20.0
         share_rate(cp, 40.0, 4)
-        assert rate.ceiling == 10.0
+        assert cp.request_rate == 10.0
+        share_rate(unpaced, None, 4)
+        assert unpaced.request_rate is None
+        share_rate(unpaced, 40.0, 4)
+        assert unpaced.request_rate == 10.0
+
+
+#: Four workers' clients at 6 requests a second each, against a key limited to 12 a second:
+#: shared, 1.5 each (6 together, half the limit); unshared, 24 together, twice the limit.
+#: Either way is far from the limit, so the loaded machine's timing cannot flip the outcome.
+WORKERS, CLIENT_RATE, KEY_LIMIT, REQUESTS_EACH = 4, 6.0, 12, 5
+
+
+async def rate_limited_workers(shared: bool) -> tuple[int, int]:
+    """(429s answered, requests answered) when `WORKERS` clients of one key (each its own
+    connections) send `REQUESTS_EACH` requests at once, their rate shared or not."""
+    pacing = Pacing(requests_per_second=CLIENT_RATE, burst=1, endpoints={})
+    async with FakeCutPro(request_limit=KEY_LIMIT, request_window=1.0) as fake:
+
+        async def worker() -> None:
+            async with CutPro(fake.api_key, base_url=fake.base_url, pacing=pacing) as cp:
+                if shared:
+                    share_rate(cp, None, WORKERS)
+                async with anyio.create_task_group() as group:
+                    for _ in range(REQUESTS_EACH):
+                        group.start_soon(cp.balance.get)
+
+        async with anyio.create_task_group() as group:
+            for _ in range(WORKERS):
+                group.start_soon(worker)
+        refused = sum(fake.rate_limited.values())
+        return refused, fake.requests["GET /balance"] - refused
+
+
+async def test_workers_sharing_the_rate_stay_under_the_keys_limit() -> None:
+    """Four clients of one key, each paced at its share of the rate: the simulator's
+    general limit refuses none of their 20 requests."""
+    assert await rate_limited_workers(shared=True) == (0, WORKERS * REQUESTS_EACH)
+
+
+async def test_the_same_load_unshared_meets_the_keys_limit() -> None:
+    """The same four clients each at the whole rate get 429s, adapt, and all their requests
+    are answered in the end."""
+    refused, answered = await rate_limited_workers(shared=False)
+    assert refused > 0
+    assert answered == WORKERS * REQUESTS_EACH
