@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
+import attrs
 import click
 import orjson
 from rich.console import Console
@@ -53,10 +54,6 @@ EMBEDDED_DATABASE = "cutpro"
 NOT_DISTRIBUTED = {
     "simulate": "--simulate (run the simulator with `cutpro simulate` and point the API at it)",
     "state": "--state (the batch lives in the database)",
-    "budget": "--budget",
-    "dry_run": "--dry-run",
-    "retry_failed": "--retry-failed",
-    "verify": "--verify",
     "concurrency": "--concurrency stage pools (a worker's videos in flight: cutpro worker "
     "--concurrency N)",
     "as_json": "--json",
@@ -307,6 +304,19 @@ async def _gone_fails(running: Coroutine[Any, Any, T]) -> T:
 # -- cutpro run --db ------------------------------------------------------------------------
 
 
+@attrs.frozen
+class Rerun:
+    """The options of `cutpro run --db` about what a run spends and runs again: `budget`
+    caps the batch's spending (every run's and worker's together; None: the cap it has);
+    `dry_run` prices every video and spends nothing; `retry_failed` tries failed videos
+    again; `verify` checks this run's files of the batch and fetches again what changed."""
+
+    budget: float | None = None
+    dry_run: bool = False
+    retry_failed: bool = False
+    verify: bool = False
+
+
 def run_on_db(
     db: str,
     batch: str | None,
@@ -317,9 +327,11 @@ def run_on_db(
     api: ApiOptions,
     commit_window: float | None,
     publish: PublishOptions | None = None,
+    rerun: Rerun = Rerun(),
 ) -> None:
-    """`cutpro run --db`: enqueue the batch, work on it until every video is done or failed,
-    print its status, post its clips if asked; exits as `cutpro run` does."""
+    """`cutpro run --db`: enqueue the batch (its budget set, failed videos given a new
+    attempt if asked), work on it until every video is done, failed or skipped, print its
+    status, post its clips if asked; exits as `cutpro run` does. A dry run only prices."""
     check_db(db, embedded_ok=True)
     given = [NOT_DISTRIBUTED[name] for name, on in refused.items() if on]
     if given:
@@ -337,6 +349,8 @@ def run_on_db(
     options = batch_options(choices)
     settings = engine_settings()
     factory = client_factory(api, commit_window)
+    if rerun.dry_run:
+        raise SystemExit(execute(_dry_run(listed, choices, folder, factory, rerun.budget)))
     from ..distributed import EmbeddedPostgres
     from ..distributed.options import check_batch_id
 
@@ -357,7 +371,8 @@ def run_on_db(
             out.print("workers join with:", highlight=False)
             out.print(f"  cutpro worker --db {shlex.quote(db)} --out DIR --worker-id ID")
             sys.stdout.flush()
-        code = run_db(_run(db, batch, listed, options, folder, factory, settings, publish))
+        job = _run(db, batch, listed, options, folder, factory, settings, publish, rerun)
+        code = run_db(job)
         if server is not None:  # workers that joined it see the batch done and leave first
             run_db(_workers_gone(db, WORKERS_LEAVE))
     finally:
@@ -415,19 +430,28 @@ async def _run(
     factory: Callable[[], CutPro],
     settings: EngineSettings,
     publish: PublishOptions | None = None,
+    rerun: Rerun = Rerun(),
 ) -> int:
-    """Enqueue, work, wait for the other workers' videos, print the status, post the clips
-    (with `publish`: its accounts checked before anything is enqueued); the exit code."""
-    from ..distributed import batch_status, enqueue, work
+    """Set the budget, enqueue, retry, verify, work, wait for the other workers' videos,
+    print the status, post the clips (with `publish`: its accounts checked before anything is
+    enqueued); the exit code."""
+    from ..distributed import batch_id_of, batch_status, enqueue, work
+    from ..distributed.rerun import retry, set_budget
 
     accounts = await publish_accounts(factory, publish)
+    batch = batch or batch_id_of(list(dict.fromkeys(sources)), options)
+    if rerun.budget is not None:  # before anything is enqueued: no worker pays under the old
+        await set_budget(db, batch, options, rerun.budget)
     queued = await enqueue(db, batch, sources, options)
+    again = await retry(db, batch, failed=rerun.retry_failed)
     err.print(
         f"batch {queued.batch_id}: {plural(queued.videos, 'video')}, {queued.new} newly "
-        "enqueued; working on it",
+        f"enqueued{f', {again} tried again' if again else ''}; working on it",
         highlight=False,
     )
     worker_id = _run_worker_id()
+    if rerun.verify:
+        await _verify(db, batch, worker_id, factory)
     await _gone_fails(work(db, worker_id, folder, factory, until_empty=True, settings=settings))
     status = await batch_status(db, queued.batch_id, settings.heartbeat_timeout)
     if status.unfinished:
@@ -445,6 +469,46 @@ async def _run(
     if publish is not None:
         code = max(code, await post_batch(db, queued.batch_id, factory, publish, accounts, err))
     return code
+
+
+async def _verify(db: str, batch: str, worker_id: str, factory: Callable[[], CutPro]) -> None:
+    """Check this run's files of the batch, fetch again what is missing or changed; say so."""
+    from ..distributed import Tables
+    from ..distributed.verify import verify
+
+    async with factory() as client, Tables(db) as tables:
+        found = await verify(client, tables, batch, worker_id)
+    line = f"verified {plural(found.checked, 'file')} {escape(worker_id)} holds"
+    if found.fetched:
+        line += (
+            f": {found.fetched} missing or changed, fetched again ({found.rerendered} rendered "
+            "again), nothing paid"
+        )
+    err.print(line, highlight=False)
+    for clip_id, why in found.failed:
+        err.print(f"[red]clip {escape(clip_id)}[/]: not fetched again: {escape(why)}")
+
+
+async def _dry_run(
+    sources: list[str],
+    choices: dict[str, Any],
+    folder: Path,
+    factory: Callable[[], CutPro],
+    budget: float | None,
+) -> int:
+    """Price every video as `cutpro run --dry-run` does (the analyses paced at the API's
+    10 a minute), print the total; nothing paid, nothing enqueued. The exit code."""
+    from ..batch import Batch, MemoryStore, RunOptions
+    from .progress import open_display
+
+    options = RunOptions(out=folder, dry_run=True, budget=budget, **choices)
+    display = open_display(err)
+    async with factory() as client:
+        with display:
+            summary = await Batch(client, options, MemoryStore()).run(sources, on_event=display)
+    display.report(summary, dry_run=True)
+    err.print("dry run: nothing paid, nothing enqueued", highlight=False)
+    return EXIT_FAILED if summary.failed else EXIT_OK
 
 
 # -- cutpro status --db, cutpro manifest ----------------------------------------------------
@@ -484,8 +548,14 @@ def status_lines(status: BatchStatus) -> list[str]:
     ]
     if status.workers:
         lines.append("workers: " + ", ".join(_worker_state(w) for w in status.workers))
+    if status.budget is not None:
+        lines.append(
+            f"budget {number(status.budget)} credits: {number(status.spent)} spent or held"
+        )
     for source, error in status.failures:
         lines.append(f"[red]{escape(source)}[/]: failed: {escape(error)}")
+    for source, error in status.skips:
+        lines.append(f"[yellow]{escape(source)}[/]: {escape(error)}")
     return lines
 
 

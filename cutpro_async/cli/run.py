@@ -245,7 +245,7 @@ def run(
     failed; 2: bad usage; 130: interrupted (run it again to resume).
     """
     if db is not None:
-        from .distributed import run_on_db
+        from .distributed import Rerun, run_on_db
 
         _check_sources(sources)
         run_on_db(
@@ -267,10 +267,6 @@ def run(
             {
                 "simulate": simulate,
                 "state": state is not None,
-                "budget": budget is not None,
-                "dry_run": dry_run,
-                "retry_failed": retry_failed,
-                "verify": verify,
                 "concurrency": concurrency is not None,
                 "as_json": as_json,
                 "as_csv": as_csv,
@@ -278,6 +274,7 @@ def run(
             api,
             commit_window,
             publish.options(),
+            Rerun(budget, dry_run, retry_failed, verify),
         )
     if batch is not None:
         fail("--batch names a batch of --db: give --db URL too", EXIT_USAGE)

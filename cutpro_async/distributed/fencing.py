@@ -22,6 +22,14 @@ advanced by the heartbeat while the request is in flight), so:
 - a paused worker that wakes after its video was taken over finds its session gone or its
   fence stale at its next write, and raises `Fenced` instead of paying.
 
+The batch's budget is kept there too: right before paying, the holder reserves the request's
+cost on the batch's row, only if the batch's `spent` stays within its `budget` (one
+conditional update: two workers never both take the last credits); the reservation is set to
+the price charged once paid, and given back if the request provably never reached the server.
+A video that does not fit is skipped, with the reason (`OverBudget`); an adopted submission
+reserves nothing (unless an earlier holder's attempt reserved for it: that attempt may be
+what is adopted).
+
 What no lock can close (the API has no idempotency key): a holder paused between its last
 fence-checked write and the bytes of its request reaching the API, for longer than the lease
 and the next holder's commit window together, pays a second time. The heartbeat and the
@@ -33,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -43,21 +52,28 @@ import psycopg
 
 from .._groups import sole_error
 from ..client import CutPro
-from ..errors import APIError, TransportError, WaitTimeout
+from ..errors import APIError, TransportError, UsageError, WaitTimeout
 from ..jobs._polling import wait_for
 from ..models import Submission, SubmitRequest
 from ..resources.submissions import commit_window
-from .tables import connect
+from .tables import attempt_of, connect
 
 log = logging.getLogger("cutpro_async")
 T = TypeVar("T")
 
-_ROW = "fence, intent, last_attempt, submission_id, video_id, credits_charged, adopted"
+_ROW = (
+    "fence, intent, last_attempt, submission_id, video_id, credits_charged, adopted, "
+    "credits_cost, reserved"
+)
 
 
 class Fenced(Exception):
     """This worker lost the video's paid step (its lease ran out, another worker took it):
     it must not pay, nor write as if it still held it."""
+
+
+class OverBudget(UsageError):
+    """The video's paid request would take its batch past the budget: it is skipped."""
 
 
 def lock_key(key: str) -> int:
@@ -76,6 +92,8 @@ class Held:
     video_id: str | None
     credits_charged: float | None
     adopted: bool | None
+    credits_cost: float | None  # the whole video's price, from its analysis
+    reserved: float  # credits an earlier holder reserved for its attempt
 
 
 @attrs.frozen
@@ -101,6 +119,8 @@ class PaidLock:
     ) -> None:
         self._conn = conn
         self.workflow_id = workflow_id
+        #: The video's row (its key: a retry's workflow id names its attempt too).
+        self.key = attempt_of(workflow_id)[0]
         self.holder = holder
         self.held = held
         self.lease = lease
@@ -108,6 +128,8 @@ class PaidLock:
         self.lost = False
         #: While a paid request is in flight: the server's clock, to advance `last_attempt`.
         self._paying: Callable[[], datetime] | None = None
+        #: Credits the video holds against the batch's budget.
+        self.reserved = held.reserved
 
     @property
     def fence(self) -> int:
@@ -129,12 +151,12 @@ class PaidLock:
             await conn.execute("SELECT pg_advisory_lock(%s)", (lock_key(key),))
             cursor = await conn.execute(
                 f"UPDATE cutpro_videos SET fence = fence + 1, holder = %s, heartbeat = now() "
-                f"WHERE workflow_id = %s RETURNING {_ROW}",
-                (holder, workflow_id),
+                f"WHERE workflow_id = %s AND attempt = %s RETURNING {_ROW}",
+                (holder, *attempt_of(workflow_id)),
             )
             row = await cursor.fetchone()
             if row is None:
-                raise LookupError(f"no video {workflow_id} in cutpro_videos")
+                raise LookupError(f"no video {workflow_id} in cutpro_videos (or a later attempt)")
             yield cls(conn, workflow_id, holder, Held(*row), lease)
         finally:
             with anyio.CancelScope(shield=True):
@@ -175,7 +197,7 @@ class PaidLock:
         try:
             cursor = await self._conn.execute(
                 f"UPDATE cutpro_videos SET {assignments} WHERE workflow_id = %s AND fence = %s",
-                (*params, self.workflow_id, self.fence),
+                (*params, self.key, self.fence),
             )
         except psycopg.Error as exc:  # the session is gone (lease ran out) or broken
             self.lost = True
@@ -183,6 +205,54 @@ class PaidLock:
         if cursor.rowcount != 1:
             self.lost = True
             raise Fenced(f"{self.holder} lost the paid step of {self.workflow_id} (fence)")
+
+    async def reserve(self, cost: float) -> str | None:
+        """Hold `cost` credits of the batch's budget for this video's paid request; the reason
+        it does not fit, or None once held (fence-checked)."""
+        async with self._conn.transaction():
+            cursor = await self._conn.execute(
+                "UPDATE cutpro_batches SET spent = spent + %s WHERE batch_id = (SELECT batch_id "
+                "FROM cutpro_videos WHERE workflow_id = %s) AND (budget IS NULL OR "
+                "spent + %s <= budget) RETURNING spent",
+                (cost, self.key, cost),
+            )
+            if cursor.rowcount == 1:
+                await self._write("reserved = reserved + %s", cost)
+                self.reserved += cost
+                return None
+            cursor = await self._conn.execute(
+                "SELECT b.budget, b.spent FROM cutpro_batches b JOIN cutpro_videos v "
+                "USING (batch_id) WHERE v.workflow_id = %s",
+                (self.key,),
+            )
+            budget, spent = await cursor.fetchone() or (0.0, 0.0)
+        return (
+            f"over budget: {cost:g} credits would take the batch past {budget:g} "
+            f"({spent:g} spent or held)"
+        )
+
+    async def settle(self, price: float) -> None:
+        """The video holds `price` against the budget from now on (the price charged; 0: the
+        request provably never reached the server)."""
+        if price == self.reserved:
+            return
+        async with self._conn.transaction():
+            await self._write("reserved = %s", price)
+            await self._conn.execute(
+                "UPDATE cutpro_batches SET spent = spent + %s WHERE batch_id = (SELECT batch_id "
+                "FROM cutpro_videos WHERE workflow_id = %s)",
+                (price - self.reserved, self.key),
+            )
+        self.reserved = price
+
+    async def skip(self, cost: float, reason: str) -> None:
+        """The video does not fit in the budget: skipped, with `reason` and what it needs (a
+        later run with room for `cost` gives it a new attempt)."""
+        await self._write(
+            "phase = 'skipped', needed = %s, error = %s, updated_at = now()",
+            cost,
+            f"skipped: {reason}",
+        )
 
     async def attempt(self, at: datetime, now: Callable[[], datetime]) -> None:
         """Right before a paid request: check the fence and record when it may be sent; the
@@ -252,7 +322,10 @@ async def _decide_and_pay(
     if held.submission_id is not None and held.video_id == video_id:
         # An earlier holder paid or adopted and recorded it, then stopped before its step
         # was checkpointed.
-        return Paid(held.submission_id, video_id, held.credits_charged or 0.0, bool(held.adopted))
+        paid = Paid(held.submission_id, video_id, held.credits_charged or 0.0, bool(held.adopted))
+        if lock.reserved:  # it may have stopped before settling its reservation
+            await lock.settle(paid.credits_charged)
+        return paid
     since = min(at for at in (intent, held.intent) if at is not None)
     found = await client.submissions.reconcile(video_id, since=since, request=request)
     earlier = held.last_attempt  # a holder may have sent the paid request up to then
@@ -262,6 +335,12 @@ async def _decide_and_pay(
         found = await client.submissions.find_reusable(request)
     if found is not None:
         return await _adopt(lock, video_id, found)
+    if not lock.reserved:  # else an earlier holder's attempt reserved it, and may have paid
+        cost = request_cost(held.credits_cost, request)
+        reason = await lock.reserve(cost)
+        if reason is not None:
+            await lock.skip(cost, reason)
+            raise OverBudget(reason)
     if before_attempt is not None:
         await before_attempt()
     await lock.attempt(client.server_time(), client.server_time)
@@ -278,13 +357,26 @@ async def _decide_and_pay(
         )
     except (APIError, TransportError) as exc:
         await lock.attempted(restore=earlier, sent=exc.maybe_processed)
+        if not exc.maybe_processed and earlier is None:  # no attempt of it can commit
+            await lock.settle(0.0)
         raise
     except BaseException:
         lock.stop_paying()
         raise
     paid = Paid(created.submission_id, video_id, created.credits_charged, adopted=False)
     await lock.record(paid)
+    await lock.settle(paid.credits_charged)
     return paid
+
+
+def request_cost(whole: float | None, request: SubmitRequest) -> float:
+    """What a paid request is expected to cost: 1 credit a minute of its timeframe, at most
+    the whole video's price (as `cutpro run` counts it)."""
+    frame = request.timeframe
+    minutes = None if frame is None else float(math.ceil(round(frame.seconds, 6) / 60))
+    if whole is None or minutes is None:
+        return whole if whole is not None else minutes or 0.0
+    return min(whole, minutes)
 
 
 @attrs.frozen
@@ -329,4 +421,6 @@ async def _adopt(lock: PaidLock, video_id: str, found: Submission) -> Paid:
     log.info("adopting submission %s of %s", found.submission_id, video_id)
     paid = Paid(found.submission_id, video_id, found.credit_cost or 0.0, adopted=True)
     await lock.record(paid)
+    if lock.reserved:  # an earlier attempt reserved: what is adopted is likely what it paid
+        await lock.settle(paid.credits_charged)
     return paid

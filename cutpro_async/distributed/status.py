@@ -17,7 +17,9 @@ from .presence import WorkerRow, workers
 from .tables import VideoRow, opened
 
 #: The phases of a video in the batch tables, in the order a video goes through them.
-PHASES = ("queued", "priced", "submitting", "submitted", "clipped", "done", "failed")
+PHASES = ("queued", "priced", "submitting", "submitted", "clipped", "done", "failed", "skipped")
+#: The phases a video ends in (a skipped one may get a new attempt from a later run).
+FINAL = ("done", "failed", "skipped")
 #: The manifest's fields: those of `cutpro_async.batch.manifest` plus the worker.
 MANIFEST_FIELDS = (*FIELDS, "worker")
 
@@ -37,11 +39,16 @@ class BatchStatus:
     failures: list[tuple[str, str]]
     #: Every worker that joined the database (of any batch), live or gone.
     workers: list[WorkerRow] = attrs.field(factory=list)
+    #: The videos skipped over budget (source, reason).
+    skips: list[tuple[str, str]] = attrs.field(factory=list)
+    #: The batch's budget (None: no cap), and the credits its paid steps spent or hold.
+    budget: float | None = None
+    spent: float = 0.0
 
     @property
     def unfinished(self) -> int:
-        """Videos neither done nor failed."""
-        return self.videos - self.phases.get("done", 0) - self.phases.get("failed", 0)
+        """Videos neither done, failed nor skipped."""
+        return self.videos - sum(self.phases.get(phase, 0) for phase in FINAL)
 
 
 async def which_batch(db_url: str, batch_id: str | None) -> str:
@@ -69,6 +76,7 @@ async def batch_status(db_url: str, batch_id: str, timeout: float = 30.0) -> Bat
         videos: list[VideoRow] = await tables.videos(batch_id)
         paid, credits, adopted = await tables.charges(batch_id)
         files = await tables.files(batch_id)
+        budget, spent = await tables.ledger(batch_id)
     phases: dict[str, int] = {}
     for video in videos:
         phases[video.phase] = phases.get(video.phase, 0) + 1
@@ -76,9 +84,23 @@ async def batch_status(db_url: str, batch_id: str, timeout: float = 30.0) -> Bat
     for saved in files:
         held[saved.worker] = held.get(saved.worker, 0) + 1
     failures = [(v.source, v.error or "no reason recorded") for v in videos if v.phase == "failed"]
+    skips = [(v.source, v.error or "no reason recorded") for v in videos if v.phase == "skipped"]
     held = dict(sorted(held.items()))
     found = await workers(db_url, timeout)
-    return BatchStatus(batch_id, len(videos), phases, paid, credits, adopted, held, failures, found)
+    return BatchStatus(
+        batch_id,
+        len(videos),
+        phases,
+        paid,
+        credits,
+        adopted,
+        held,
+        failures,
+        found,
+        skips,
+        budget,
+        spent,
+    )
 
 
 async def manifest_rows(db_url: str, batch_id: str) -> list[dict[str, Any]]:

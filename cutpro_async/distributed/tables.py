@@ -1,8 +1,11 @@
 """The batch's own tables in PostgreSQL, beside DBOS's `dbos` schema.
 
-`cutpro_batches`: one row per batch (its options). `cutpro_videos`: one row per source of a
-batch, keyed by its workflow id: how far it came, what it cost, the paid step's intent,
-last attempt and fencing token (`fence`, `holder`, `heartbeat`: see `fencing`). `cutpro_files`:
+`cutpro_batches`: one row per batch: its options, its `budget` (None: no cap) and what its paid
+steps have `spent` or hold (see `fencing`). `cutpro_videos`: one row per source of a batch,
+keyed by its first workflow id (`workflow_id`; a retry runs as workflow `KEY#2`, `KEY#3`, ...
+on the same row, whose `attempt` says which one may write it): how far it came, what it cost,
+the credits it holds against the budget (`reserved`), the paid step's intent, last attempt and
+fencing token (`fence`, `holder`, `heartbeat`: see `fencing`). `cutpro_files`:
 one row per clip saved, naming the worker whose disk holds it. `cutpro_workers`: one row per
 worker id, its heartbeat and who adopted its videos (`presence`). DBOS's checkpoints say what
 ran; these rows say what the batch has, for `status` and the manifest, and keep the paid
@@ -80,6 +83,13 @@ _SCHEMA = (
     "ALTER TABLE cutpro_files ADD COLUMN IF NOT EXISTS rating DOUBLE PRECISION",
     "ALTER TABLE cutpro_files ADD COLUMN IF NOT EXISTS start_time DOUBLE PRECISION",
     "ALTER TABLE cutpro_files ADD COLUMN IF NOT EXISTS end_time DOUBLE PRECISION",
+    # The budget and retries (added later, like the columns above).
+    "ALTER TABLE cutpro_batches ADD COLUMN IF NOT EXISTS budget DOUBLE PRECISION",
+    "ALTER TABLE cutpro_batches ADD COLUMN IF NOT EXISTS spent DOUBLE PRECISION NOT NULL DEFAULT 0",
+    "ALTER TABLE cutpro_videos ADD COLUMN IF NOT EXISTS attempt INTEGER NOT NULL DEFAULT 1",
+    "ALTER TABLE cutpro_videos ADD COLUMN IF NOT EXISTS reserved DOUBLE PRECISION NOT NULL "
+    "DEFAULT 0",
+    "ALTER TABLE cutpro_videos ADD COLUMN IF NOT EXISTS needed DOUBLE PRECISION",
     # One row per worker id: its heartbeat, and who adopted its videos (see `presence`).
     """
     CREATE TABLE IF NOT EXISTS cutpro_workers (
@@ -97,8 +107,21 @@ _SCHEMA = (
     )
     """,
 )
+#: Between a video's key and its attempt in the workflow id of a retry: `KEY#2`.
+ATTEMPT_MARK = "#"
 #: The advisory lock that serialises creating the tables (workers start at the same time).
 _SCHEMA_LOCK = int.from_bytes(hashlib.sha256(b"cutpro schema").digest()[:8], "big", signed=True)
+
+
+def attempt_of(workflow_id: str) -> tuple[str, int]:
+    """(the video's key, the attempt) of a video workflow's id: `KEY` is attempt 1."""
+    key, mark, attempt = workflow_id.partition(ATTEMPT_MARK)
+    return key, int(attempt) if mark else 1
+
+
+def attempt_id(key: str, attempt: int) -> str:
+    """The workflow id of a video's `attempt` (1: its key itself)."""
+    return key if attempt == 1 else f"{key}{ATTEMPT_MARK}{attempt}"
 
 
 async def connect(db_url: str) -> psycopg.AsyncConnection[tuple[Any, ...]]:
@@ -150,11 +173,13 @@ class VideoRow:
     holder: str | None
     worker: str | None
     error: str | None
+    attempt: int = 1
+    reserved: float = 0.0  # credits it holds against the batch's budget
 
 
 _VIDEO_COLUMNS = (
     "workflow_id, batch_id, source, position, phase, video_id, submission_id, "
-    "credits_charged, intent, last_attempt, fence, holder, worker, error"
+    "credits_charged, intent, last_attempt, fence, holder, worker, error, attempt, reserved"
 )
 
 
@@ -212,6 +237,63 @@ class Tables:
         kept: dict[str, Any] = rows[0][0]
         return kept
 
+    async def options_of(self, batch_id: str) -> dict[str, Any]:
+        """The options a batch was enqueued with."""
+        rows = await self.run("SELECT options FROM cutpro_batches WHERE batch_id = %s", (batch_id,))
+        if not rows:
+            raise LookupError(f"no batch {batch_id} in cutpro_batches")
+        kept: dict[str, Any] = rows[0][0]
+        return kept
+
+    async def set_budget(self, batch_id: str, budget: float) -> None:
+        """Cap what the batch's paid steps may spend from now on, at `budget` credits in all
+        (what it spent before counts; every worker sees the new cap at its next payment)."""
+        await self.run(
+            "UPDATE cutpro_batches SET budget = %s WHERE batch_id = %s", (budget, batch_id)
+        )
+
+    async def ledger(self, batch_id: str) -> tuple[float | None, float]:
+        """(the batch's budget, None if uncapped; the credits its videos spent or hold)."""
+        rows = await self.run(
+            "SELECT budget, spent FROM cutpro_batches WHERE batch_id = %s", (batch_id,)
+        )
+        if not rows:
+            raise LookupError(f"no batch {batch_id} in cutpro_batches")
+        budget, spent = rows[0]
+        return budget, float(spent)
+
+    async def next_attempts(self, batch_id: str, *, failed: bool) -> list[tuple[str, int]]:
+        """Give a new attempt to the videos skipped over budget that now fit in what is left
+        of it, and with `failed` to the failed ones; returns their (key, attempt).
+
+        A failed video keeps its submission (the retry adopts it, never pays again) unless
+        the job itself failed (not retryable), whose retry pays for a new one (under the
+        budget again); what the failed one cost stays spent (the API does not say whether
+        it refunds it)."""
+        rows = await self.run(
+            "UPDATE cutpro_videos v SET attempt = attempt + 1, phase = 'queued', error = NULL, "
+            "needed = NULL, submission_id = CASE WHEN v.retryable = false AND v.phase = "
+            "'failed' THEN NULL ELSE submission_id END, intent = CASE WHEN v.retryable = false "
+            "AND v.phase = 'failed' THEN NULL ELSE intent END, last_attempt = CASE WHEN "
+            "v.retryable = false AND v.phase = 'failed' THEN NULL ELSE last_attempt END, "
+            "reserved = CASE WHEN v.retryable = false AND v.phase = 'failed' THEN 0 ELSE "
+            "reserved END, retryable = NULL, updated_at = now() FROM cutpro_batches b "
+            "WHERE b.batch_id = v.batch_id AND v.batch_id = %s AND ((v.phase = 'failed' AND %s) "
+            "OR (v.phase = 'skipped' AND (b.budget IS NULL OR v.needed <= b.budget - b.spent))) "
+            "RETURNING v.workflow_id, v.attempt",
+            (batch_id, failed),
+        )
+        return [(str(key), int(attempt)) for key, attempt in rows]
+
+    async def retries(self, batch_id: str) -> list[tuple[str, int, str]]:
+        """(key, attempt, source) of the batch's unfinished videos on a retry (attempt > 1)."""
+        rows = await self.run(
+            "SELECT workflow_id, attempt, source FROM cutpro_videos WHERE batch_id = %s AND "
+            "attempt > 1 AND phase NOT IN ('done', 'failed', 'skipped') ORDER BY position",
+            (batch_id,),
+        )
+        return [(str(key), int(attempt), str(source)) for key, attempt, source in rows]
+
     async def add_videos(self, batch_id: str, videos: Sequence[tuple[str, str, int]]) -> list[str]:
         """Note (workflow id, source, position) rows; returns the workflow ids that were new."""
         new: list[str] = []
@@ -230,7 +312,8 @@ class Tables:
     async def video(self, workflow_id: str) -> VideoRow | None:
         """One video's row."""
         rows = await self.run(
-            f"SELECT {_VIDEO_COLUMNS} FROM cutpro_videos WHERE workflow_id = %s", (workflow_id,)
+            f"SELECT {_VIDEO_COLUMNS} FROM cutpro_videos WHERE workflow_id = %s",
+            (attempt_of(workflow_id)[0],),
         )
         return VideoRow(*rows[0]) if rows else None
 
@@ -262,8 +345,8 @@ class Tables:
         await self.run(
             "UPDATE cutpro_videos SET video_id = %s, credits_cost = %s, duration = %s, "
             "phase = CASE WHEN phase = 'queued' THEN 'priced' ELSE phase END, worker = %s, "
-            "updated_at = now() WHERE workflow_id = %s",
-            (video_id, cost, duration, worker, workflow_id),
+            "updated_at = now() WHERE workflow_id = %s AND attempt = %s",
+            (video_id, cost, duration, worker, *attempt_of(workflow_id)),
         )
 
     async def intent(self, workflow_id: str, worker: str, at: datetime) -> datetime:
@@ -271,11 +354,11 @@ class Tables:
         rows = await self.run(
             "UPDATE cutpro_videos SET intent = COALESCE(intent, %s), phase = CASE WHEN "
             "submission_id IS NULL THEN 'submitting' ELSE phase END, worker = %s, "
-            "updated_at = now() WHERE workflow_id = %s RETURNING intent",
-            (at, worker, workflow_id),
+            "updated_at = now() WHERE workflow_id = %s AND attempt = %s RETURNING intent",
+            (at, worker, *attempt_of(workflow_id)),
         )
         if not rows:
-            raise LookupError(f"no video {workflow_id} in cutpro_videos")
+            raise LookupError(f"no video {workflow_id} in cutpro_videos (or a later attempt)")
         kept: datetime = rows[0][0]
         return kept
 
@@ -283,8 +366,9 @@ class Tables:
         """The clips are chosen."""
         await self.run(
             "UPDATE cutpro_videos SET phase = 'clipped', worker = %s, updated_at = now() "
-            "WHERE workflow_id = %s AND phase NOT IN ('done', 'failed')",
-            (worker, workflow_id),
+            "WHERE workflow_id = %s AND attempt = %s "
+            "AND phase NOT IN ('done', 'failed', 'skipped')",
+            (worker, *attempt_of(workflow_id)),
         )
 
     async def saved(self, clip: SavedClip) -> None:
@@ -297,7 +381,7 @@ class Tables:
             "path = excluded.path, bytes = excluded.bytes, sha256 = excluded.sha256, "
             "title = excluded.title, rating = excluded.rating, start_time = excluded.start_time, "
             "end_time = excluded.end_time, saved_at = now()",
-            attrs.astuple(clip),
+            (attempt_of(clip.workflow_id)[0], *attrs.astuple(clip)[1:]),
         )
 
     async def finished(
@@ -307,13 +391,24 @@ class Tables:
         *,
         error: str | None = None,
         retryable: bool | None = None,
-    ) -> None:
-        """The video ended: done, or failed with its error."""
-        await self.run(
-            "UPDATE cutpro_videos SET phase = %s, error = %s, retryable = %s, worker = %s, "
-            "updated_at = now() WHERE workflow_id = %s",
-            ("done" if error is None else "failed", error, retryable, worker, workflow_id),
+    ) -> str | None:
+        """The video ended: done, or failed with its error (one the paid step skipped over
+        budget stays skipped, with its reason); returns the phase it ended in (None: a later
+        attempt owns the row)."""
+        rows = await self.run(
+            "UPDATE cutpro_videos SET phase = CASE WHEN phase = 'skipped' THEN phase ELSE %s "
+            "END, error = CASE WHEN phase = 'skipped' THEN error ELSE %s END, retryable = %s, "
+            "worker = %s, updated_at = now() WHERE workflow_id = %s AND attempt = %s "
+            "RETURNING phase",
+            (
+                "done" if error is None else "failed",
+                error,
+                retryable,
+                worker,
+                *attempt_of(workflow_id),
+            ),
         )
+        return str(rows[0][0]) if rows else None
 
     async def moved(
         self, clip: SavedClip, worker: str, path: str, file: Downloaded, render_id: str

@@ -456,9 +456,11 @@ async def finish_step(workflow_id: str, files: int) -> dict[str, Any]:
 
 @DBOS.step(name="cutpro.fail")
 async def fail_step(workflow_id: str, error: str, phase: str, retryable: bool) -> dict[str, Any]:
-    """The video failed: its row says where and why."""
+    """The video failed: its row says where and why (skipped over budget: it says so)."""
     worker = await _starting()
-    await worker.tables.finished(workflow_id, worker.worker_id, error=error, retryable=retryable)
+    ended = await worker.tables.finished(
+        workflow_id, worker.worker_id, error=error, retryable=retryable
+    )
     worker.finished += 1
-    worker.failed += 1
+    worker.failed += ended != "skipped"
     return {"phase": "failed", "failed_in": phase, "error": error, "retryable": retryable}

@@ -175,9 +175,6 @@ async def test_run_on_an_embedded_postgres_and_again(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("extra", "said"),
     [
-        (["--budget", "5"], "--budget"),
-        (["--dry-run"], "--dry-run"),
-        (["--retry-failed"], "--retry-failed"),
         (["--simulate"], "--simulate"),
         (["--json"], "--json"),
         (["--state", "x.sqlite"], "--state"),

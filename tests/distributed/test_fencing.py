@@ -15,9 +15,10 @@ import pytest
 from cutpro_async import CutPro
 from cutpro_async.batch.index import index_key
 from cutpro_async.distributed import BatchOptions, Fenced, Paid, Tables, pay_once
-from cutpro_async.distributed.fencing import PaidLock
-from cutpro_async.distributed.tables import ensure_schema
+from cutpro_async.distributed.fencing import OverBudget, PaidLock
+from cutpro_async.distributed.tables import attempt_id, ensure_schema
 from cutpro_async.distributed.workflows import submit_request
+from cutpro_async.errors import InsufficientCredits
 from cutpro_async.models import SubmitRequest
 from cutpro_async.testing import FakeCutPro
 from tests.batch.conftest import video_url
@@ -167,3 +168,79 @@ async def test_a_holder_killed_after_sending_is_adopted_not_paid_again(db_url: s
         assert paid.adopted is True
         assert fake.charges_per_video()[request.video_id] == 1
         assert await row_of(db_url, video.workflow_id) == (2, "B", paid.submission_id)
+
+
+async def test_two_holders_never_take_the_batch_past_its_budget(db_url: str) -> None:
+    """Two videos of 10 credits, a budget of 15, both paid steps at once: one pays, the other
+    is skipped with the reason and what it needs; the batch spent 10, charged once."""
+    async with FakeCutPro(**SIM_SETTINGS) as fake, fast_client(fake.api_key, fake.base_url) as cp:
+        videos = [await priced_video(db_url, cp, tag) for tag in ("budget-a", "budget-b")]
+        async with Tables(db_url) as tables:
+            await tables.set_budget("fence", 15)
+        outcomes: dict[str, Paid | OverBudget] = {}
+
+        async def one(video: Video) -> None:
+            try:
+                outcomes[video.workflow_id] = await pay(cp, db_url, video, video.workflow_id)
+            except OverBudget as exc:
+                outcomes[video.workflow_id] = exc
+
+        async with anyio.create_task_group() as group:
+            for video in videos:
+                group.start_soon(one, video)
+        async with Tables(db_url) as tables:
+            ledger = await tables.ledger("fence")
+            rows = [await tables.video(v.workflow_id) for v in videos]
+    paid = [o for o in outcomes.values() if isinstance(o, Paid)]
+    skipped = [o for o in outcomes.values() if isinstance(o, OverBudget)]
+    assert len(paid) == len(skipped) == 1, outcomes
+    assert (
+        str(skipped[0]) == "over budget: 10 credits would take the batch past 15 (10 spent or held)"
+    )
+    assert ledger == (15, 10)
+    assert sum(fake.charges_per_video().values()) == 1
+    phases = sorted((row.phase, row.error, row.reserved) for row in rows if row is not None)
+    assert phases == [
+        ("skipped", f"skipped: {skipped[0]}", 0),
+        ("submitted", None, 10),
+    ]
+
+
+async def test_a_request_that_never_reached_the_server_gives_its_credits_back(
+    db_url: str,
+) -> None:
+    """The budget has room but the balance does not (402): the reservation is given back."""
+    async with (
+        FakeCutPro(credits=5, **SIM_SETTINGS) as fake,
+        fast_client(fake.api_key, fake.base_url) as cp,
+    ):
+        video = await priced_video(db_url, cp, "broke")
+        async with Tables(db_url) as tables:
+            await tables.set_budget("fence", 100)
+        with pytest.raises(InsufficientCredits):
+            await pay(cp, db_url, video, "A")
+        async with Tables(db_url) as tables:
+            assert await tables.ledger("fence") == (100, 0)
+            row = await tables.video(video.workflow_id)
+    assert row is not None and row.reserved == 0 and row.submission_id is None
+
+
+async def test_only_the_current_attempt_takes_the_paid_step(db_url: str) -> None:
+    """Once a video has a new attempt (`KEY#2`), the old workflow's paid step finds no row to
+    hold; the new one adopts the submission the first attempt paid for."""
+    async with FakeCutPro(**SIM_SETTINGS) as fake, fast_client(fake.api_key, fake.base_url) as cp:
+        video = await priced_video(db_url, cp, "again")
+        first = await pay(cp, db_url, video, "A")
+        async with Tables(db_url) as tables:
+            await tables.run(
+                "UPDATE cutpro_videos SET phase = 'failed', retryable = true "
+                "WHERE workflow_id = %s",
+                (video.workflow_id,),
+            )
+            assert await tables.next_attempts("fence", failed=True) == [(video.workflow_id, 2)]
+        with pytest.raises(LookupError):
+            await pay(cp, db_url, video, "stale")
+        retry = attrs.evolve(video, workflow_id=attempt_id(video.workflow_id, 2))
+        again = await pay(cp, db_url, retry, "B")
+    assert again.submission_id == first.submission_id
+    assert fake.charges_per_video()[video.request.video_id] == 1
