@@ -63,7 +63,7 @@ T = TypeVar("T")
 
 _ROW = (
     "fence, intent, last_attempt, submission_id, video_id, credits_charged, adopted, "
-    "credits_cost, reserved"
+    "credits_cost, reserved, refused"
 )
 
 
@@ -94,6 +94,7 @@ class Held:
     adopted: bool | None
     credits_cost: float | None  # the whole video's price, from its analysis
     reserved: float  # credits an earlier holder reserved for its attempt
+    refused: str | None  # a submission whose job failed: its retry pays for a new one
 
 
 @attrs.frozen
@@ -331,6 +332,8 @@ async def _decide_and_pay(
     earlier = held.last_attempt  # a holder may have sent the paid request up to then
     if found is None and earlier is not None:
         found = await _committed(client, request, since, earlier)
+    if found is not None and found.submission_id == held.refused:
+        found = None  # the failed job a retry was asked for; not this attempt's
     if found is None and not resubmit:
         found = await client.submissions.find_reusable(request)
     if found is not None:

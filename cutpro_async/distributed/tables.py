@@ -90,6 +90,8 @@ _SCHEMA = (
     "ALTER TABLE cutpro_videos ADD COLUMN IF NOT EXISTS reserved DOUBLE PRECISION NOT NULL "
     "DEFAULT 0",
     "ALTER TABLE cutpro_videos ADD COLUMN IF NOT EXISTS needed DOUBLE PRECISION",
+    # A submission whose job failed, which the retry that pays again must not adopt.
+    "ALTER TABLE cutpro_videos ADD COLUMN IF NOT EXISTS refused TEXT",
     # One row per worker id: its heartbeat, and who adopted its videos (see `presence`).
     """
     CREATE TABLE IF NOT EXISTS cutpro_workers (
@@ -267,19 +269,20 @@ class Tables:
         of it, and with `failed` to the failed ones; returns their (key, attempt).
 
         A failed video keeps its submission (the retry adopts it, never pays again) unless
-        the job itself failed (not retryable), whose retry pays for a new one (under the
-        budget again); what the failed one cost stays spent (the API does not say whether
-        it refunds it)."""
+        the job itself failed (not retryable): that retry pays for a new one, under the budget
+        again, and never adopts the failed one (`refused`); what the failed one cost stays
+        spent (the API does not say whether it refunds it)."""
+        job_failed = "v.retryable = false AND v.phase = 'failed'"
         rows = await self.run(
             "UPDATE cutpro_videos v SET attempt = attempt + 1, phase = 'queued', error = NULL, "
-            "needed = NULL, submission_id = CASE WHEN v.retryable = false AND v.phase = "
-            "'failed' THEN NULL ELSE submission_id END, intent = CASE WHEN v.retryable = false "
-            "AND v.phase = 'failed' THEN NULL ELSE intent END, last_attempt = CASE WHEN "
-            "v.retryable = false AND v.phase = 'failed' THEN NULL ELSE last_attempt END, "
-            "reserved = CASE WHEN v.retryable = false AND v.phase = 'failed' THEN 0 ELSE "
-            "reserved END, retryable = NULL, updated_at = now() FROM cutpro_batches b "
-            "WHERE b.batch_id = v.batch_id AND v.batch_id = %s AND ((v.phase = 'failed' AND %s) "
-            "OR (v.phase = 'skipped' AND (b.budget IS NULL OR v.needed <= b.budget - b.spent))) "
+            f"needed = NULL, refused = CASE WHEN {job_failed} THEN submission_id "
+            f"ELSE refused END, submission_id = CASE WHEN {job_failed} THEN NULL "
+            f"ELSE submission_id END, intent = CASE WHEN {job_failed} THEN NULL ELSE intent END, "
+            f"last_attempt = CASE WHEN {job_failed} THEN NULL ELSE last_attempt END, "
+            f"reserved = CASE WHEN {job_failed} THEN 0 ELSE reserved END, retryable = NULL, "
+            "updated_at = now() FROM cutpro_batches b WHERE b.batch_id = v.batch_id "
+            "AND v.batch_id = %s AND ((v.phase = 'failed' AND %s) OR (v.phase = 'skipped' "
+            "AND (b.budget IS NULL OR v.needed <= b.budget - b.spent))) "
             "RETURNING v.workflow_id, v.attempt",
             (batch_id, failed),
         )
