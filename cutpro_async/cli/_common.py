@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Coroutine
+import os
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, NoReturn, TypeVar
 
+import anyio
 import attrs
 import click
+from anyio.abc import TaskStatus
 
 from .._settings import DEFAULT_BASE_URL, KEYS_PAGE, Connection, resolve_connection
 from ..client import CutPro
@@ -30,6 +34,10 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     raise SystemExit(code)
 
 
+class Interrupted(Exception):
+    """A command stopped by SIGINT or SIGTERM once its clean-up ran (exit 130)."""
+
+
 def execute(work: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine; library errors become one line and an exit code, not a traceback."""
     try:
@@ -38,8 +46,33 @@ def execute(work: Coroutine[Any, Any, T]) -> T:
         fail(str(exc), EXIT_USAGE)
     except CutProError as exc:
         fail(str(exc), EXIT_FAILED)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         fail("interrupted", EXIT_INTERRUPTED)
+
+
+async def interruptible(work: Awaitable[T]) -> T:
+    """`work`, stopped by SIGINT or SIGTERM, even ones this process inherited as ignored (as
+    a shell's background job does): the first cancels it, its clean-up runs, and
+    `Interrupted` is raised; a second quits at once (exit 130)."""
+    stop = anyio.CancelScope()
+    async with anyio.create_task_group() as group:
+        await group.start(_stopping, stop)
+        with stop:
+            result = await work
+        group.cancel_scope.cancel()
+    if stop.cancelled_caught:
+        raise Interrupted
+    return result
+
+
+async def _stopping(stop: anyio.CancelScope, *, task_status: TaskStatus[None]) -> None:
+    """Cancel `stop` at the first SIGINT or SIGTERM; quit the process at the second."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
+        async for _ in signals:
+            if stop.cancel_called:
+                os._exit(EXIT_INTERRUPTED)  # the second: the user means now
+            stop.cancel()
 
 
 @attrs.frozen

@@ -31,7 +31,16 @@ from ..batch.sources import expand_sources, is_url, normalize
 from ..client import CutPro
 from ..config import Budget, Pacing, Polling, RetryPolicy
 from ..errors import ConfigurationError, UsageError
-from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ApiOptions, api_options, execute, fail
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    ApiOptions,
+    api_options,
+    execute,
+    fail,
+    interruptible,
+)
 from ._words import number, plural
 from .publishing import post_batch, publish_accounts
 
@@ -126,7 +135,7 @@ def run_db(work: Coroutine[Any, Any, T]) -> T:
     import psycopg
 
     try:
-        return execute(work)
+        return execute(interruptible(work))
     except psycopg.Error as exc:
         reason = " ".join(str(exc).split())
         fail(f"the database failed: {reason}", EXIT_FAILED)
