@@ -40,6 +40,7 @@ from .manifest import write_manifest
 from .options import Concurrency, PublishOptions, RunOptions
 from .pipeline import Batch
 from .record import ChosenClip, Phase, PostEntry, Record, SavedFile
+from .runner import Runner
 from .sources import Sources, expand_sources, normalize
 from .store import MemoryStore, SQLiteStore, Store
 
@@ -80,6 +81,7 @@ __all__ = [
     "PublishOptions",
     "Record",
     "RunOptions",
+    "Runner",
     "SQLiteStore",
     "SavedFile",
     "Sources",

@@ -14,6 +14,7 @@ import attrs
 import click
 from anyio.abc import TaskStatus
 
+from .._groups import sole_error
 from .._settings import DEFAULT_BASE_URL, KEYS_PAGE, Connection, resolve_connection
 from ..client import CutPro
 from ..errors import ConfigurationError, CutProError, UsageError
@@ -55,11 +56,14 @@ async def interruptible(work: Awaitable[T]) -> T:
     a shell's background job does): the first cancels it, its clean-up runs, and
     `Interrupted` is raised; a second quits at once (exit 130)."""
     stop = anyio.CancelScope()
-    async with anyio.create_task_group() as group:
-        await group.start(_stopping, stop)
-        with stop:
-            result = await work
-        group.cancel_scope.cancel()
+    try:
+        async with anyio.create_task_group() as group:
+            await group.start(_stopping, stop)
+            with stop:
+                result = await work
+            group.cancel_scope.cancel()
+    except BaseExceptionGroup as errors:  # the work's own error, as if it ran alone
+        raise sole_error(errors) from None
     if stop.cancelled_caught:
         raise Interrupted
     return result

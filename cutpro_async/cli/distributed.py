@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import socket
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -162,12 +161,6 @@ def check_db(db: str, *, embedded_ok: bool) -> None:
         )
     if not db.startswith(("postgresql://", "postgres://")):
         fail(f"--db takes a PostgreSQL URL (postgresql://USER:PASSWORD@HOST/DB), got {db!r}", 2)
-
-
-def _run_worker_id() -> str:
-    """The default worker id of `cutpro run --db`: `<host>-run` (apart from `cutpro worker`'s
-    `<host>-1`, stable across its restarts)."""
-    return f"{socket.gethostname()}-run"
 
 
 # -- cutpro worker ----------------------------------------------------------------------------
@@ -441,37 +434,40 @@ async def _run(
     publish: PublishOptions | None = None,
     rerun: Rerun = Rerun(),
 ) -> int:
-    """Set the budget, enqueue, retry, verify, work, wait for the other workers' videos,
-    print the status, post the clips (with `publish`: its accounts checked before anything is
-    enqueued); the exit code."""
-    from ..distributed import batch_id_of, batch_status, enqueue, work
-    from ..distributed.rerun import retry, set_budget
+    """The batch as `DistributedBatch` runs it (budget, enqueue, retries, work, wait for the
+    other workers), its verify before the work, its status printed, then the clips posted
+    (with `publish`: its accounts checked before anything is enqueued); the exit code."""
+    from ..distributed.runner import DistributedBatch
 
     accounts = await publish_accounts(factory, publish)
-    batch = batch or batch_id_of(list(dict.fromkeys(sources)), options)
-    if rerun.budget is not None:  # before anything is enqueued: no worker pays under the old
-        await set_budget(db, batch, options, rerun.budget)
-    queued = await enqueue(db, batch, sources, options)
-    again = await retry(db, batch, failed=rerun.retry_failed)
+    job = DistributedBatch(
+        db,
+        factory,
+        folder,
+        options,
+        settings,
+        batch,
+        budget=rerun.budget,
+        retry_failed=rerun.retry_failed,
+    )
+    queued = await job.prepare(sources)
+    again = f", {job.retried} tried again" if job.retried else ""
     err.print(
         f"batch {queued.batch_id}: {plural(queued.videos, 'video')}, {queued.new} newly "
-        f"enqueued{f', {again} tried again' if again else ''}; working on it",
+        f"enqueued{again}; working on it",
         highlight=False,
     )
-    worker_id = _run_worker_id()
     if rerun.verify:
-        await _verify(db, batch, worker_id, factory)
-    await _gone_fails(work(db, worker_id, folder, factory, until_empty=True, settings=settings))
-    status = await batch_status(db, queued.batch_id, settings.heartbeat_timeout)
+        await _verify(db, queued.batch_id, job.worker_id, factory)
+    await _gone_fails(job.work())
+    status = await job.status()
     if status.unfinished:
         err.print(
             f"waiting for {plural(status.unfinished, 'video')} other workers hold (a worker "
             "that stopped resumes them when started again with its --worker-id)",
             highlight=False,
         )
-    while status.unfinished:
-        await anyio.sleep(settings.idle_polling)
-        status = await batch_status(db, queued.batch_id, settings.heartbeat_timeout)
+        status = await job.wait()
     for line in status_lines(status):
         err.print(line, highlight=False, soft_wrap=True)
     code = EXIT_FAILED if status.phases.get("failed") else EXIT_OK

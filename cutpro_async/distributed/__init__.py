@@ -31,6 +31,7 @@ from .options import (
 )
 from .presence import PresumedGone
 from .refetch import Refetched
+from .runner import DistributedBatch
 from .status import MANIFEST_FIELDS, BatchStatus, batch_status, manifest_rows, which_batch
 from .tables import SavedClip, Tables, VideoRow
 
@@ -40,6 +41,7 @@ __all__ = [
     "WORKFLOW_VERSION",
     "BatchOptions",
     "BatchStatus",
+    "DistributedBatch",
     "EmbeddedPostgres",
     "EngineSettings",
     "Enqueued",
