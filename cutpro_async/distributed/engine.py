@@ -9,12 +9,13 @@ workflow per source, with an id derived from the batch id and the source: the sa
 enqueued again adds nothing. `work` runs this process as one DBOS executor (`worker_id`, which
 must stay the same across restarts of this worker and differ from every other worker's; a
 second process with a live worker's id is refused): it joins the workers' heartbeat table
-(`presence`), recovers the workflows it left unfinished, then takes videos, analyses and clip
-downloads from the queues, beats, takes its share of the request rate (`limits`), and adopts
-the unfinished workflows of workers silent for longer than the heartbeat timeout, until no
-workflow of its version is queued or pending on any worker (`until_empty`: it stays while
-others work, to adopt theirs if they die), or until cancelled. `refetch_missing` first fetches
-again, free, the clips whose file is out of reach (`refetch`).
+(`presence`), recovers the workflows it left unfinished, then takes videos and deliveries
+from the queues, starts analyses in the window every worker shares (`pace`), beats, takes
+its share of the request rate (`limits`), and adopts the unfinished workflows of workers
+silent for longer than the heartbeat timeout, until no workflow of its version is queued or
+pending on any worker (`until_empty`: it stays while others work, to adopt theirs if they
+die), or until cancelled. `refetch_missing` first fetches again, free, the clips whose file
+is out of reach (`refetch`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from ..errors import UsageError
 from . import workflows
 from .limits import GlobalSlots, share_rate
 from .options import (
-    ANALYZE_QUEUE,
+    ANALYZE_WINDOW,
     APP_NAME,
     DELIVER_QUEUE,
     VIDEO_QUEUE,
@@ -52,6 +53,7 @@ from .options import (
     check_batch_id,
     workflow_id_of,
 )
+from .pace import SharedWindow
 from .presence import Presence, PresumedGone
 from .refetch import Refetched, refetch
 from .tables import Tables, ensure_schema, opened
@@ -190,9 +192,13 @@ async def work(
         await client.balance.get()  # checks the key, and learns the server's clock
         cap = await _render_cap(client, settings)
         renders = GlobalSlots(db_url, "renders", cap, lease=settings.heartbeat_timeout)
+        analyses = SharedWindow(
+            db_url, ANALYZE_WINDOW, settings.analyze_limit, settings.analyze_period
+        )
         worker = workflows.Worker(
             client,
             analyzer,
+            analyses,
             tables,
             db_url,
             worker_id,
@@ -231,6 +237,7 @@ async def work(
             with anyio.CancelScope(shield=True):
                 await (presence.close() if gone else presence.leave())
                 await renders.close()
+                await analyses.close()
         tidied = await _tidy(out, tables)
     seconds = time.monotonic() - started
     return WorkReport(
@@ -332,15 +339,11 @@ async def _queues(settings: EngineSettings) -> None:
         polling_interval_sec=settings.queue_polling,
         on_conflict="always_update",
     )
+    # A worker holds as many deliveries again as it downloads, the others waiting their turn
+    # on its download slots: a slot that frees never idles until the next poll.
     await DBOS.register_queue_async(
         DELIVER_QUEUE,
-        worker_concurrency=settings.download_concurrency,
-        polling_interval_sec=settings.queue_polling,
-        on_conflict="always_update",
-    )
-    await DBOS.register_queue_async(
-        ANALYZE_QUEUE,
-        limiter={"limit": settings.analyze_limit, "period": settings.analyze_period},
+        worker_concurrency=2 * settings.download_concurrency,
         polling_interval_sec=settings.queue_polling,
         on_conflict="always_update",
     )
@@ -400,18 +403,15 @@ def _destroy() -> None:
 async def _idle() -> bool:
     """Nothing of this version is queued or pending on any worker: the batches are done.
     (A worker waits while others work, so that it can adopt their videos if they die.)"""
-    for status in ("ENQUEUED", "PENDING"):
-        found = await DBOS.list_workflows_async(
-            status=status,
-            name=list(WORKFLOW_NAMES),
-            app_version=WORKFLOW_VERSION,
-            load_input=False,
-            load_output=False,
-            limit=1,
-        )
-        if found:
-            return False
-    return True
+    found = await DBOS.list_workflows_async(
+        status=_UNFINISHED,
+        name=list(WORKFLOW_NAMES),
+        app_version=WORKFLOW_VERSION,
+        load_input=False,
+        load_output=False,
+        limit=1,
+    )
+    return not found
 
 
 async def _other_versions() -> int:

@@ -20,20 +20,23 @@ APP_NAME = "cutpro"
 #: The version of the workflow code, bumped by hand when a change would replay recorded
 #: steps wrongly (DBOS recovers a workflow only on the version it started on). Not the
 #: package's version: a release that leaves the workflows alone must keep recovering them.
-WORKFLOW_VERSION = "cutpro-video-2"  # 2: each clip a child workflow on the delivery queue
+#: 2: each clip a child workflow on the delivery queue; 3: the analysis a step paced in a
+#: shared window (no analysis workflow), the renders one step, one delivery per video.
+WORKFLOW_VERSION = "cutpro-video-3"
 #: The queue of per-video workflows (its worker concurrency is a worker's videos in flight).
 VIDEO_QUEUE = "cutpro_videos"
-#: The queue of analyses: one `POST /clips/info` per start, paced for every worker at once.
-ANALYZE_QUEUE = "cutpro_analyze"
-#: The queue of clip deliveries (render, download): a worker takes as many at once as it
-#: downloads (`download_concurrency`), so every worker's bandwidth serves the whole batch.
+#: The queue of video deliveries (the downloads of a video's clips): a worker takes as many
+#: at once as it downloads (`download_concurrency`), so every worker's bandwidth serves the
+#: whole batch.
 DELIVER_QUEUE = "cutpro_deliver"
+#: The shared window of analyses (`pace.SharedWindow`): `POST /clips/info` starts of every
+#: worker together.
+ANALYZE_WINDOW = "cutpro_analyze"
 #: Registered workflow names (what a row in the system database says to run).
 VIDEO_WORKFLOW = "cutpro.video"
-PRICE_WORKFLOW = "cutpro.price"
 DELIVER_WORKFLOW = "cutpro.deliver"
 #: Every workflow of a batch.
-WORKFLOW_NAMES = (VIDEO_WORKFLOW, PRICE_WORKFLOW, DELIVER_WORKFLOW)
+WORKFLOW_NAMES = (VIDEO_WORKFLOW, DELIVER_WORKFLOW)
 #: The distributed default file name: the server's, with the clip id, since workers do not
 #: share a registry of names taken (a template must name every clip apart).
 DISTRIBUTED_NAMING = "{stem}-{clip_id}.{ext}"
@@ -112,8 +115,8 @@ class EngineSettings:
     `render_concurrency` caps the renders in flight across every worker (None: the plan's
     `max_concurrent_renders`, read from the API); `requests_per_second` is the general
     request rate of every worker together, shared among the live ones (None: the client's).
-    The pollings are how often a worker looks for work, for a finished analysis, and whether
-    the batch is done.
+    The pollings are how often a worker looks for work on the queues, for DBOS's
+    notifications, and whether the batch is done.
     """
 
     worker_concurrency: int = attrs.field(default=16, validator=attrs.validators.gt(0))

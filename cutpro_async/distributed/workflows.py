@@ -1,15 +1,19 @@
 """One video, one DBOS workflow, in coarse steps; each step is recorded once it returns.
 
-    price    a child workflow on the analysis queue (`ANALYZE_QUEUE`, paced for every worker
-             at once), whose one step sends one `POST /clips/info`
+    analyze  `POST /clips/info`, each try started in the analysis window that every worker
+             shares (`pace.SharedWindow`, the API's 10 a minute per key)
     intent   the intent to pay, on the server's clock, kept in the video's row (the first
              one stays) and recorded as this step's result
     pay      `fencing.pay_once`: under the video's lock, adopt what exists or pay once
-    clips    wait for the clipping job, choose the best `top_k`, apply the template
-    deliver  per clip, a child workflow on the delivery queue (`DELIVER_QUEUE`), taken by any
-             worker with a free download slot, whose one step does: render, wait, download into
-             the worker's folder, verified; its row names the worker that holds the file
-    finish   the video's row says done (or failed, with the error)
+    clips    wait for the clipping job, choose the best `top_k`, apply the template, render
+             each chosen clip under a render slot shared by every worker
+    deliver  a child workflow on the delivery queue (`DELIVER_QUEUE`), taken by any worker
+             with a free download slot, whose one step downloads the video's clips into that
+             worker's folder, verified (its rows name the worker that holds each file), and
+             says the video is done
+
+The video's workflow ends once its delivery is queued; the delivery's workflow ends the video
+(done, or failed with the error). A video without clips to download ends in its own workflow.
 
 A step that fails raises `StepFailed` (recorded like a result: a recovery replays it), and
 the workflow ends by recording the failure: the workflow itself succeeds, its video failed.
@@ -24,7 +28,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import attrs
@@ -47,23 +51,15 @@ from ..errors import (
 from ..models import DownloadLink, SourceLanguage, SubmitRequest, Timeframe
 from .fencing import Fenced, pay_once
 from .limits import GlobalSlots
-from .options import (
-    ANALYZE_QUEUE,
-    DELIVER_QUEUE,
-    DELIVER_WORKFLOW,
-    PRICE_WORKFLOW,
-    VIDEO_WORKFLOW,
-    BatchOptions,
-    EngineSettings,
-)
+from .options import DELIVER_QUEUE, DELIVER_WORKFLOW, VIDEO_WORKFLOW, BatchOptions, EngineSettings
+from .pace import SharedWindow
 from .tables import SavedClip, Tables
 
 log = logging.getLogger("cutpro_async")
+T = TypeVar("T")
 
-#: How many times a video's analysis is queued before the video fails.
+#: How many times a video's analysis is sent (each in the shared window) before it fails.
 ANALYSIS_TRIES = 6
-#: How long a video waits for a child's message before it waits again (seconds).
-CHILD_WAIT = 3600.0
 #: The API's code for a submission whose clips are gone.
 SUBMISSION_EXPIRED = "SUBMISSION_EXPIRED"
 
@@ -85,8 +81,10 @@ class Worker:
     """What the steps of this process use: its client, tables, folder and identity."""
 
     client: CutPro
-    #: The same API, each request sent once: analyses are retried through their queue.
+    #: The same API, each request sent once: analyses are retried in their shared window.
     analyzer: CutPro
+    #: The analyses' starts, paced for every worker at once.
+    analyses: SharedWindow
     tables: Tables
     db_url: str
     worker_id: str
@@ -168,107 +166,66 @@ def failing(phase: str) -> Iterator[None]:
 
 @DBOS.workflow(name=VIDEO_WORKFLOW)
 async def video_workflow(batch_id: str, source: str, options: dict[str, Any]) -> dict[str, Any]:
-    """One source of a batch, from analysis to its clips on a worker's disk."""
+    """One source of a batch, from analysis to its clips' delivery on the delivery queue."""
     workflow_id = DBOS.workflow_id
     assert workflow_id is not None
     opts = BatchOptions.from_json(options)
-    naming = opts.naming
     try:
-        priced = await _price(workflow_id, source)
+        priced = await analyze_step(workflow_id, source)
         intent = await intent_step(workflow_id)
         paid = await pay_step(workflow_id, source, priced, options, intent)
-        clips = await clips_step(workflow_id, paid, options)
-        if not opts.render:
+        ranked = await clips_step(workflow_id, paid, options)
+        if not opts.render or not ranked:
             return await finish_step(workflow_id, 0)
-        # Renders, concurrently (step ids reserved in clip order), each under a render slot
-        # shared by every worker; then each clip's download is a workflow on the delivery
-        # queue, taken by any worker with a free download slot, so the batch's downloads
-        # spread over every worker's bandwidth whichever worker holds the video.
-        reservations = [DBOS.reserve_step() for _ in clips]
-        rendered = await asyncio.gather(
-            *(
-                slot.run_async({"name": "cutpro.render"}, render_step, paid, clip)
-                for slot, clip in zip(reservations, clips, strict=True)
-            ),
-            return_exceptions=True,
-        )
-        render_ids = []
-        for outcome in rendered:
-            if isinstance(outcome, BaseException):
-                raise outcome
-            render_ids.append(outcome)
-        for rank, (clip, render_id) in enumerate(zip(clips, render_ids, strict=True), 1):
-            job = {"paid": paid, "clip": clip, "render_id": render_id, "rank": rank}
-            await DBOS.enqueue_workflow_async(
-                DELIVER_QUEUE, deliver_workflow, workflow_id, {**job, "naming": naming}
-            )
-        saved = [await _child_result(f"clip:{rank}") for rank in range(1, len(clips) + 1)]
-        return await finish_step(workflow_id, len(saved))
+        # The downloads are a workflow on the delivery queue, taken by any worker with a free
+        # download slot, so the batch's downloads spread over every worker's bandwidth
+        # whichever worker holds the video; it ends the video.
+        job = {"paid": paid, "naming": opts.naming, "clips": ranked}
+        await DBOS.enqueue_workflow_async(DELIVER_QUEUE, deliver_workflow, workflow_id, job)
+        return {"phase": "delivering", "files": len(ranked)}
     except StepFailed as failure:
         return await fail_step(workflow_id, failure.message, failure.phase, failure.retryable)
 
 
-async def _price(workflow_id: str, source: str) -> dict[str, Any]:
-    """The analysis, run by whichever worker the analysis queue gives it to; one that failed
-    for a passing reason is queued again (each try is one request the queue paced)."""
-    reason = ""
-    for attempt in range(ANALYSIS_TRIES):
-        topic = f"analysis:{attempt}"
-        await DBOS.enqueue_workflow_async(ANALYZE_QUEUE, price_workflow, workflow_id, source, topic)
-        worker = current()
-        result = await _child_result(topic)
-        if "retry" not in result:
-            return result
-        reason = result["retry"]
-        policy = worker.client.settings.retry
-        wait = min(policy.backoff_max, policy.backoff_initial * 2**attempt)
-        await DBOS.sleep_async(max(wait, result.get("after") or 0.0))
-    raise StepFailed(f"the analysis failed {ANALYSIS_TRIES} times; last: {reason}", "new")
-
-
-async def _child_result(topic: str) -> dict[str, Any]:
-    """What a child workflow sent this video under `topic`: waited for by notification (no
-    polling); a failure it sent is raised here as this video's."""
-    while True:
-        result: dict[str, Any] | None = await DBOS.recv_async(topic, timeout_seconds=CHILD_WAIT)
-        if result is not None:
-            break
-    if "failed" in result:
-        raise StepFailed(result["failed"], result["phase"], result["retryable"])
-    return result
-
-
-async def _reply(workflow_id: str, topic: str, work: Awaitable[dict[str, Any]]) -> dict[str, Any]:
-    """Run a child workflow's `work` and send its result, or its failure, to the video."""
-    try:
-        result = await work
-    except StepFailed as failure:
-        result = {"failed": failure.message, "phase": failure.phase, "retryable": failure.retryable}
-    await DBOS.send_async(workflow_id, result, topic)
-    return result
-
-
-@DBOS.workflow(name=PRICE_WORKFLOW)
-async def price_workflow(workflow_id: str, source: str, topic: str) -> dict[str, Any]:
-    """One analysis: a queued workflow of one step, so the queue paces its request."""
-    return await _reply(workflow_id, topic, analyze_step(workflow_id, source))
+async def _all(*work: Awaitable[T]) -> list[T]:
+    """The results of `work` run concurrently, each to its end; the first failure raised."""
+    results: list[T] = []
+    for outcome in await asyncio.gather(*work, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
+        results.append(outcome)
+    return results
 
 
 @DBOS.step(name="cutpro.analyze")
 async def analyze_step(workflow_id: str, source: str) -> dict[str, Any]:
-    """`POST /clips/info`: the video id, its cost and length (also written to its row)."""
+    """`POST /clips/info`: the video id, its cost and length (also written to its row). A
+    try that fails for a passing reason is tried again, each try in the shared window."""
     worker = await _starting()
+    policy = worker.client.settings.retry
+    reason, wait = "", 0.0
     with failing("new"):
-        try:
-            info = await worker.analyzer.videos.analyze(source)
-        except (ServerError, TransportError, RateLimited) as exc:
-            # Not retried in the step: a retry would be a request the queue never paced.
-            after = retry_after(None, exc.extra) if isinstance(exc, RateLimited) else None
-            return {"retry": f"{type(exc).__name__}: {exc}", "after": after}
-        await worker.tables.priced(
-            workflow_id, worker.worker_id, info.video_id, info.credits_cost, info.duration
-        )
-    return {"video_id": info.video_id, "credits_cost": info.credits_cost, "duration": info.duration}
+        for attempt in range(ANALYSIS_TRIES):
+            await anyio.sleep(wait)
+            await worker.analyses.start()
+            try:
+                info = await worker.analyzer.videos.analyze(source)
+            except (ServerError, TransportError, RateLimited) as exc:
+                # Not retried by the client: each try must take its start in the window.
+                after = retry_after(None, exc.extra) if isinstance(exc, RateLimited) else None
+                reason = f"{type(exc).__name__}: {exc}"
+                backoff = min(policy.backoff_max, policy.backoff_initial * 2**attempt)
+                wait = max(backoff, after or 0.0)
+                continue
+            await worker.tables.priced(
+                workflow_id, worker.worker_id, info.video_id, info.credits_cost, info.duration
+            )
+            return {
+                "video_id": info.video_id,
+                "credits_cost": info.credits_cost,
+                "duration": info.duration,
+            }
+    raise StepFailed(f"the analysis failed {ANALYSIS_TRIES} times; last: {reason}", "new")
 
 
 @DBOS.step(name="cutpro.intent")
@@ -336,8 +293,25 @@ def submit_request(priced: dict[str, Any], options: BatchOptions) -> SubmitReque
 async def clips_step(
     workflow_id: str, paid: dict[str, Any], options: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """Wait for the clipping job, choose the best clips, apply the template if asked."""
+    """Wait for the clipping job, choose the best clips, apply the template if asked, and
+    render them if the batch renders (each under one of the render slots every worker
+    shares, adopting a running render): the chosen clips, ranked, with their render ids."""
     worker, opts = await _starting(), BatchOptions.from_json(options)
+    chosen = await _choose(worker, workflow_id, paid, opts)
+    render_ids: list[str | None] = [None] * len(chosen)
+    if opts.render:
+        with failing("clipped"):
+            render_ids = [*await _all(*(_render(worker, paid, clip) for clip in chosen))]
+    return [
+        {"clip": clip, "render_id": render_id, "rank": rank}
+        for rank, (clip, render_id) in enumerate(zip(chosen, render_ids, strict=True), 1)
+    ]
+
+
+async def _choose(
+    worker: Worker, workflow_id: str, paid: dict[str, Any], opts: BatchOptions
+) -> list[dict[str, Any]]:
+    """Wait for the clipping job, choose the best clips, apply the template if asked."""
     video_id, submission_id = paid["video_id"], paid["submission_id"]
     client = worker.client
     with failing("submitted"):
@@ -363,14 +337,6 @@ async def clips_step(
     return chosen
 
 
-async def render_step(paid: dict[str, Any], clip: dict[str, Any]) -> str:
-    """Render one clip (adopting a running render) and wait until it is ready, under one of
-    the render slots every worker shares; its render id. Run as a step at a reserved id."""
-    worker = await _starting()
-    with failing("clipped"):
-        return await _render(worker, paid, clip)
-
-
 async def _render(worker: Worker, paid: dict[str, Any], clip: dict[str, Any]) -> str:
     """Render one clip and wait for it, holding a render slot meanwhile."""
     client = worker.client
@@ -384,31 +350,41 @@ async def _render(worker: Worker, paid: dict[str, Any], clip: dict[str, Any]) ->
 
 @DBOS.workflow(name=DELIVER_WORKFLOW)
 async def deliver_workflow(workflow_id: str, job: dict[str, Any]) -> dict[str, Any]:
-    """One clip's download (`job`: the video's `paid`, its `clip`, `render_id`, `rank` and
-    the batch's `naming`), on whichever worker took it from the delivery queue: its file
-    lands in that worker's folder; the result (or failure) is sent to the video."""
-    return await _reply(workflow_id, f"clip:{job['rank']}", deliver_step(workflow_id, job))
+    """A video's downloads (`job`: its `paid`, the batch's `naming`, its ranked `clips` with
+    their render ids), on whichever worker took it from the delivery queue: the files land
+    in that worker's folder, and the video ends here (done, or failed)."""
+    try:
+        return await deliver_step(workflow_id, job)
+    except StepFailed as failure:
+        return await fail_step(workflow_id, failure.message, failure.phase, failure.retryable)
 
 
 @DBOS.step(name="cutpro.deliver")
 async def deliver_step(workflow_id: str, job: dict[str, Any]) -> dict[str, Any]:
-    """Download one clip's render into this worker's folder (resuming its `.part`,
-    verified); a render that expired meanwhile is rendered once more."""
+    """Download the video's clips into this worker's folder (each resuming its `.part`,
+    verified); then the video's row says done."""
     worker = await _starting()
+    base = {"paid": job["paid"], "naming": job["naming"]}
     with failing("clipped"):
-        try:
-            saved = await _download(worker, workflow_id, job)
-        except (RenderFailed, Expired) as exc:
-            if isinstance(exc, RenderFailed) and exc.status != "expired":
-                raise
-            if isinstance(exc, Expired) and exc.code == SUBMISSION_EXPIRED:
-                raise
-            clip = job["clip"]
-            log.info("render of clip %s expired before download; rendering it again", clip["id"])
-            render_id = await _render(worker, job["paid"], clip)
-            saved = await _download(worker, workflow_id, {**job, "render_id": render_id})
-        await worker.tables.saved(saved)
-    return attrs.asdict(saved)
+        await _all(*(_deliver(worker, workflow_id, {**base, **clip}) for clip in job["clips"]))
+    return await _finished(worker, workflow_id, len(job["clips"]))
+
+
+async def _deliver(worker: Worker, workflow_id: str, job: dict[str, Any]) -> None:
+    """Download one clip's render (a render that expired meanwhile is rendered once more)
+    and note the file in its row."""
+    try:
+        saved = await _download(worker, workflow_id, job)
+    except (RenderFailed, Expired) as exc:
+        if isinstance(exc, RenderFailed) and exc.status != "expired":
+            raise
+        if isinstance(exc, Expired) and exc.code == SUBMISSION_EXPIRED:
+            raise
+        clip = job["clip"]
+        log.info("render of clip %s expired before download; rendering it again", clip["id"])
+        render_id = await _render(worker, job["paid"], clip)
+        saved = await _download(worker, workflow_id, {**job, "render_id": render_id})
+    await worker.tables.saved(saved)
 
 
 async def _download(worker: Worker, workflow_id: str, job: dict[str, Any]) -> SavedClip:
@@ -448,7 +424,11 @@ async def _download(worker: Worker, workflow_id: str, job: dict[str, Any]) -> Sa
 @DBOS.step(name="cutpro.finish")
 async def finish_step(workflow_id: str, files: int) -> dict[str, Any]:
     """The video is done: its row says so."""
-    worker = await _starting()
+    return await _finished(await _starting(), workflow_id, files)
+
+
+async def _finished(worker: Worker, workflow_id: str, files: int) -> dict[str, Any]:
+    """Note in the video's row that it is done, with `files` clips saved."""
     await worker.tables.finished(workflow_id, worker.worker_id)
     worker.finished += 1
     return {"phase": "done", "files": files}

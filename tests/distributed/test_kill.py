@@ -17,6 +17,7 @@ import pytest
 
 from cutpro_async.cli.distributed import status_lines
 from cutpro_async.distributed import BatchOptions, Tables, enqueue
+from cutpro_async.distributed.options import WORKFLOW_NAMES
 from cutpro_async.testing import FakeCutPro
 
 from .cluster import ClusterReport, adopted_from, complete, joined, kill_urls, run_cluster
@@ -107,12 +108,12 @@ async def test_killed_workers_charge_each_video_once(db_url: str, tmp_path: Path
 
 
 async def pending_on(db_url: str, worker: str) -> int:
-    """Videos `worker` is running (pending on it in DBOS)."""
+    """Videos and deliveries `worker` is running (pending on it in DBOS)."""
     async with Tables(db_url) as tables:
         rows = await tables.run(
             "SELECT count(*) FROM dbos.workflow_status WHERE status = 'PENDING' "
-            "AND executor_id = %s AND name = 'cutpro.video'",
-            (worker,),
+            "AND executor_id = %s AND name = ANY(%s)",
+            (worker, list(WORKFLOW_NAMES)),
         )
     return int(rows[0][0])
 
@@ -125,7 +126,9 @@ async def test_a_paused_worker_is_taken_over_and_stops_when_it_wakes(
     and stops (exit 3) instead of going on with them. Each video charged once, every file
     complete."""
     urls = kill_urls(24)
-    async with FakeCutPro(credits=2400, seed=7, **SIM_SETTINGS) as fake:
+    # Jobs 6 times slower than the other tests': the workers hold work long enough to pause.
+    slower = {**SIM_SETTINGS, "time_scale": 1000}
+    async with FakeCutPro(credits=2400, seed=7, **slower) as fake:
         await enqueue(db_url, "pause", urls, BatchOptions(top_k=1))
         env = {**os.environ, "CUTPRO_API_KEY": fake.api_key, "CUTPRO_API_URL": fake.base_url}
         procs = {
@@ -135,9 +138,13 @@ async def test_a_paused_worker_is_taken_over_and_stops_when_it_wakes(
         try:
             with anyio.fail_after(90):
                 await joined(db_url, 2)
-                while not await pending_on(db_url, "p1"):
-                    await anyio.sleep(0.05)
-                procs["p1"].send_signal(signal.SIGSTOP)
+                while True:  # paused while it holds work (not just as it finished it)
+                    while not await pending_on(db_url, "p1"):
+                        await anyio.sleep(0.05)
+                    procs["p1"].send_signal(signal.SIGSTOP)
+                    if await pending_on(db_url, "p1"):
+                        break
+                    procs["p1"].send_signal(signal.SIGCONT)
                 while not (await adopted_from(db_url)).get("p1"):
                     await anyio.sleep(0.2)
                 procs["p1"].send_signal(signal.SIGCONT)
