@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import math
-import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -33,6 +31,7 @@ from pathlib import Path
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from .._fs import is_intact
 from .._groups import sole_error
 from ..client import CutPro
 from ..errors import (
@@ -573,15 +572,8 @@ class Batch:
 
     async def _intact(self, saved: SavedFile) -> bool:
         """Whether a saved clip is still a regular file of its size (and hash, with verify)."""
-        try:
-            info = await anyio.Path(saved.path).lstat()
-        except OSError:
-            return False
-        if not stat.S_ISREG(info.st_mode) or info.st_size != saved.bytes:
-            return False  # a symlink there is not a downloaded clip
-        if not self.options.verify:
-            return True
-        return await anyio.to_thread.run_sync(_sha256_of, saved.path) == saved.sha256
+        sha256 = saved.sha256 if self.options.verify else None
+        return await anyio.to_thread.run_sync(is_intact, saved.path, saved.bytes, sha256)
 
     async def _deliver(self, record: Record, clip: ChosenClip, rank: int, left: list[int]) -> None:
         """Render one clip (again only if its render expired), wait for it, download it.
@@ -716,12 +708,3 @@ def _forget_submission(record: Record) -> None:
     """Drop a failed job and all that followed it, so that the video is submitted again."""
     record.submit_intent = record.submission_id = record.clips = None
     record.renders, record.files, record.template_applied = {}, [], False
-
-
-def _sha256_of(path: str) -> str:
-    """The SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()

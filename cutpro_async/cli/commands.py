@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import stat
 from collections import Counter
 from pathlib import Path
 
@@ -12,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .._fs import is_intact
 from ..batch import Credits, Phase, Record, SavedFile, SQLiteStore
 from ..batch.record import reached
 from ._common import ApiOptions, api_options, execute, fail
@@ -157,11 +156,7 @@ _SKIPPED = "skipped: "  # how the pipeline records why a video was not processed
 
 def _still_there(saved: SavedFile) -> bool:
     """Whether a saved clip is still a regular file of its recorded size."""
-    try:
-        info = os.lstat(saved.path)
-    except OSError:
-        return False
-    return stat.S_ISREG(info.st_mode) and info.st_size == saved.bytes
+    return is_intact(saved.path, saved.bytes)
 
 
 def _shown_phase(record: Record) -> Phase:

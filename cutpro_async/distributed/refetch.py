@@ -19,6 +19,7 @@ from pathlib import Path
 import anyio
 import attrs
 
+from .._fs import is_intact
 from ..client import CutPro
 from ..errors import CutProError, Expired, RenderFailed
 from ..jobs.transfers import Downloaded
@@ -73,10 +74,9 @@ async def out_of_reach(
 
 async def _present(out: Path, saved: SavedClip) -> bool:
     """Whether this worker's file of `saved` is in `out` at its recorded size."""
-    path = anyio.Path(saved.path)
-    if path.parent != anyio.Path(out) or not await path.is_file():
+    if Path(saved.path).parent != out:
         return False
-    return (await path.stat()).st_size == saved.bytes
+    return await anyio.to_thread.run_sync(is_intact, saved.path, saved.bytes)
 
 
 async def refetch(

@@ -10,13 +10,12 @@ downloaded again, or, if it expired, rendered again from the same submission; no
 from __future__ import annotations
 
 import contextlib
-import stat
 from pathlib import Path
 
 import anyio
 import attrs
 
-from ..batch.pipeline import _sha256_of
+from .._fs import is_intact
 from ..client import CutPro
 from ..errors import CutProError
 from .refetch import _fetch_again, _Missing
@@ -36,13 +35,7 @@ class Verified:
 
 async def intact(saved: SavedClip) -> bool:
     """Whether a saved clip is still a regular file of its recorded size and SHA-256."""
-    try:
-        info = await anyio.Path(saved.path).lstat()
-    except OSError:
-        return False
-    if not stat.S_ISREG(info.st_mode) or info.st_size != saved.bytes:
-        return False  # a symlink there is not a downloaded clip
-    return await anyio.to_thread.run_sync(_sha256_of, saved.path) == saved.sha256
+    return await anyio.to_thread.run_sync(is_intact, saved.path, saved.bytes, saved.sha256)
 
 
 async def verify(
