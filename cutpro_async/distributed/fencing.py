@@ -146,9 +146,12 @@ class PaidLock:
         them (the lock ends with the session, whatever happens to this process)."""
         conn = await connect(db_url)
         try:
-            await conn.execute(
-                "SELECT set_config('idle_session_timeout', %s, false)", (f"{int(lease * 1000)}",)
-            )
+            # A session silent for the lease ends, and its lock with it: idle, or paused
+            # inside a transaction (which holds the batch's row for the budget meanwhile).
+            for setting in ("idle_session_timeout", "idle_in_transaction_session_timeout"):
+                await conn.execute(
+                    "SELECT set_config(%s, %s, false)", (setting, f"{int(lease * 1000)}")
+                )
             await conn.execute("SELECT pg_advisory_lock(%s)", (lock_key(key),))
             cursor = await conn.execute(
                 f"UPDATE cutpro_videos SET fence = fence + 1, holder = %s, heartbeat = now() "
@@ -319,8 +322,15 @@ async def _decide_and_pay(
     before_attempt: Callable[[], Awaitable[None]] | None,
 ) -> Paid:
     """Inside the lock: what the row says, then the server's truth, then pay."""
-    held, video_id = lock.held, request.video_id
-    if held.submission_id is not None and held.video_id == video_id:
+    held = lock.held
+    paid_before = held.submission_id is not None or held.last_attempt is not None
+    if held.video_id is not None and paid_before:
+        # An earlier attempt paid, or may have paid, for the video its analysis named; this
+        # one's analysis may name another (the API need not give one URL the same id twice):
+        # look, adopt and pay on the earlier one, or a late commit of it would go unseen.
+        request = attrs.evolve(request, video_id=held.video_id)
+    video_id = request.video_id
+    if held.submission_id is not None:
         # An earlier holder paid or adopted and recorded it, then stopped before its step
         # was checkpointed.
         paid = Paid(held.submission_id, video_id, held.credits_charged or 0.0, bool(held.adopted))

@@ -344,9 +344,11 @@ class Tables:
     async def priced(
         self, workflow_id: str, worker: str, video_id: str, cost: float, duration: float | None
     ) -> None:
-        """The analysis: the video id, its cost and length."""
+        """The analysis: the video id (kept once a paid request may have named the row's:
+        a retry's analysis may give another), its cost and length."""
         await self.run(
-            "UPDATE cutpro_videos SET video_id = %s, credits_cost = %s, duration = %s, "
+            "UPDATE cutpro_videos SET video_id = CASE WHEN submission_id IS NULL AND "
+            "last_attempt IS NULL THEN %s ELSE video_id END, credits_cost = %s, duration = %s, "
             "phase = CASE WHEN phase = 'queued' THEN 'priced' ELSE phase END, worker = %s, "
             "updated_at = now() WHERE workflow_id = %s AND attempt = %s",
             (video_id, cost, duration, worker, *attempt_of(workflow_id)),
@@ -356,7 +358,8 @@ class Tables:
         """Note the intent to pay (the first one noted stays); returns the one kept."""
         rows = await self.run(
             "UPDATE cutpro_videos SET intent = COALESCE(intent, %s), phase = CASE WHEN "
-            "submission_id IS NULL THEN 'submitting' ELSE phase END, worker = %s, "
+            "submission_id IS NULL AND phase NOT IN ('done', 'failed', 'skipped') "
+            "THEN 'submitting' ELSE phase END, worker = %s, "
             "updated_at = now() WHERE workflow_id = %s AND attempt = %s RETURNING intent",
             (at, worker, *attempt_of(workflow_id)),
         )

@@ -146,6 +146,35 @@ async def test_retry_failed_pays_a_paid_video_once_and_a_failed_job_again(
     assert len(mp4s(tmp_path)) == 2
 
 
+async def test_a_retry_whose_analysis_names_another_video_adopts_the_paid_one(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The API may give a URL a new video id at each analysis (a gap of the reference the
+    simulator can play): a paid video that failed later is retried on the video it paid for,
+    adopting its submission (no second charge), not on the new id its new analysis gave."""
+    good = video_urls(1, tag="new-id")
+    async with FakeCutPro(same_video_for_same_url=False, **SIM_SETTINGS) as fake:
+        env = env_of(fake)
+        args = [*good, "--db", db_url, "--out", tmp_path, "--batch", "new-id", "--top-k", "1"]
+        fake.set_faults(f"500@POST {RENDER}")
+        first = await cutpro("run", *args, env=env)
+        fake.set_faults("")
+        async with Tables(db_url) as tables:
+            (paid,) = await tables.videos("new-id")
+        retried = await cutpro("run", *args, "--retry-failed", env=env)
+        async with Tables(db_url) as tables:
+            (row,) = await tables.videos("new-id")
+        analyses = fake.requests["POST /clips/info"]
+    assert first.returncode == 1 and paid.submission_id is not None, said(first)
+    assert retried.returncode == 0, said(retried)
+    assert analyses == 2  # the retry analysed again, and got another video id
+    assert (row.phase, row.attempt) == ("done", 2)
+    assert (row.video_id, row.submission_id) == (paid.video_id, paid.submission_id)
+    assert fake.charges_per_video() == {paid.video_id: 1}
+    assert fake.requests["POST /clips"] == 1
+    assert len(mp4s(tmp_path)) == 1
+
+
 async def test_verify_fetches_again_what_changed_here_without_paying(
     db_url: str, tmp_path: Path
 ) -> None:
