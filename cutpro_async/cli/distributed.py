@@ -470,7 +470,13 @@ async def _run(
         status = await job.wait()
     for line in status_lines(status):
         err.print(line, highlight=False, soft_wrap=True)
-    code = EXIT_FAILED if status.phases.get("failed") else EXIT_OK
+    if status.unfinished:
+        err.print(
+            f"[red]{plural(status.unfinished, 'video')} left unfinished: no workflow is left "
+            "to end them (see the workers' logs)[/]",
+            highlight=False,
+        )
+    code = EXIT_FAILED if status.phases.get("failed") or status.unfinished else EXIT_OK
     if publish is not None:
         code = max(code, await post_batch(db, queued.batch_id, factory, publish, accounts, err))
     return code

@@ -140,19 +140,44 @@ async def enqueue(
             )
         rows = [(workflow_id_of(batch_id, s), s, n) for n, s in enumerate(kept)]
         new = await tables.add_videos(batch_id, rows)
-        client = await anyio.to_thread.run_sync(_client, db_url)
-        try:
-            for workflow_id, source, _position in rows:
-                enqueue_options: EnqueueOptions = {
-                    "workflow_name": VIDEO_WORKFLOW,
-                    "queue_name": VIDEO_QUEUE,
-                    "workflow_id": workflow_id,
-                    "app_version": WORKFLOW_VERSION,
-                }
-                await client.enqueue_async(enqueue_options, batch_id, source, wanted)
-        finally:
-            await anyio.to_thread.run_sync(client.destroy)
+        await enqueue_videos(db_url, batch_id, [(w, s) for w, s, _ in rows], wanted)
     return Enqueued(batch_id, len(kept), len(new), repeated)
+
+
+async def enqueue_videos(
+    db_url: str, batch_id: str, videos: Sequence[tuple[str, str]], options: dict[str, Any]
+) -> None:
+    """Enqueue the video workflow of each (workflow id, source) of a batch with its options
+    (as JSON); an id the engine already has adds nothing."""
+    if not videos:
+        return
+    client = await anyio.to_thread.run_sync(_client, db_url)
+    try:
+        for workflow_id, source in videos:
+            enqueue_options: EnqueueOptions = {
+                "workflow_name": VIDEO_WORKFLOW,
+                "queue_name": VIDEO_QUEUE,
+                "workflow_id": workflow_id,
+                "app_version": WORKFLOW_VERSION,
+            }
+            await client.enqueue_async(enqueue_options, batch_id, source, options)
+    finally:
+        await anyio.to_thread.run_sync(client.destroy)
+
+
+async def running_workflows(db_url: str, batch_id: str) -> int:
+    """How many workflows of the batch are queued or running (any version, any worker)."""
+    client = await anyio.to_thread.run_sync(_client, db_url)
+    try:
+        found = await client.list_workflows_async(
+            workflow_id_prefix=f"{batch_id}:",
+            status=_UNFINISHED,
+            load_input=False,
+            load_output=False,
+        )
+    finally:
+        await anyio.to_thread.run_sync(client.destroy)
+    return len(found)
 
 
 def _client(db_url: str) -> DBOSClient:

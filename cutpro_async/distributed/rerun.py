@@ -17,10 +17,8 @@ a run stopped between them loses nothing, and a batch run again unchanged enqueu
 
 from __future__ import annotations
 
-import anyio
-from dbos import DBOSClient, EnqueueOptions
-
-from .options import APP_NAME, VIDEO_QUEUE, VIDEO_WORKFLOW, WORKFLOW_VERSION, BatchOptions
+from .engine import enqueue_videos
+from .options import BatchOptions
 from .tables import attempt_id, opened
 
 
@@ -41,23 +39,6 @@ async def retry(db_url: str, batch_id: str, *, failed: bool) -> int:
         again = await tables.next_attempts(batch_id, failed=failed)
         pending = await tables.retries(batch_id)
         options = await tables.options_of(batch_id)
-    if not pending:
-        return len(again)
-    client = await anyio.to_thread.run_sync(_client, db_url)
-    try:
-        for key, attempt, source in pending:
-            enqueue: EnqueueOptions = {
-                "workflow_name": VIDEO_WORKFLOW,
-                "queue_name": VIDEO_QUEUE,
-                "workflow_id": attempt_id(key, attempt),
-                "app_version": WORKFLOW_VERSION,
-            }
-            await client.enqueue_async(enqueue, batch_id, source, options)
-    finally:
-        await anyio.to_thread.run_sync(client.destroy)
+    queued = [(attempt_id(key, attempt), source) for key, attempt, source in pending]
+    await enqueue_videos(db_url, batch_id, queued, options)
     return len(again)
-
-
-def _client(db_url: str) -> DBOSClient:
-    """A DBOS client of the system database (connects at once)."""
-    return DBOSClient(system_database_url=db_url, application_name=APP_NAME)

@@ -14,6 +14,7 @@ hold it at the end (every worker and every run of it), not only what this proces
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from collections.abc import Callable
@@ -25,10 +26,12 @@ import attrs
 from ..batch.events import Summary
 from ..batch.sources import Sources, iterate, normalize
 from ..client import CutPro
-from .engine import Enqueued, WorkReport, enqueue, work
+from .engine import Enqueued, WorkReport, enqueue, running_workflows, work
 from .options import BatchOptions, EngineSettings, batch_id_of
 from .rerun import retry, set_budget
 from .status import BatchStatus, batch_status, manifest_rows
+
+log = logging.getLogger("cutpro_async")
 
 
 def run_worker_id() -> str:
@@ -97,11 +100,21 @@ class DistributedBatch:
         return self.report
 
     async def wait(self) -> BatchStatus:
-        """Wait until every video of the batch has ended (others may hold some still)."""
-        status = await self.status()
-        while status.unfinished:
+        """Wait until every video of the batch has ended (others may hold some still), or
+        until no workflow of it is left to end the others (then their rows stay unfinished,
+        which `status().unfinished` says, and a warning)."""
+        status, idle = await self.status(), 0
+        while status.unfinished and idle < 2:  # twice: a rerun may be between its two steps
             await anyio.sleep(self.settings.idle_polling)
+            running = await running_workflows(self.db_url, status.batch_id)
+            idle = 0 if running else idle + 1
             status = await self.status()
+        if status.unfinished:
+            log.warning(
+                "%d videos of batch %s are unfinished but no workflow is left to end them",
+                status.unfinished,
+                status.batch_id,
+            )
         return status
 
     async def status(self) -> BatchStatus:

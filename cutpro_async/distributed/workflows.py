@@ -60,6 +60,8 @@ T = TypeVar("T")
 
 #: How many times a video's analysis is sent (each in the shared window) before it fails.
 ANALYSIS_TRIES = 6
+#: How many times the paid step takes the video's lock again after losing it.
+PAY_TRIES = 3
 #: The API's code for a submission whose clips are gone.
 SUBMISSION_EXPIRED = "SUBMISSION_EXPIRED"
 
@@ -252,19 +254,29 @@ async def pay_step(
         request = submit_request(priced, opts)
         settings = worker.client.settings
         key = index_key(settings.base_url, settings.workspace_id, source, request)
-        async with worker.paying:
-            paid = await pay_once(
-                worker.client,
-                worker.db_url,
-                workflow_id=workflow_id,
-                holder=worker.worker_id,
-                key=key,
-                request=request,
-                intent=intent,
-                resubmit=opts.resubmit,
-                lease=worker.settings.lease,
-            )
-    return attrs.asdict(paid)
+        for _ in range(PAY_TRIES):
+            try:
+                async with worker.paying:
+                    paid = await pay_once(
+                        worker.client,
+                        worker.db_url,
+                        workflow_id=workflow_id,
+                        holder=worker.worker_id,
+                        key=key,
+                        request=request,
+                        intent=intent,
+                        resubmit=opts.resubmit,
+                        lease=worker.settings.lease,
+                    )
+                return attrs.asdict(paid)
+            except Fenced as exc:
+                # The lock's session ended (a pause, a cut connection) before this step
+                # could record: take it again; under it the row and the server say what
+                # happened, so a second try adopts rather than pays again. (If another
+                # worker took the video over meanwhile, DBOS refuses this step's record.)
+                lost = exc
+                log.warning("%s; taking the video's lock again", exc)
+        raise StepFailed(f"{lost} ({PAY_TRIES} times in a row)", "submitting")
 
 
 def submit_request(priced: dict[str, Any], options: BatchOptions) -> SubmitRequest:
@@ -367,7 +379,7 @@ async def deliver_step(workflow_id: str, job: dict[str, Any]) -> dict[str, Any]:
     base = {"paid": job["paid"], "naming": job["naming"]}
     with failing("clipped"):
         await _all(*(_deliver(worker, workflow_id, {**base, **clip}) for clip in job["clips"]))
-    return await _finished(worker, workflow_id, len(job["clips"]))
+        return await _finished(worker, workflow_id, len(job["clips"]))
 
 
 async def _deliver(worker: Worker, workflow_id: str, job: dict[str, Any]) -> None:
@@ -421,7 +433,13 @@ async def _download(worker: Worker, workflow_id: str, job: dict[str, Any]) -> Sa
     )
 
 
-@DBOS.step(name="cutpro.finish")
+#: The steps that only end a video's row are retried by DBOS this many times (one idempotent
+#: update each), so that a passing database error does not end the workflow with its row
+#: unfinished.
+ENDING_TRIES = 5
+
+
+@DBOS.step(name="cutpro.finish", retries_allowed=True, max_attempts=ENDING_TRIES)
 async def finish_step(workflow_id: str, files: int) -> dict[str, Any]:
     """The video is done: its row says so."""
     return await _finished(await _starting(), workflow_id, files)
@@ -434,7 +452,7 @@ async def _finished(worker: Worker, workflow_id: str, files: int) -> dict[str, A
     return {"phase": "done", "files": files}
 
 
-@DBOS.step(name="cutpro.fail")
+@DBOS.step(name="cutpro.fail", retries_allowed=True, max_attempts=ENDING_TRIES)
 async def fail_step(workflow_id: str, error: str, phase: str, retryable: bool) -> dict[str, Any]:
     """The video failed: its row says where and why (skipped over budget: it says so)."""
     worker = await _starting()

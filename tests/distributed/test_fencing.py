@@ -6,16 +6,27 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
 import attrs
+import psycopg
 import pytest
 
 from cutpro_async import CutPro
 from cutpro_async.batch.index import index_key
-from cutpro_async.distributed import BatchOptions, Fenced, Paid, Tables, pay_once
-from cutpro_async.distributed.fencing import OverBudget, PaidLock
+from cutpro_async.distributed import (
+    BatchOptions,
+    Fenced,
+    Paid,
+    Tables,
+    enqueue,
+    pay_once,
+    work,
+    workflows,
+)
+from cutpro_async.distributed.fencing import OverBudget, PaidLock, lock_key
 from cutpro_async.distributed.tables import attempt_id, ensure_schema
 from cutpro_async.distributed.workflows import submit_request
 from cutpro_async.errors import InsufficientCredits
@@ -23,7 +34,7 @@ from cutpro_async.models import SubmitRequest
 from cutpro_async.testing import FakeCutPro
 from tests.batch.conftest import video_url
 
-from .conftest import SIM_SETTINGS, fast_client
+from .conftest import FAST_ENGINE, SIM_SETTINGS, fast_client
 
 pytestmark = pytest.mark.anyio
 
@@ -244,3 +255,49 @@ async def test_only_the_current_attempt_takes_the_paid_step(db_url: str) -> None
         again = await pay(cp, db_url, retry, "B")
     assert again.submission_id == first.submission_id
     assert fake.charges_per_video()[video.request.video_id] == 1
+
+
+async def test_a_worker_that_loses_its_lock_takes_it_again_and_pays_once(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The paid lock's session ends (a pause, a cut connection) right before the paid request
+    while this worker still owns the workflow: the step takes the lock again, and under it
+    the row and the server say what happened; the video ends done, charged once (before,
+    the workflow ended in ERROR with its row stuck in `submitting`)."""
+    killed: list[int] = []
+    real = workflows.pay_once
+
+    async def losing_its_lock_once(*args: Any, **kwargs: Any) -> Paid:
+        async def before_attempt() -> None:
+            if not killed:
+                killed.append(await _end_lock_session(db_url, kwargs["key"]))
+
+        return await real(*args, before_attempt=before_attempt, **kwargs)
+
+    monkeypatch.setattr(workflows, "pay_once", losing_its_lock_once)
+    async with FakeCutPro(**SIM_SETTINGS) as fake:
+        await enqueue(db_url, "lost", [video_url("lost-lock")], BatchOptions(top_k=1))
+
+        def client() -> CutPro:
+            return fast_client(fake.api_key, fake.base_url)
+
+        report = await work(db_url, "solo-1", tmp_path / "out", client, settings=FAST_ENGINE)
+        async with Tables(db_url) as tables:
+            (row,) = await tables.videos("lost")
+        charges = fake.charges_per_video()
+    assert killed == [1]  # the lock's session was ended once
+    assert (report.finished, report.failed) == (1, 0)
+    assert (row.phase, row.error) == ("done", None)
+    assert list(charges.values()) == [1]
+
+
+async def _end_lock_session(db_url: str, key: str) -> int:
+    """End the session holding the paid lock of `key`; how many sessions were ended."""
+    number = lock_key(key) & 0xFFFFFFFFFFFFFFFF  # pg_locks splits the 64 bits in two
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+        cursor = await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND granted AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 1",
+            (number >> 32, number & 0xFFFFFFFF),
+        )
+        return len(await cursor.fetchall())

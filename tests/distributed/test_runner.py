@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import anyio
+import psycopg
 import pytest
 
 from cutpro_async import CutPro
@@ -82,3 +83,23 @@ async def test_stop_leaves_the_batch_resumable(db_url: str, tmp_path: Path) -> N
         ).run(urls)
         assert (summary.done, summary.failed) == (6, 0)
         assert sorted(fake.charges_per_video().values()) == [1] * 6
+
+
+async def test_wait_ends_when_no_workflow_is_left_to_end_a_row(db_url: str, tmp_path: Path) -> None:
+    """A row left unfinished with no workflow to end it (its workflow ended another way):
+    `wait` returns, saying so in `unfinished`, rather than waiting for ever."""
+    async with FakeCutPro(**SIM_SETTINGS) as fake:
+
+        def client() -> CutPro:
+            return fast_client(fake.api_key, fake.base_url)
+
+        job = DistributedBatch(db_url, client, tmp_path / "out", settings=FAST_ENGINE)
+        await job.run(video_urls(2, tag="stuck"))
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+            await conn.execute(
+                "UPDATE cutpro_videos SET phase = 'submitting' WHERE position = 0 "
+                "AND batch_id = %s",
+                (job.batch_id,),
+            )
+        status = await job.wait()
+    assert status.unfinished == 1 and status.phases == {"submitting": 1, "done": 1}
