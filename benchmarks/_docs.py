@@ -170,16 +170,28 @@ MISSES = """## Where targets are missed, and what would close it
   videos in flight at once than six stages of 64 (fewer objects alive, fewer young
   collections). 400 connections instead of 100 changed nothing (1.32x against 1.34x in a
   paired run), so connections are not the gap.
-- **distributed: engine CPU per video / SQLite path's, 6.72x** (6.65x to 7.16x over 3
-  rounds; target 2x). Scaling itself meets its target (0.91 from 1 to 4 workers, 0.98 from
-  1 to 2: the batch is bound by each worker's download bandwidth, as the scenario intends).
-  The engine's CPU goes to DBOS recording every workflow start, step, notification and
-  queue poll in PostgreSQL through SQLAlchemy, with about four workflows per video (the
-  video's, its analysis on the paced queue, one delivery per clip on the delivery queue)
-  and their steps. What would close it: fewer engine operations per video (the analysis as
-  a step of the video's workflow, paced by a PostgreSQL token bucket instead of a queue of
-  its own; one delivery workflow per video rather than per clip; coarser steps), and longer
-  queue polling intervals when the queues are busy.
+- **distributed: engine CPU per video / SQLite path's, 4.46x** (4.24x to 4.57x over 3
+  rounds; target 2x; it was 6.72x). Scaling meets its target (0.91 from 1 to 4 workers, 0.98
+  from 1 to 2: the batch is bound by each worker's download bandwidth, as the scenario
+  intends). A profile before the change found a waiting worker burning 28 to 33 ms of CPU a
+  second, 40% of it DBOS checking its queues (about 2 ms a check), and per video 7 + 2k steps,
+  2 + k workflows and 1 + k message pairs (k clips; an empty step costs about 2 ms, a queued
+  child workflow that answers by message about 19 ms). Workflow version `cutpro-video-3`
+  cut that to 5 steps and 2 workflows a video: the analysis is a step of the video's
+  workflow, its starts paced for every worker by one PostgreSQL statement (`pace.py`) instead
+  of a child workflow on a limited queue; the renders run in the clips step; one delivery
+  workflow per video downloads all its clips and ends the video (no message back); the
+  delivery queue holds twice a worker's download slots, so a freed slot never waits for a
+  poll (the 1-worker makespan fell from 124 s to 106 s); the idle check is one query: 122.5
+  -> 71.4 ms per video. What is left: about 15 ms of CPU a second that DBOS's own threads
+  spend whatever the settings (its queue manager listing queues every second, its internal
+  queue's poll, the notification listener), which at this scenario's pace of about one video
+  a second is some 19 ms a video on its own, and about 20 ms for the remaining steps and
+  workflows, against 15.6 ms for the whole SQLite path. What would close it: steps recorded
+  in batches (several videos per workflow), or an engine whose idle threads cost nothing;
+  the benchmark's queue polling could also go from 0.5 s to the default 1 s now that the
+  delivery queue holds more than its slots (about 5 ms a video, not tried, to keep the
+  comparison like for like).
 - **latency** has no spread: one run of each contender (each takes over a minute, and the
   suite must stay near 10 minutes). Its margin is 6 points: the client's 77.3 s is 3.0 s over
   the 74.3 s bound, of which about 2.5 s are the pacing's own safety (each of the 7 windows
