@@ -114,22 +114,6 @@ def parts_in(folder: Path) -> list[str]:
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*.part"))
 
 
-def count_429s(fake: FakeCutPro) -> list[int]:
-    """Count the analyses the simulator's rate limit refuses (from now on)."""
-    refused = [0]
-    check = fake.world.check_rate
-
-    def counting(*args: Any) -> None:
-        try:
-            check(*args)
-        except Exception:
-            refused[0] += 1
-            raise
-
-    fake.world.check_rate = counting  # type: ignore[method-assign]
-    return refused
-
-
 async def run_cluster(
     folder: Path,
     db_url: str,
@@ -153,7 +137,6 @@ async def run_cluster(
     urls = kill_urls(videos)
     settings = {**SIM_SETTINGS, **(sim or {})}
     async with FakeCutPro(faults=faults, credits=100 * videos, seed=seed, **settings) as fake:
-        refused = count_429s(fake)
         options = BatchOptions(top_k=top_k)
         await enqueue(db_url, BATCH, urls, options)
         async with Tables(db_url) as tables:
@@ -241,7 +224,7 @@ async def run_cluster(
         orphans=orphans,
         parts_left=parts_in(folder),
         analyses=requests["POST /clips/info"],
-        analyze_429s=refused[0],
+        analyze_429s=fake.rate_limited["POST /clips/info"],
         paid_requests=requests["POST /clips"],
         injected=injected,
         key_leaks=leaks,
