@@ -6,10 +6,13 @@ Needs the `distributed` extra (`pip install 'cutpro-async[distributed]'`: `dbos`
     result = await enqueue(db_url, None, urls, BatchOptions(top_k=3))
     await work(db_url, default_worker_id(1), Path("clips"), lambda: CutPro())
 
-Each source is one workflow (`workflows`): analysis on a queue paced for every worker at once,
-the intent to pay recorded in a step of its own, the paid step under a per-video lock with a
-fencing token (`fencing`), then the clips, rendered under a cap shared by every worker
-(`limits`) and downloaded by whichever worker takes them from the delivery queue. Workers
+`DistributedBatch` (`runner`) does both in one call, as `Batch.run` does on one machine.
+Each source is one workflow (`workflows`): the analysis, each try paced for every worker at
+once (`pace`), the intent to pay recorded in a step of its own, the paid step under a
+per-video lock with a fencing token, within the batch's budget (`fencing`), then the clips,
+rendered under a cap shared by every worker (`limits`) and downloaded by whichever worker
+takes the video's delivery from its queue. A rerun sets the budget and gives failed videos
+new attempts (`rerun`); `verify` checks a worker's files. Workers
 beat in a table of their own and adopt the videos of one gone silent (`presence`); the clips
 of a worker whose disk is gone are fetched again, free (`refetch`). The batch's tables
 (`tables`) say how far each video came and which worker holds each file.
