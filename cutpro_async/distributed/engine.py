@@ -38,6 +38,7 @@ from ..batch.sources import is_url, normalize
 from ..client import CutPro
 from ..errors import UsageError
 from . import workflows
+from .fencing import LockSessions
 from .limits import GlobalSlots, share_rate
 from .options import (
     ANALYZE_WINDOW,
@@ -220,6 +221,7 @@ async def work(
         analyses = SharedWindow(
             db_url, ANALYZE_WINDOW, settings.analyze_limit, settings.analyze_period
         )
+        locks = LockSessions(db_url, settings.lease, keep=settings.pay_concurrency)
         worker = workflows.Worker(
             client,
             analyzer,
@@ -233,6 +235,7 @@ async def work(
             anyio.CapacityLimiter(settings.download_concurrency),
             anyio.CapacityLimiter(settings.pay_concurrency),
             on_step=on_step,
+            lock_sessions=locks,
         )
         presence = Presence(
             db_url, worker_id, str(out), settings.heartbeat, settings.heartbeat_timeout
@@ -263,6 +266,7 @@ async def work(
                 await (presence.close() if gone else presence.leave())
                 await renders.close()
                 await analyses.close()
+                await locks.close()
         tidied = await _tidy(out, tables)
     seconds = time.monotonic() - started
     return WorkReport(

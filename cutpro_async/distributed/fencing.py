@@ -42,9 +42,10 @@ import contextlib
 import hashlib
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import anyio
 import attrs
@@ -65,6 +66,41 @@ _ROW = (
     "fence, intent, last_attempt, submission_id, video_id, credits_charged, adopted, "
     "credits_cost, reserved, refused"
 )
+
+
+#: Reserve a paid request's cost on the batch's row if it stays within the budget, and on the
+#: video's, in one statement (so a paused holder never sits on the batch's row), only while
+#: the holder's fence is the row's: the video's row is locked first, so that its fence holds
+#: until the statement commits. Says whether the fence was stale, whether the cost was held,
+#: and the batch's budget and spent (for the reason it did not fit).
+_RESERVE = """
+WITH v AS MATERIALIZED (
+    SELECT batch_id FROM cutpro_videos
+    WHERE workflow_id = %(key)s AND fence = %(fence)s FOR UPDATE
+), b AS (
+    UPDATE cutpro_batches SET spent = spent + %(cost)s
+    WHERE batch_id = (SELECT batch_id FROM v) AND (budget IS NULL OR spent + %(cost)s <= budget)
+    RETURNING batch_id
+), r AS (
+    UPDATE cutpro_videos SET reserved = reserved + %(cost)s
+    WHERE workflow_id = %(key)s AND fence = %(fence)s AND EXISTS (SELECT 1 FROM b)
+    RETURNING 1
+)
+SELECT NOT EXISTS (SELECT 1 FROM v), EXISTS (SELECT 1 FROM r), budget, spent
+FROM (SELECT 1) AS one LEFT JOIN cutpro_batches ON batch_id = (SELECT batch_id FROM v)
+"""
+#: Set what the video holds against the budget to the price charged, on its row (fence-
+#: checked) and the batch's, in one statement; says whether the fence held.
+_SETTLE = """
+WITH v AS (
+    UPDATE cutpro_videos SET reserved = %(price)s
+    WHERE workflow_id = %(key)s AND fence = %(fence)s RETURNING batch_id
+), b AS (
+    UPDATE cutpro_batches SET spent = spent + %(delta)s
+    WHERE batch_id IN (SELECT batch_id FROM v) RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM v), (SELECT count(*) FROM b)
+"""
 
 
 class Fenced(Exception):
@@ -107,6 +143,66 @@ class Paid:
     adopted: bool
 
 
+async def _lease_session(db_url: str, lease: float) -> psycopg.AsyncConnection[tuple[Any, ...]]:
+    """A session for a paid lock: PostgreSQL ends it after `lease` seconds of silence, idle
+    or paused inside a transaction (which holds the batch's row for the budget meanwhile)."""
+    conn = await connect(db_url)
+    try:
+        await conn.execute(
+            "SELECT set_config('idle_session_timeout', %s, false), "
+            "set_config('idle_in_transaction_session_timeout', %s, false)",
+            (f"{int(lease * 1000)}",) * 2,
+        )
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await conn.close()
+        raise
+    return conn
+
+
+@attrs.define
+class LockSessions:
+    """The sessions of one worker's paid locks, kept from one paid step to the next (opening
+    one costs more than the step's statements). A session goes back only after a clean
+    release: its advisory locks unlocked, no transaction open; any doubt closes it, which
+    ends whatever it held. One left idle for half the lease is not reused (PostgreSQL ends
+    it at the lease); at most `keep` wait idle."""
+
+    db_url: str
+    lease: float
+    keep: int = 4
+    _idle: list[tuple[float, psycopg.AsyncConnection[tuple[Any, ...]]]] = attrs.field(
+        factory=list, init=False
+    )
+
+    async def take(self) -> psycopg.AsyncConnection[tuple[Any, ...]]:
+        """A session of its own for one paid lock."""
+        while self._idle:
+            since, conn = self._idle.pop()
+            if not conn.closed and time.monotonic() - since < self.lease / 2:
+                return conn
+            await conn.close()
+        return await _lease_session(self.db_url, self.lease)
+
+    async def give_back(self, conn: psycopg.AsyncConnection[tuple[Any, ...]]) -> None:
+        """Release every advisory lock of a session and keep it (else close it)."""
+        try:
+            await conn.execute("SELECT pg_advisory_unlock_all()")
+            clean = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        except psycopg.Error:
+            clean = False
+        if clean and len(self._idle) < self.keep:
+            self._idle.append((time.monotonic(), conn))
+        else:
+            await conn.close()
+
+    async def close(self) -> None:
+        """End the sessions kept."""
+        idle, self._idle = self._idle, []
+        for _, conn in idle:
+            await conn.close()
+
+
 class PaidLock:
     """The lock of one video's paid step, held by one worker with one fencing token."""
 
@@ -140,19 +236,31 @@ class PaidLock:
     @classmethod
     @contextlib.asynccontextmanager
     async def hold(
-        cls, db_url: str, key: str, workflow_id: str, holder: str, lease: float
+        cls,
+        db_url: str,
+        key: str,
+        workflow_id: str,
+        holder: str,
+        lease: float,
+        sessions: LockSessions | None = None,
     ) -> AsyncIterator[PaidLock]:
         """Wait for the lock of `key`, take the next fence of `workflow_id`'s row, and hold
-        them (the lock ends with the session, whatever happens to this process)."""
-        conn = await connect(db_url)
+        them (the lock ends with the session, whatever happens to this process). With
+        `sessions`, the session comes from them and goes back once the lock is released."""
+        if sessions is not None and sessions.lease != lease:
+            raise ValueError(f"sessions kept for a lease of {sessions.lease:g} s, not {lease:g} s")
+        conn = await (sessions.take() if sessions is not None else _lease_session(db_url, lease))
+        released = False
         try:
-            # A session silent for the lease ends, and its lock with it: idle, or paused
-            # inside a transaction (which holds the batch's row for the budget meanwhile).
-            for setting in ("idle_session_timeout", "idle_in_transaction_session_timeout"):
-                await conn.execute(
-                    "SELECT set_config(%s, %s, false)", (setting, f"{int(lease * 1000)}")
-                )
-            await conn.execute("SELECT pg_advisory_lock(%s)", (lock_key(key),))
+            try:
+                await conn.execute("SELECT pg_advisory_lock(%s)", (lock_key(key),))
+            except psycopg.OperationalError:
+                if sessions is None:
+                    raise
+                # A kept session that PostgreSQL ended meanwhile (a restart): a new one.
+                await conn.close()
+                conn = await _lease_session(db_url, lease)
+                await conn.execute("SELECT pg_advisory_lock(%s)", (lock_key(key),))
             cursor = await conn.execute(
                 f"UPDATE cutpro_videos SET fence = fence + 1, holder = %s, heartbeat = now() "
                 f"WHERE workflow_id = %s AND attempt = %s RETURNING {_ROW}",
@@ -161,10 +269,15 @@ class PaidLock:
             row = await cursor.fetchone()
             if row is None:
                 raise LookupError(f"no video {workflow_id} in cutpro_videos (or a later attempt)")
-            yield cls(conn, workflow_id, holder, Held(*row), lease)
+            lock = cls(conn, workflow_id, holder, Held(*row), lease)
+            yield lock
+            released = not lock.lost
         finally:
             with anyio.CancelScope(shield=True):
-                await conn.close()  # ends the session: the advisory lock goes with it
+                if released and sessions is not None:
+                    await sessions.give_back(conn)  # unlocked, or closed if in doubt
+                else:
+                    await conn.close()  # ends the session: the advisory lock goes with it
 
     async def run(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run `work` under the lock with its heartbeat; `Fenced` if the lock is lost first."""
@@ -198,55 +311,55 @@ class PaidLock:
 
     async def _write(self, assignments: str, *params: object) -> None:
         """One update of the row, only while this holder's fence is the row's."""
-        try:
-            cursor = await self._conn.execute(
-                f"UPDATE cutpro_videos SET {assignments} WHERE workflow_id = %s AND fence = %s",
-                (*params, self.key, self.fence),
-            )
-        except psycopg.Error as exc:  # the session is gone (lease ran out) or broken
-            self.lost = True
-            raise Fenced(f"{self.holder} lost the paid step of {self.workflow_id}: {exc}") from exc
+        cursor = await self._execute(
+            f"UPDATE cutpro_videos SET {assignments} WHERE workflow_id = %s AND fence = %s",
+            (*params, self.key, self.fence),
+        )
         if cursor.rowcount != 1:
-            self.lost = True
-            raise Fenced(f"{self.holder} lost the paid step of {self.workflow_id} (fence)")
+            self._fenced(" (fence)")
+
+    async def _execute(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any]
+    ) -> psycopg.AsyncCursor[tuple[Any, ...]]:
+        """One statement on the lock's session; `Fenced` if the session is gone (the lease
+        ran out) or broken."""
+        try:
+            return await self._conn.execute(query, params)
+        except psycopg.Error as exc:
+            self._fenced(f": {exc}", exc)
+
+    def _fenced(self, why: str, cause: BaseException | None = None) -> NoReturn:
+        """The lock is lost: say so, and raise `Fenced`."""
+        self.lost = True
+        raise Fenced(f"{self.holder} lost the paid step of {self.workflow_id}{why}") from cause
 
     async def reserve(self, cost: float) -> str | None:
         """Hold `cost` credits of the batch's budget for this video's paid request; the reason
-        it does not fit, or None once held (fence-checked)."""
-        async with self._conn.transaction():
-            cursor = await self._conn.execute(
-                "UPDATE cutpro_batches SET spent = spent + %s WHERE batch_id = (SELECT batch_id "
-                "FROM cutpro_videos WHERE workflow_id = %s) AND (budget IS NULL OR "
-                "spent + %s <= budget) RETURNING spent",
-                (cost, self.key, cost),
-            )
-            if cursor.rowcount == 1:
-                await self._write("reserved = reserved + %s", cost)
-                self.reserved += cost
-                return None
-            cursor = await self._conn.execute(
-                "SELECT b.budget, b.spent FROM cutpro_batches b JOIN cutpro_videos v "
-                "USING (batch_id) WHERE v.workflow_id = %s",
-                (self.key,),
-            )
-            budget, spent = await cursor.fetchone() or (0.0, 0.0)
+        it does not fit, or None once held (fence-checked). One statement."""
+        cursor = await self._execute(_RESERVE, {"key": self.key, "fence": self.fence, "cost": cost})
+        fenced, held, budget, spent = await cursor.fetchone() or (True, False, 0.0, 0.0)
+        if fenced:
+            self._fenced(" (fence)")
+        if held:
+            self.reserved += cost
+            return None
         return (
-            f"over budget: {cost:g} credits would take the batch past {budget:g} "
-            f"({spent:g} spent or held)"
+            f"over budget: {cost:g} credits would take the batch past {budget or 0.0:g} "
+            f"({spent or 0.0:g} spent or held)"
         )
 
     async def settle(self, price: float) -> None:
         """The video holds `price` against the budget from now on (the price charged; 0: the
-        request provably never reached the server)."""
+        request provably never reached the server). One statement, fence-checked."""
         if price == self.reserved:
             return
-        async with self._conn.transaction():
-            await self._write("reserved = %s", price)
-            await self._conn.execute(
-                "UPDATE cutpro_batches SET spent = spent + %s WHERE batch_id = (SELECT batch_id "
-                "FROM cutpro_videos WHERE workflow_id = %s)",
-                (price - self.reserved, self.key),
-            )
+        cursor = await self._execute(
+            _SETTLE,
+            {"key": self.key, "fence": self.fence, "price": price, "delta": price - self.reserved},
+        )
+        row = await cursor.fetchone()
+        if row is None or not row[0]:
+            self._fenced(" (fence)")
         self.reserved = price
 
     async def skip(self, cost: float, reason: str) -> None:
@@ -300,12 +413,14 @@ async def pay_once(
     resubmit: bool = False,
     lease: float = 30.0,
     before_attempt: Callable[[], Awaitable[None]] | None = None,
+    sessions: LockSessions | None = None,
 ) -> Paid:
     """The video's submission, paid at most once across every worker: adopted if it exists
     (recorded, created since `intent`, or usable on the server), else paid, all under the
     video's lock. `Fenced` if the lock is lost before paying. `before_attempt` runs right
-    before the fence-checked write that precedes the paid request (tests pause there)."""
-    async with PaidLock.hold(db_url, key, workflow_id, holder, lease) as lock:
+    before the fence-checked write that precedes the paid request (tests pause there);
+    `sessions` keeps the lock's session for the next paid step (else one per step)."""
+    async with PaidLock.hold(db_url, key, workflow_id, holder, lease, sessions) as lock:
 
         async def decide_and_pay() -> Paid:
             return await _decide_and_pay(client, lock, request, intent, resubmit, before_attempt)

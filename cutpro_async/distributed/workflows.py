@@ -49,7 +49,7 @@ from ..errors import (
     UsageError,
 )
 from ..models import DownloadLink, SourceLanguage, SubmitRequest, Timeframe
-from .fencing import Fenced, pay_once
+from .fencing import Fenced, LockSessions, pay_once
 from .limits import GlobalSlots
 from .options import DELIVER_QUEUE, DELIVER_WORKFLOW, VIDEO_WORKFLOW, BatchOptions, EngineSettings
 from .pace import SharedWindow
@@ -104,6 +104,8 @@ class Worker:
     adopted: int = 0
     #: Called with (workflow id, step id) as each step starts (tests audit re-runs with it).
     on_step: Callable[[str, int], Awaitable[None]] | None = None
+    #: The paid locks' sessions, kept from one paid step to the next (None: one per step).
+    lock_sessions: LockSessions | None = None
 
 
 async def _starting() -> Worker:
@@ -267,6 +269,7 @@ async def pay_step(
                         intent=intent,
                         resubmit=opts.resubmit,
                         lease=worker.settings.lease,
+                        sessions=worker.lock_sessions,
                     )
                 return attrs.asdict(paid)
             except Fenced as exc:
