@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 from collections.abc import Sequence
@@ -165,3 +166,13 @@ def chart(metrics: Sequence[Metric], path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def tidy(folder: Path, metrics: Sequence[Metric], scenario: str) -> bool:
+    """Remove a scenario's working `folder` if every target was met and say True; else keep
+    it (its logs and records say why) and say where."""
+    if all(m.met is not False for m in metrics):
+        shutil.rmtree(folder)
+        return True
+    print(f"{scenario}: a target was missed; kept {folder}")
+    return False

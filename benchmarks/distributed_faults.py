@@ -14,7 +14,6 @@ video, total charges equal to the videos, no finished step run again, every file
 
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -22,13 +21,11 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ._report import Metric, table
+from ._report import Metric, table, tidy
 
 if TYPE_CHECKING:  # the distributed extra is imported only when this scenario runs
     from tests.distributed.cluster import ClusterReport
 
-FAULTS = "drop=0.3, 5xx=0.03, truncate=0.1"
-SEED = 20261129
 SCENARIO = "distributed faults"
 
 
@@ -64,22 +61,10 @@ def _metrics(report: ClusterReport) -> list[Metric]:
 async def _run(folder: Path, videos: int, kills: int) -> ClusterReport:
     """The cluster run on a PostgreSQL of its own under `folder`."""
     from cutpro_async.distributed import EmbeddedPostgres
-    from tests.distributed.cluster import run_cluster
+    from tests.distributed.cluster import kill_run
 
     with EmbeddedPostgres(folder / "pg") as server:
-        db_url = server.create_database("kill")
-        return await run_cluster(
-            folder,
-            db_url,
-            videos,
-            FAULTS,
-            workers=3,
-            kills=kills,
-            kill_between=(0.8, 1.8),
-            seed=SEED,
-            deadline=900,
-            never_restart=2,
-        )
+        return await kill_run(folder, server.create_database("kill"), videos, kills)
 
 
 def scenario(quick: bool) -> list[Metric]:
@@ -92,10 +77,7 @@ def scenario(quick: bool) -> list[Metric]:
         f"{report.step_starts} step starts, files per worker {report.finished_by}"
     )
     metrics = _metrics(report)
-    if all(m.met is not False for m in metrics):
-        shutil.rmtree(folder)
-    else:  # the workers' logs and the database, to find out why
-        print(f"distributed faults: kept {folder}")
+    tidy(folder, metrics, "distributed faults")
     return metrics
 
 

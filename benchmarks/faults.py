@@ -12,7 +12,6 @@ charges equal to the videos, every file complete (size, sha256 and MP4 structure
 
 from __future__ import annotations
 
-import shutil
 import signal
 import sys
 import tempfile
@@ -22,7 +21,7 @@ import anyio
 
 from tests.batch.crash_runner import CrashReport, RunnerSettings, crash_run
 
-from ._report import Metric, table
+from ._report import Metric, table, tidy
 
 FAULTS = "drop=0.3,slowcommit:1=0.2,reset=0.02,truncate=0.05"
 SETTINGS = RunnerSettings(read_timeout=0.5, commit_window=5.0)
@@ -101,10 +100,8 @@ def scenario(quick: bool) -> list[Metric]:
     codes = ", ".join("SIGKILL" if code == -signal.SIGKILL else str(code) for code in report.codes)
     print(f"faults: runs ended {codes}; {report.paid_requests} POST /clips received")
     metrics = _metrics(report)
-    if all(m.met is not False for m in metrics):
-        shutil.rmtree(folder)
-    else:  # the runs' logs and the record, to find out why
-        print(f"faults: kept {folder}; videos charged twice: {report.double_charged}")
+    if not tidy(folder, metrics, "faults"):
+        print(f"faults: videos charged twice: {report.double_charged}")
     return metrics
 
 

@@ -114,6 +114,31 @@ def parts_in(folder: Path) -> list[str]:
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*.part"))
 
 
+#: The kill test's faults: a third of the paid requests' answers dropped after their commit,
+#: some 5xx on every API route, some downloads cut short.
+KILL_FAULTS = "drop=0.3, 5xx=0.03, truncate=0.1"
+
+
+async def kill_run(
+    folder: Path, db_url: str, videos: int, kills: int, *, sim: dict[str, Any] | None = None
+) -> ClusterReport:
+    """The kill test of issue 14 at a size: 3 workers under `KILL_FAULTS`, `kills` SIGKILLs
+    0.8 to 1.8 s apart at seeded moments, every victim restarted but the second one."""
+    return await run_cluster(
+        folder,
+        db_url,
+        videos,
+        KILL_FAULTS,
+        workers=3,
+        kills=kills,
+        kill_between=(0.8, 1.8),
+        seed=20261129,
+        deadline=900,
+        never_restart=2,
+        sim=sim,
+    )
+
+
 async def run_cluster(
     folder: Path,
     db_url: str,
