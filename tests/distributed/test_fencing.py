@@ -26,7 +26,7 @@ from cutpro_async.distributed import (
     work,
     workflows,
 )
-from cutpro_async.distributed.fencing import OverBudget, PaidLock, lock_key
+from cutpro_async.distributed.fencing import LockSessions, OverBudget, PaidLock, lock_key
 from cutpro_async.distributed.tables import attempt_id, ensure_schema
 from cutpro_async.distributed.workflows import submit_request
 from cutpro_async.errors import InsufficientCredits
@@ -301,3 +301,50 @@ async def _end_lock_session(db_url: str, key: str) -> int:
             (number >> 32, number & 0xFFFFFFFF),
         )
         return len(await cursor.fetchall())
+
+
+async def test_kept_lock_sessions_hold_nothing_between_paid_steps(db_url: str) -> None:
+    """Two paid steps through one worker's `LockSessions`: the second reuses the first's
+    session, which held no advisory lock between them; a kept session PostgreSQL ended
+    meanwhile is replaced, and the third paid step still pays once."""
+    sessions = LockSessions(db_url, LEASE)
+    async with FakeCutPro(**SIM_SETTINGS) as fake, fast_client(fake.api_key, fake.base_url) as cp:
+        try:
+            first, second, third = [
+                await priced_video(db_url, cp, tag) for tag in ("kept-1", "kept-2", "kept-3")
+            ]
+            await pay(cp, db_url, first, "A", sessions=sessions)
+            (pid,) = await backends(db_url)  # the one kept session, idle between steps
+            assert await advisory_locks(db_url) == 0
+            await pay(cp, db_url, second, "A", sessions=sessions)
+            assert await backends(db_url) == [pid]  # reused, not a new connection
+            assert await advisory_locks(db_url) == 0
+            async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+                await conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            await pay(cp, db_url, third, "A", sessions=sessions)
+            assert await backends(db_url) not in ([], [pid])  # a new session took its place
+        finally:
+            await sessions.close()
+        assert await backends(db_url) == []
+    assert sorted(fake.charges_per_video().values()) == [1, 1, 1]
+
+
+async def backends(db_url: str) -> list[int]:
+    """The pids of the other sessions of this test's database."""
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+        cursor = await conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend' ORDER BY pid"
+        )
+        return [int(pid) for (pid,) in await cursor.fetchall()]
+
+
+async def advisory_locks(db_url: str) -> int:
+    """Advisory locks granted in this test's database."""
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+        cursor = await conn.execute(
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+            "WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database()"
+        )
+        found = await cursor.fetchone()
+    return int(found[0]) if found else 0
