@@ -95,7 +95,9 @@ async def test_sigkilled_publishing_posts_each_clip_to_each_account_once(tmp_pat
     unfinished = [e for e in entries if e.status != "completed" or not e.published_url]
     assert not unfinished, unfinished
     assert {(e.edit_id, e.connection_id) for e in entries} == set(report.post_items)
-    # Answers were lost after commits (found and adopted) and connections reset before
-    # processing (sent again): more POSTs than posts, never a second item.
+    # Answers were lost after commits (a third of the POST /posts: found and adopted, never
+    # sent again) and connections reset (a POST /posts reset before processing is sent again,
+    # but whether a reset hits one depends on the kills' timing: one CI run had none): at
+    # least one POST per post, never a second item.
     assert report.injected["drop"] > 0 and report.injected["reset"] > 0
-    assert report.posts_sent > 200
+    assert report.posts_sent >= 200
