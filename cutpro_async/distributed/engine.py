@@ -21,10 +21,11 @@ is out of reach (`refetch`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -152,8 +153,7 @@ async def enqueue_videos(
     (as JSON); an id the engine already has adds nothing."""
     if not videos:
         return
-    client = await anyio.to_thread.run_sync(_client, db_url)
-    try:
+    async with system_client(db_url) as client:
         for workflow_id, source in videos:
             enqueue_options: EnqueueOptions = {
                 "workflow_name": VIDEO_WORKFLOW,
@@ -162,22 +162,26 @@ async def enqueue_videos(
                 "app_version": WORKFLOW_VERSION,
             }
             await client.enqueue_async(enqueue_options, batch_id, source, options)
-    finally:
-        await anyio.to_thread.run_sync(client.destroy)
 
 
-async def running_workflows(db_url: str, batch_id: str) -> int:
-    """How many workflows of the batch are queued or running (any version, any worker)."""
+@contextlib.asynccontextmanager
+async def system_client(db_url: str) -> AsyncIterator[DBOSClient]:
+    """A DBOS client of the system database (outside any worker), destroyed after use."""
     client = await anyio.to_thread.run_sync(_client, db_url)
     try:
-        found = await client.list_workflows_async(
-            workflow_id_prefix=f"{batch_id}:",
-            status=_UNFINISHED,
-            load_input=False,
-            load_output=False,
-        )
+        yield client
     finally:
         await anyio.to_thread.run_sync(client.destroy)
+
+
+async def running_workflows(client: DBOSClient, batch_id: str) -> int:
+    """How many workflows of the batch are queued or running (any version, any worker)."""
+    found = await client.list_workflows_async(
+        workflow_id_prefix=f"{batch_id}:",
+        status=_UNFINISHED,
+        load_input=False,
+        load_output=False,
+    )
     return len(found)
 
 

@@ -26,7 +26,7 @@ import attrs
 from ..batch.events import Summary
 from ..batch.sources import Sources, iterate, normalize
 from ..client import CutPro
-from .engine import Enqueued, WorkReport, enqueue, running_workflows, work
+from .engine import Enqueued, WorkReport, enqueue, running_workflows, system_client, work
 from .options import BatchOptions, EngineSettings, batch_id_of
 from .rerun import retry, set_budget
 from .status import BatchStatus, batch_status, manifest_rows
@@ -104,11 +104,13 @@ class DistributedBatch:
         until no workflow of it is left to end the others (then their rows stay unfinished,
         which `status().unfinished` says, and a warning)."""
         status, idle = await self.status(), 0
-        while status.unfinished and idle < 2:  # twice: a rerun may be between its two steps
-            await anyio.sleep(self.settings.idle_polling)
-            running = await running_workflows(self.db_url, status.batch_id)
-            idle = 0 if running else idle + 1
-            status = await self.status()
+        if status.unfinished:
+            async with system_client(self.db_url) as client:
+                while status.unfinished and idle < 2:  # twice: a rerun may be between steps
+                    await anyio.sleep(self.settings.idle_polling)
+                    running = await running_workflows(client, status.batch_id)
+                    idle = 0 if running else idle + 1
+                    status = await self.status()
         if status.unfinished:
             log.warning(
                 "%d videos of batch %s are unfinished but no workflow is left to end them",
