@@ -41,7 +41,7 @@ from cutpro_async.distributed.refetch import Refetched
 from cutpro_async.testing import FakeCutPro
 
 from .conftest import FAST_ENGINE, SIM_SETTINGS, fast_client
-from .worker_runner import STEP_STARTS, start_worker
+from .worker_runner import create_step_starts, start_worker
 
 MP4_BRAND = b"ftyp"
 BATCH = "kill"
@@ -164,8 +164,7 @@ async def run_cluster(
     async with FakeCutPro(faults=faults, credits=100 * videos, seed=seed, **settings) as fake:
         options = BatchOptions(top_k=top_k)
         await enqueue(db_url, BATCH, urls, options)
-        async with Tables(db_url) as tables:
-            await tables.run(STEP_STARTS)
+        await create_step_starts(db_url)
         env = {**os.environ, "CUTPRO_API_KEY": fake.api_key, "CUTPRO_API_URL": fake.base_url}
         ids = [f"w{n}" for n in range(1, workers + 1)]
         codes: dict[str, list[int]] = {worker: [] for worker in ids}

@@ -17,6 +17,7 @@ from pathlib import Path
 import anyio
 import attrs
 import orjson
+import psycopg
 from anyio.abc import Process
 
 from cutpro_async.distributed import Tables, work
@@ -33,6 +34,17 @@ STEP_STARTS = """
         started_ms BIGINT NOT NULL
     )
 """
+#: The advisory lock that makes the table's creation safe when workers start together
+#: (two concurrent CREATE TABLE IF NOT EXISTS can both try, and one fails).
+_STEP_STARTS_LOCK = 20261129
+
+
+async def create_step_starts(db_url: str) -> None:
+    """Create the table of step starts, if missing, whoever else does at the same time."""
+    conn = await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+    async with conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_STEP_STARTS_LOCK,))
+        await conn.execute(STEP_STARTS)
 
 
 async def start_worker(
@@ -48,8 +60,8 @@ async def _work(db_url: str, worker_id: str, out: Path) -> int:
     """Work as `worker_id`, noting each step's start; the exit code."""
     from tests.distributed.conftest import FAST_ENGINE, fast_client
 
+    await create_step_starts(db_url)
     async with Tables(db_url) as probe:
-        await probe.run(STEP_STARTS)
 
         async def started(workflow_id: str, step_id: int) -> None:
             await probe.run(
